@@ -1,0 +1,492 @@
+//! An in-memory commerce system: the reference `Source` and `Sink` for every entity.
+//!
+//! It stands in for "the store" and "the ERP" in the quickstart, the tests and
+//! the benches. Changes are ordered by `(changed_at, key)` on a simulated,
+//! deterministic clock, and read in pages with collision-safe
+//! [`TimeIdCursor`]s. Faults are injected from a seeded generator
+//! ([`FaultOptions`]): transient errors, rate limits with `retry_after`,
+//! latency, duplicate and out-of-order delivery.
+//!
+//! ```
+//! use futures::TryStreamExt;
+//! use seamwork::connector::memory::{MemoryOptions, MemorySystem};
+//! use seamwork::connector::{Sink, Source, WriteResult};
+//! use seamwork::model::{Location, LocationId, LocationKind, SystemId};
+//!
+//! # futures::executor::block_on(async {
+//! let erp = MemorySystem::new(SystemId::new("erp").unwrap(), MemoryOptions::default());
+//! let dc = Location::new(LocationId::new("DC-EAST").unwrap(), "East", LocationKind::Warehouse);
+//! let out = erp.upsert(&[dc.clone()]).await.unwrap();
+//! assert!(matches!(out[0].result, WriteResult::Created { .. }));
+//! let again = erp.upsert(&[dc]).await.unwrap();
+//! assert!(matches!(again[0].result, WriteResult::Unchanged { .. }));
+//! let read: Vec<_> = Source::<Location>::read(&erp, None).try_collect().await.unwrap();
+//! assert_eq!(read.len(), 1);
+//! # });
+//! ```
+
+mod faults;
+pub mod seed;
+
+use std::any::{Any, TypeId};
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use faults::{FaultOptions, MemoryStats};
+use faults::{CallFault, Counters, FaultInjector, fault_result};
+pub use seed::{Dataset, SeedOptions};
+
+use super::cursor::{Cursor, TimeIdCursor};
+use super::entity::{Entity, EntityKey, EntityKind};
+use super::paging::{Page, paginate};
+use super::record::{Record, WriteOutcome, WriteResult};
+use super::traits::{Capability, Connector, RecordStream, Sink, Source};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{ExternalRef, SystemId};
+
+/// How a memory system behaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MemoryOptions {
+    /// Seed of every random decision (faults, shuffles): same seed, same run.
+    pub seed: u64,
+    /// Records per page on reads.
+    pub page_size: usize,
+    /// Largest batch `upsert` accepts (declared in the capability).
+    pub max_batch: usize,
+    /// The simulated clock's first reading.
+    pub clock_start: DateTime<Utc>,
+    /// How far the clock moves per write. Zero freezes it, so every write
+    /// shares one timestamp (the checkpoint-collision case).
+    pub tick: Duration,
+    /// Faults to inject.
+    pub faults: FaultOptions,
+}
+
+impl Default for MemoryOptions {
+    fn default() -> Self {
+        MemoryOptions {
+            seed: 0,
+            page_size: 250,
+            max_batch: 250,
+            clock_start: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid date"),
+            tick: Duration::from_millis(1),
+            faults: FaultOptions::none(),
+        }
+    }
+}
+
+impl MemoryOptions {
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the page size (at least 1).
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    /// Sets the largest accepted batch (at least 1).
+    pub fn with_max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch.max(1);
+        self
+    }
+
+    /// Sets the clock step per write (zero freezes the clock).
+    pub fn with_tick(mut self, tick: Duration) -> Self {
+        self.tick = tick;
+        self
+    }
+
+    /// Sets the faults.
+    pub fn with_faults(mut self, faults: FaultOptions) -> Self {
+        self.faults = faults;
+        self
+    }
+}
+
+/// What [`MemorySystem::put`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// New record.
+    Created,
+    /// Changed record (its change time moved forward).
+    Updated,
+    /// Same content; nothing changed.
+    Unchanged,
+}
+
+struct Row<E> {
+    entity: E,
+    external_id: String,
+    changed_at: DateTime<Utc>,
+}
+
+/// One entity's rows plus the change order `(changed_at, key)`.
+struct Table<E> {
+    rows: HashMap<EntityKey, Row<E>>,
+    changes: BTreeSet<(DateTime<Utc>, EntityKey)>,
+}
+
+impl<E> Default for Table<E> {
+    fn default() -> Self {
+        Table {
+            rows: HashMap::new(),
+            changes: BTreeSet::new(),
+        }
+    }
+}
+
+struct State {
+    tables: HashMap<TypeId, Box<dyn Any + Send>>,
+    clock: DateTime<Utc>,
+    tick: chrono::Duration,
+    next_id: u64,
+}
+
+impl State {
+    fn table<E: Entity>(&mut self) -> &mut Table<E> {
+        self.tables
+            .entry(TypeId::of::<E>())
+            .or_insert_with(|| Box::new(Table::<E>::default()))
+            .downcast_mut::<Table<E>>()
+            .expect("tables are keyed by their entity type")
+    }
+
+    fn tick(&mut self) -> DateTime<Utc> {
+        let now = self.clock;
+        self.clock += self.tick;
+        now
+    }
+
+    fn put<E: Entity>(&mut self, system: &SystemId, entity: E) -> (PutOutcome, String) {
+        let key = entity.key();
+        if let Some(row) = self.table::<E>().rows.get(&key) {
+            if row.entity == entity {
+                return (PutOutcome::Unchanged, row.external_id.clone());
+            }
+        }
+        let at = self.tick();
+        let fresh_id = format!("{system}-{:08}", self.next_id + 1);
+        let table = self.table::<E>();
+        match table.rows.get_mut(&key) {
+            Some(row) => {
+                table.changes.remove(&(row.changed_at, key.clone()));
+                row.entity = entity;
+                row.changed_at = at;
+                let id = row.external_id.clone();
+                table.changes.insert((at, key));
+                (PutOutcome::Updated, id)
+            }
+            None => {
+                table.changes.insert((at, key.clone()));
+                table.rows.insert(
+                    key,
+                    Row {
+                        entity,
+                        external_id: fresh_id.clone(),
+                        changed_at: at,
+                    },
+                );
+                self.next_id += 1;
+                (PutOutcome::Created, fresh_id)
+            }
+        }
+    }
+}
+
+struct Inner {
+    system: SystemId,
+    options: MemoryOptions,
+    state: Mutex<State>,
+    faults: FaultInjector,
+}
+
+impl Inner {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("memory system lock poisoned")
+    }
+
+    /// The cursor before every record (records predate 1970 never occur here).
+    fn start_cursor() -> TimeIdCursor {
+        TimeIdCursor::new(DateTime::<Utc>::UNIX_EPOCH, "")
+    }
+
+    async fn fetch_page<E: Entity>(&self, since: Option<Cursor>) -> Result<Page<E>> {
+        let fault = self.faults.begin_call().await;
+        let what = format!("read of {} page", E::KIND);
+        fault_result(&self.faults, &fault, self.system.as_str(), &what)?;
+        let after = match &since {
+            Some(c) => TimeIdCursor::decode(c)
+                .map_err(|e| e.with_system(self.system.as_str()).with_entity(E::KIND.name()))?,
+            None => Self::start_cursor(),
+        };
+        let page_size = self.options.page_size;
+        let mut records: Vec<Record<E>> = {
+            let mut state = self.state();
+            let table = state.table::<E>();
+            let from = (after.at, EntityKey::new(after.id.clone()));
+            table
+                .changes
+                .range((Bound::Excluded(from), Bound::Unbounded))
+                .take(page_size + 1)
+                .map(|(at, key)| {
+                    let row = &table.rows[key];
+                    Record::new(
+                        row.entity.clone(),
+                        ExternalRef {
+                            system: self.system.clone(),
+                            id: row.external_id.clone(),
+                        },
+                        TimeIdCursor::new(*at, key.as_str()).encode(),
+                        *at,
+                    )
+                })
+                .collect()
+        };
+        let more = records.len() > page_size;
+        records.truncate(page_size);
+        let page_end = records.last().map(|r| r.cursor.clone());
+        self.disorder(&mut records, since.unwrap_or_else(|| Self::start_cursor().encode()));
+        Counters::add(&self.faults.counters.records_read, records.len() as u64);
+        Ok(Page::new(records, if more { page_end } else { None }))
+    }
+
+    /// Injects duplicate and out-of-order delivery while keeping the contract:
+    /// resuming from any delivered cursor never skips a record.
+    fn disorder<E: Entity>(&self, records: &mut Vec<Record<E>>, page_start: Cursor) {
+        let Some(page_end) = records.last().map(|r| r.cursor.clone()) else {
+            return;
+        };
+        if records.len() > 1 && self.faults.reorder() {
+            self.faults.shuffle(records);
+            for r in records.iter_mut() {
+                r.cursor = page_start.clone();
+            }
+            if let Some(last) = records.last_mut() {
+                last.cursor = page_end.clone();
+            }
+        }
+        let mut dups = Vec::new();
+        for r in records.iter() {
+            if self.faults.duplicate() {
+                let mut d = r.clone();
+                d.cursor = page_end.clone();
+                dups.push(d);
+            }
+        }
+        records.extend(dups);
+    }
+
+    async fn upsert<E: Entity>(&self, batch: &[E]) -> Result<Vec<WriteOutcome>> {
+        if batch.len() > self.options.max_batch {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "batch of {} {} records exceeds max_batch {}",
+                    batch.len(),
+                    E::KIND,
+                    self.options.max_batch
+                ),
+            )
+            .with_system(self.system.as_str()));
+        }
+        let fault = self.faults.begin_call().await;
+        let what = format!("upsert of {} {}", batch.len(), E::KIND);
+        let writable = match fault {
+            // A timeout may strike after part of the batch was written.
+            CallFault::Transient => self.faults.below(batch.len() + 1),
+            CallFault::RateLimited => 0,
+            CallFault::None => batch.len(),
+        };
+        let mut outcomes = Vec::with_capacity(batch.len());
+        {
+            let mut state = self.state();
+            for entity in &batch[..writable] {
+                outcomes.push(self.write_one(&mut state, entity));
+            }
+        }
+        fault_result(&self.faults, &fault, self.system.as_str(), &what)?;
+        Ok(outcomes)
+    }
+
+    fn write_one<E: Entity>(&self, state: &mut State, entity: &E) -> WriteOutcome {
+        let key = entity.key();
+        if let Err(violations) = Entity::validate(entity) {
+            Counters::add(&self.faults.counters.records_rejected, 1);
+            let err = Error::from(violations).with_system(self.system.as_str());
+            return WriteOutcome::new(key, WriteResult::Rejected(err));
+        }
+        Counters::add(&self.faults.counters.records_written, 1);
+        let (outcome, external_id) = state.put(&self.system, entity.clone());
+        let result = match outcome {
+            PutOutcome::Created => WriteResult::Created { external_id },
+            PutOutcome::Updated => WriteResult::Updated { external_id },
+            PutOutcome::Unchanged => WriteResult::Unchanged { external_id },
+        };
+        WriteOutcome::new(key, result)
+    }
+}
+
+/// An in-memory commerce system. Cheap to clone; clones share the data.
+#[derive(Clone)]
+pub struct MemorySystem {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MemorySystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemorySystem")
+            .field("system", &self.inner.system)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemorySystem {
+    /// An empty system named `system`.
+    pub fn new(system: SystemId, options: MemoryOptions) -> Self {
+        let tick = chrono::Duration::from_std(options.tick).unwrap_or(chrono::Duration::zero());
+        let state = State {
+            tables: HashMap::new(),
+            clock: options.clock_start,
+            tick,
+            next_id: 0,
+        };
+        MemorySystem {
+            inner: Arc::new(Inner {
+                system,
+                faults: FaultInjector::new(options.faults.clone(), options.seed),
+                options,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    /// The options it was built with.
+    pub fn options(&self) -> &MemoryOptions {
+        &self.inner.options
+    }
+
+    /// Writes `entity` directly (no validation, no faults), as a person or
+    /// another process changing the system would.
+    pub fn put<E: Entity>(&self, entity: E) -> PutOutcome {
+        self.inner.state().put(&self.inner.system, entity).0
+    }
+
+    /// Writes every entity directly.
+    pub fn put_all<E: Entity>(&self, entities: impl IntoIterator<Item = E>) {
+        let mut state = self.inner.state();
+        for e in entities {
+            state.put(&self.inner.system, e);
+        }
+    }
+
+    /// Loads a generated data set: locations, products, variants, inventory, customers, orders.
+    pub fn load(&self, data: &Dataset) {
+        self.put_all(data.locations.iter().cloned());
+        self.put_all(data.products.iter().cloned());
+        self.put_all(data.variants.iter().cloned());
+        self.put_all(data.inventory.iter().cloned());
+        self.put_all(data.customers.iter().cloned());
+        self.put_all(data.orders.iter().cloned());
+    }
+
+    /// The current record with `key`.
+    pub fn get<E: Entity>(&self, key: &EntityKey) -> Option<E> {
+        self.inner.state().table::<E>().rows.get(key).map(|r| r.entity.clone())
+    }
+
+    /// The system's id of the record with `key`.
+    pub fn external_id<E: Entity>(&self, key: &EntityKey) -> Option<String> {
+        self.inner
+            .state()
+            .table::<E>()
+            .rows
+            .get(key)
+            .map(|r| r.external_id.clone())
+    }
+
+    /// Every record of `E`, ordered by key.
+    pub fn all<E: Entity>(&self) -> Vec<E> {
+        let mut state = self.inner.state();
+        let table = state.table::<E>();
+        let mut keys: Vec<&EntityKey> = table.rows.keys().collect();
+        keys.sort();
+        keys.into_iter().map(|k| table.rows[k].entity.clone()).collect()
+    }
+
+    /// Number of records of `E`.
+    pub fn len<E: Entity>(&self) -> usize {
+        self.inner.state().table::<E>().rows.len()
+    }
+
+    /// True when there is no record of `E`.
+    pub fn is_empty<E: Entity>(&self) -> bool {
+        self.len::<E>() == 0
+    }
+
+    /// Removes the record with `key` (deletions are not yet part of the change feed).
+    pub fn remove<E: Entity>(&self, key: &EntityKey) -> Option<E> {
+        let mut state = self.inner.state();
+        let table = state.table::<E>();
+        let row = table.rows.remove(key)?;
+        table.changes.remove(&(row.changed_at, key.clone()));
+        Some(row.entity)
+    }
+
+    /// The simulated clock's current reading (the next write's change time).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.state().clock
+    }
+
+    /// Moves the simulated clock forward.
+    pub fn advance_clock(&self, by: Duration) {
+        let mut state = self.inner.state();
+        state.clock += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::zero());
+    }
+
+    /// Counters of calls, records and injected faults so far.
+    pub fn stats(&self) -> MemoryStats {
+        self.inner.faults.counters.snapshot()
+    }
+}
+
+impl Connector for MemorySystem {
+    fn system(&self) -> &SystemId {
+        &self.inner.system
+    }
+
+    fn capability(&self, _kind: EntityKind) -> Capability {
+        Capability::new()
+            .with_incremental(true)
+            .with_max_batch(Some(self.inner.options.max_batch))
+            .with_max_page(Some(self.inner.options.page_size))
+    }
+}
+
+impl<E: Entity> Source<E> for MemorySystem {
+    fn read(&self, since: Option<Cursor>) -> RecordStream<E> {
+        let inner = Arc::clone(&self.inner);
+        paginate(since, move |cursor| {
+            let inner = Arc::clone(&inner);
+            async move { inner.fetch_page::<E>(cursor).await }
+        })
+    }
+}
+
+#[async_trait]
+impl<E: Entity> Sink<E> for MemorySystem {
+    async fn upsert(&self, batch: &[E]) -> Result<Vec<WriteOutcome>> {
+        self.inner.upsert(batch).await
+    }
+}

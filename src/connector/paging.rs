@@ -1,0 +1,97 @@
+//! Turning "fetch one page" into a record stream.
+//!
+//! Most APIs are paged (GraphQL `pageInfo.endCursor`, REST `Link` headers, SQL
+//! keyset pages). [`paginate`] calls your page function with the cursor to
+//! continue from until it says there is no next page, and guards against a
+//! server that returns the same cursor forever.
+//!
+//! ```
+//! use futures::{StreamExt, TryStreamExt};
+//! use seamwork::connector::{paginate, Cursor, Page, Record};
+//! use seamwork::model::{ExternalRef, Location, LocationId, LocationKind};
+//!
+//! # tokio_test_block(async {
+//! let stream = paginate(None, |since: Option<Cursor>| async move {
+//!     let n: usize = since.map(|c| c.as_str().parse().unwrap()).unwrap_or(0);
+//!     let id = LocationId::new(format!("L{n}")).unwrap();
+//!     let loc = Location::new(id, "x", LocationKind::Store);
+//!     let rec = Record::new(loc, ExternalRef::new("demo", n.to_string()), Cursor::new((n + 1).to_string()), chrono::Utc::now());
+//!     Ok(Page { records: vec![rec], next: (n < 2).then(|| Cursor::new((n + 1).to_string())) })
+//! });
+//! let all: Vec<_> = stream.try_collect().await.unwrap();
+//! assert_eq!(all.len(), 3);
+//! # });
+//! # fn tokio_test_block<F: std::future::Future>(f: F) -> F::Output { futures::executor::block_on(f) }
+//! ```
+
+use std::future::Future;
+
+use futures::{StreamExt, TryStreamExt, stream};
+
+use super::cursor::Cursor;
+use super::entity::Entity;
+use super::record::Record;
+use super::traits::RecordStream;
+use crate::error::{Error, ErrorKind, Result};
+
+/// One page of a paged read.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Page<E> {
+    /// The records of this page, in order.
+    pub records: Vec<Record<E>>,
+    /// Where the next page starts; `None` when this was the last page.
+    pub next: Option<Cursor>,
+}
+
+impl<E> Page<E> {
+    /// A page.
+    pub fn new(records: Vec<Record<E>>, next: Option<Cursor>) -> Self {
+        Page { records, next }
+    }
+}
+
+/// Streams every record of every page, starting after `since`.
+///
+/// The first `Err` from `fetch` is yielded and ends the stream. A page that
+/// is empty yet points back at the cursor it was fetched with is an
+/// [`ErrorKind::Unexpected`] error rather than an endless loop.
+pub fn paginate<E, F, Fut>(since: Option<Cursor>, fetch: F) -> RecordStream<E>
+where
+    E: Entity,
+    F: FnMut(Option<Cursor>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Page<E>>> + Send + 'static,
+{
+    struct State<F> {
+        fetch: F,
+        next: Option<Cursor>,
+        done: bool,
+    }
+    let state = State {
+        fetch,
+        next: since,
+        done: false,
+    };
+    stream::try_unfold(state, |mut st| async move {
+        if st.done {
+            return Ok(None);
+        }
+        let asked = st.next.clone();
+        let page = (st.fetch)(asked.clone()).await?;
+        if page.records.is_empty() && page.next.is_some() && page.next == asked {
+            return Err(Error::new(
+                ErrorKind::Unexpected,
+                format!(
+                    "pagination did not advance: an empty page pointed back at cursor {:?}",
+                    asked.map(|c| c.to_string())
+                ),
+            ));
+        }
+        st.done = page.next.is_none();
+        st.next = page.next;
+        Ok(Some((page.records, st)))
+    })
+    .map_ok(|records| stream::iter(records.into_iter().map(Ok)))
+    .try_flatten()
+    .boxed()
+}

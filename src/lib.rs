@@ -1,0 +1,31 @@
+//! # seamwork
+//!
+//! Commerce-integration primitives for the seams between a storefront, an
+//! ERP, a warehouse, shipping, tax and a CRM: a canonical model, connector
+//! contracts, an in-memory reference system and a conformance suite every
+//! connector must pass.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`model`] | `Money`, `Sku`, `Gtin`, products, inventory, orders, customers; `validate()` everywhere |
+//! | [`error`] | one [`Error`] with a kind, retryability and context |
+//! | [`connector`] | `Entity`, `Source<E>`, `Sink<E>`, cursors, paging, the memory system |
+//! | `testkit` | (feature `testkit`) the conformance suite and mockall mocks |
+//!
+//! ```
+//! use rust_decimal_macros::dec;
+//! use seamwork::model::{Currency, Money};
+//!
+//! let discount = Money::new(dec!(10.00), Currency::USD);
+//! let parts = discount.allocate(&[dec!(1), dec!(1), dec!(1)]).unwrap();
+//! let cents: Vec<String> = parts.iter().map(|m| m.amount().to_string()).collect();
+//! assert_eq!(cents, ["3.34", "3.33", "3.33"]);
+//! ```
+
+pub mod connector;
+pub mod error;
+pub mod model;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use error::{Error, ErrorKind, Result, Retryability};

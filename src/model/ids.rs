@@ -1,0 +1,300 @@
+//! Identifiers: SKUs, GTIN barcodes, systems, locations and external references.
+//!
+//! ```
+//! use seamwork::model::{ExternalRef, Gtin, Sku};
+//!
+//! let sku = Sku::new(" TEE-BLK-M ").unwrap();
+//! assert_eq!(sku.as_str(), "TEE-BLK-M");
+//! assert!(Gtin::parse("4006381333931").is_ok());      // valid EAN-13
+//! assert!(Gtin::parse("4006381333932").is_err());     // wrong check digit
+//! let r = ExternalRef::new("shopify", "gid://shopify/ProductVariant/42");
+//! assert_eq!(r.to_string(), "shopify:gid://shopify/ProductVariant/42");
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// Longest SKU accepted; longer values are almost always two fields glued together.
+pub const MAX_SKU_LEN: usize = 255;
+
+/// A stock keeping unit: the key of a variant across systems.
+///
+/// Surrounding whitespace is trimmed (the classic cause of "same SKU, no
+/// match"); case is kept because some ERPs treat `abc` and `ABC` as different.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Sku(String);
+
+impl Sku {
+    /// Trims and checks the SKU: not empty, at most [`MAX_SKU_LEN`] characters, no control characters.
+    pub fn new(value: impl AsRef<str>) -> Result<Self, Error> {
+        let v = value.as_ref().trim();
+        if v.is_empty() {
+            return Err(Error::invalid_data("SKU is empty").with_field("sku"));
+        }
+        if v.chars().count() > MAX_SKU_LEN {
+            return Err(Error::invalid_data(format!(
+                "SKU is longer than {MAX_SKU_LEN} characters: {:?}...",
+                v.chars().take(20).collect::<String>()
+            ))
+            .with_field("sku"));
+        }
+        if v.chars().any(char::is_control) {
+            return Err(
+                Error::invalid_data(format!("SKU {v:?} contains a control character"))
+                    .with_field("sku"),
+            );
+        }
+        Ok(Sku(v.to_string()))
+    }
+
+    /// The SKU text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Sku {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Sku {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Sku::new(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sku {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Sku::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A Global Trade Item Number (GTIN-8, -12 (UPC-A), -13 (EAN) or -14) with a valid check digit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Gtin(String);
+
+impl Gtin {
+    /// Parses digits (spaces and hyphens between digit groups are ignored) and checks length and check digit.
+    pub fn parse(value: &str) -> Result<Self, Error> {
+        let digits: String = value
+            .trim()
+            .chars()
+            .filter(|c| *c != ' ' && *c != '-')
+            .collect();
+        let bad = |why: String| Err(Error::invalid_data(why).with_field("barcode"));
+        if let Some(c) = digits.chars().find(|c| !c.is_ascii_digit()) {
+            return bad(format!("GTIN {value:?} contains {c:?}; only digits are allowed"));
+        }
+        if ![8, 12, 13, 14].contains(&digits.len()) {
+            return bad(format!(
+                "GTIN {value:?} has {} digits; expected 8, 12, 13 or 14",
+                digits.len()
+            ));
+        }
+        let (body, check) = digits.split_at(digits.len() - 1);
+        let expected = gtin_check_digit(body);
+        let actual = check.as_bytes()[0] - b'0';
+        if expected != actual {
+            return bad(format!(
+                "GTIN {value:?} has check digit {actual}, expected {expected}"
+            ));
+        }
+        Ok(Gtin(digits))
+    }
+
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The same number as a 14-digit GTIN (left-padded with zeros), for comparing barcodes of different lengths.
+    pub fn to_gtin14(&self) -> String {
+        format!("{:0>14}", self.0)
+    }
+}
+
+/// The GS1 mod-10 check digit of the digits before it.
+fn gtin_check_digit(body: &str) -> u8 {
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 { d * 3 } else { d }
+        })
+        .sum();
+    ((10 - sum % 10) % 10) as u8
+}
+
+impl fmt::Display for Gtin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Gtin {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Gtin::parse(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Gtin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Gtin::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            #[doc = concat!("Trims and checks the ", $what, ": not empty, no control characters.")]
+            pub fn new(value: impl AsRef<str>) -> Result<Self, Error> {
+                let v = value.as_ref().trim();
+                if v.is_empty() || v.chars().any(char::is_control) {
+                    return Err(Error::invalid_data(format!(
+                        concat!($what, " {:?} must be non-empty text without control characters"),
+                        value.as_ref()
+                    )));
+                }
+                Ok($name(v.to_string()))
+            }
+
+            #[doc = concat!("The ", $what, " text.")]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                $name::new(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::new(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+text_id!(
+    /// The name of a connected system (`shopify`, `erp`, `wms-east`).
+    SystemId,
+    "system id"
+);
+text_id!(
+    /// The canonical id of a stock location (`DC-EAST`).
+    LocationId,
+    "location id"
+);
+
+/// Where a record lives in one system: the system and its id there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ExternalRef {
+    /// The system.
+    pub system: SystemId,
+    /// The record's id in that system (kept verbatim; ids are opaque).
+    pub id: String,
+}
+
+impl ExternalRef {
+    /// A reference to `id` in `system`.
+    ///
+    /// # Panics
+    /// When `system` is empty; use [`ExternalRef::try_new`] for outside input.
+    pub fn new(system: &str, id: impl Into<String>) -> Self {
+        Self::try_new(system, id).expect("system id must not be empty")
+    }
+
+    /// A reference to `id` in `system`, refusing an empty system or id.
+    pub fn try_new(system: &str, id: impl Into<String>) -> Result<Self, Error> {
+        let id = id.into();
+        if id.is_empty() {
+            return Err(Error::invalid_data(format!(
+                "external id in system {system:?} is empty"
+            )));
+        }
+        Ok(ExternalRef {
+            system: SystemId::new(system)?,
+            id,
+        })
+    }
+}
+
+impl fmt::Display for ExternalRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.system, self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gtin_lengths_and_check_digits() {
+        for ok in [
+            "96385074",       // GTIN-8
+            "036000291452",   // UPC-A
+            "4006381333931",  // EAN-13
+            "10614141000415", // GTIN-14
+            "400-6381-333931",
+        ] {
+            assert!(Gtin::parse(ok).is_ok(), "{ok}");
+        }
+        let e = Gtin::parse("036000291453").unwrap_err();
+        assert!(e.to_string().contains("check digit 3, expected 2"), "{e}");
+        assert!(Gtin::parse("12345").unwrap_err().to_string().contains("5 digits"));
+        assert!(Gtin::parse("40063813339X1").unwrap_err().to_string().contains("'X'"));
+        assert_eq!(Gtin::parse("036000291452").unwrap().to_gtin14(), "00036000291452");
+    }
+
+    #[test]
+    fn sku_rules() {
+        assert_eq!(Sku::new("  A-1 ").unwrap().as_str(), "A-1");
+        assert!(Sku::new("   ").is_err());
+        assert!(Sku::new("A\u{0}B").is_err());
+        assert!(Sku::new("x".repeat(256)).is_err());
+        let s: Sku = serde_json::from_str("\" A \"").unwrap();
+        assert_eq!(s.as_str(), "A");
+        assert!(serde_json::from_str::<Sku>("\"\"").is_err());
+    }
+
+    #[test]
+    fn external_ref_round_trip() {
+        let r = ExternalRef::new("erp", "000123");
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(json, r#"{"system":"erp","id":"000123"}"#);
+        assert_eq!(serde_json::from_str::<ExternalRef>(&json).unwrap(), r);
+        assert!(ExternalRef::try_new("", "1").is_err());
+        assert!(ExternalRef::try_new("erp", "").is_err());
+    }
+}

@@ -1,0 +1,763 @@
+//! Orders: lines, discounts, taxes, shipping, refunds and totals.
+//!
+//! The totals follow the storefront convention (Shopify's, which most ERPs
+//! copy):
+//!
+//! | total | definition |
+//! |---|---|
+//! | `subtotal` | Σ lines (unit_price × quantity − line discount allocations) |
+//! | `shipping_total` | Σ shipping lines (price − shipping discount allocations) |
+//! | `discount_total` | Σ every discount allocation (lines and shipping) = Σ `discounts[].amount` |
+//! | `tax_total` | Σ tax lines of lines and shipping lines |
+//! | `total` | subtotal + shipping_total + tax_total (tax only when prices exclude it) |
+//! | `paid` | money captured; Σ refunds ≤ paid |
+//!
+//! Everything is exact `Decimal` arithmetic; no rounding happens here, so a
+//! total that disagrees by one cent is reported, not hidden.
+//!
+//! ```
+//! use chrono::Utc;
+//! use rust_decimal_macros::dec;
+//! use seamwork::model::{Currency, Money, Order, OrderLine, Sku};
+//!
+//! let usd = |a| Money::new(a, Currency::USD);
+//! let mut order = Order::new("1001", Currency::USD, Utc::now());
+//! order.lines.push(OrderLine::new("1", Sku::new("TEE-M").unwrap(), 2, usd(dec!(19.99))));
+//! order.totals = order.computed_totals(usd(dec!(39.98))).unwrap();
+//! assert!(order.validate().is_ok());
+//!
+//! order.totals.total = usd(dec!(39.99));
+//! let err = order.validate().unwrap_err();
+//! assert!(err.to_string().contains("totals.total"));
+//! assert!(err.to_string().contains("expected 39.98 USD, actual 39.99 USD"));
+//! ```
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::address::Address;
+use super::ids::{ExternalRef, LocationId, Sku};
+use super::money::{Currency, Money, MoneyError};
+use super::validation::{ValidationErrors, Validator};
+
+/// Payment state of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FinancialStatus {
+    /// Nothing authorized or paid yet.
+    Pending,
+    /// Payment authorized, not captured.
+    Authorized,
+    /// Part of the total captured.
+    PartiallyPaid,
+    /// The total captured.
+    Paid,
+    /// Part of the paid amount refunded.
+    PartiallyRefunded,
+    /// Everything paid was refunded.
+    Refunded,
+    /// Authorization voided.
+    Voided,
+}
+
+/// Shipping state of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FulfillmentStatus {
+    /// Nothing shipped.
+    Unfulfilled,
+    /// Some lines or quantities shipped.
+    PartiallyFulfilled,
+    /// Everything shipped.
+    Fulfilled,
+    /// Returned to stock.
+    Restocked,
+}
+
+/// A tax charged on a line or a shipping line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxLine {
+    /// Name (`CA State Tax`, `VAT 19%`).
+    pub title: String,
+    /// Rate as a fraction (0.0725).
+    pub rate: Decimal,
+    /// Tax amount.
+    pub amount: Money,
+}
+
+/// How much of one order discount landed on a line or shipping line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscountAllocation {
+    /// Index into [`Order::discounts`].
+    pub discount: usize,
+    /// The allocated amount (positive: it lowers the price).
+    pub amount: Money,
+}
+
+/// What a discount applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DiscountTarget {
+    /// Specific lines.
+    Line,
+    /// The whole order (allocated across lines).
+    Order,
+    /// Shipping.
+    Shipping,
+}
+
+/// A discount applied to the order; its amount is spread over lines by allocations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDiscount {
+    /// Discount code, when one was entered.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Name shown to the customer.
+    pub title: String,
+    /// What it applies to.
+    pub target: DiscountTarget,
+    /// Total amount of the discount; equals the sum of its allocations.
+    pub amount: Money,
+}
+
+/// One ordered SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OrderLine {
+    /// Line id, unique within the order (refunds point at it).
+    pub id: String,
+    /// What was ordered.
+    pub sku: Sku,
+    /// Title at the time of ordering.
+    #[serde(default)]
+    pub title: String,
+    /// Quantity ordered, at least 1.
+    pub quantity: u32,
+    /// Price of one unit before discounts.
+    pub unit_price: Money,
+    /// Discounts landing on this line.
+    #[serde(default)]
+    pub discount_allocations: Vec<DiscountAllocation>,
+    /// Taxes on this line.
+    #[serde(default)]
+    pub tax_lines: Vec<TaxLine>,
+    /// Location chosen to fulfil the line, once routed.
+    #[serde(default)]
+    pub fulfillment_location: Option<LocationId>,
+}
+
+impl OrderLine {
+    /// A line without discounts or taxes.
+    pub fn new(id: impl Into<String>, sku: Sku, quantity: u32, unit_price: Money) -> Self {
+        OrderLine {
+            id: id.into(),
+            sku,
+            title: String::new(),
+            quantity,
+            unit_price,
+            discount_allocations: Vec::new(),
+            tax_lines: Vec::new(),
+            fulfillment_location: None,
+        }
+    }
+
+    /// unit_price × quantity, before discounts.
+    pub fn gross(&self) -> Result<Money, MoneyError> {
+        self.unit_price.checked_mul(Decimal::from(self.quantity))
+    }
+
+    /// Σ discount allocations on this line.
+    pub fn discount(&self) -> Result<Money, MoneyError> {
+        Money::sum(
+            self.unit_price.currency(),
+            self.discount_allocations.iter().map(|d| &d.amount),
+        )
+    }
+
+    /// gross − discount.
+    pub fn net(&self) -> Result<Money, MoneyError> {
+        self.gross()?.checked_sub(self.discount()?)
+    }
+
+    /// Σ tax lines.
+    pub fn tax(&self) -> Result<Money, MoneyError> {
+        Money::sum(self.unit_price.currency(), self.tax_lines.iter().map(|t| &t.amount))
+    }
+}
+
+/// A shipping charge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ShippingLine {
+    /// Name of the method (`Standard`, `UPS Ground`).
+    pub title: String,
+    /// Carrier or method code, when the storefront gives one.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Price before discounts.
+    pub price: Money,
+    /// Discounts landing on shipping.
+    #[serde(default)]
+    pub discount_allocations: Vec<DiscountAllocation>,
+    /// Taxes on shipping.
+    #[serde(default)]
+    pub tax_lines: Vec<TaxLine>,
+}
+
+impl ShippingLine {
+    /// A shipping line without discounts or taxes.
+    pub fn new(title: impl Into<String>, price: Money) -> Self {
+        ShippingLine {
+            title: title.into(),
+            code: None,
+            price,
+            discount_allocations: Vec::new(),
+            tax_lines: Vec::new(),
+        }
+    }
+
+    fn discount(&self) -> Result<Money, MoneyError> {
+        Money::sum(
+            self.price.currency(),
+            self.discount_allocations.iter().map(|d| &d.amount),
+        )
+    }
+
+    fn tax(&self) -> Result<Money, MoneyError> {
+        Money::sum(self.price.currency(), self.tax_lines.iter().map(|t| &t.amount))
+    }
+}
+
+/// Part of a refund that returns units of one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundLine {
+    /// The [`OrderLine::id`] refunded.
+    pub line_id: String,
+    /// Units refunded.
+    pub quantity: u32,
+    /// Whether the units go back to stock.
+    pub restock: bool,
+    /// Money refunded for these units (including their tax).
+    pub amount: Money,
+}
+
+/// Money given back to the customer, with the lines it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Refund {
+    /// Refund id in its system.
+    pub id: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// Lines refunded (may be empty for a goodwill refund).
+    #[serde(default)]
+    pub lines: Vec<RefundLine>,
+    /// Money actually returned.
+    pub amount: Money,
+    /// Reason or note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The order's totals as the source system reports them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OrderTotals {
+    /// Σ line net amounts (after line discounts, before shipping and tax).
+    pub subtotal: Money,
+    /// Σ all discount allocations.
+    pub discount_total: Money,
+    /// Σ shipping after shipping discounts.
+    pub shipping_total: Money,
+    /// Σ all tax lines.
+    pub tax_total: Money,
+    /// What the customer owes.
+    pub total: Money,
+    /// Money captured so far.
+    pub paid: Money,
+}
+
+impl OrderTotals {
+    /// All zero in `currency`.
+    pub fn zero(currency: Currency) -> Self {
+        let z = Money::zero(currency);
+        OrderTotals {
+            subtotal: z,
+            discount_total: z,
+            shipping_total: z,
+            tax_total: z,
+            total: z,
+            paid: z,
+        }
+    }
+}
+
+/// An order, keyed by its number in its system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Order {
+    /// Order number (`#1001`, `SO-000123`): the key.
+    pub number: String,
+    /// Currency of every amount in the order.
+    pub currency: Currency,
+    /// Whether line and shipping prices already contain their tax.
+    pub taxes_included: bool,
+    /// Ordered lines.
+    #[serde(default)]
+    pub lines: Vec<OrderLine>,
+    /// Shipping charges.
+    #[serde(default)]
+    pub shipping_lines: Vec<ShippingLine>,
+    /// Discounts applied.
+    #[serde(default)]
+    pub discounts: Vec<OrderDiscount>,
+    /// Refunds made.
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
+    /// Payment state.
+    pub financial_status: FinancialStatus,
+    /// Shipping state.
+    pub fulfillment_status: FulfillmentStatus,
+    /// Billing address.
+    #[serde(default)]
+    pub billing_address: Option<Address>,
+    /// Shipping address.
+    #[serde(default)]
+    pub shipping_address: Option<Address>,
+    /// The customer, as a reference into some system.
+    #[serde(default)]
+    pub customer: Option<ExternalRef>,
+    /// Totals as reported by the source.
+    pub totals: OrderTotals,
+    /// When it was placed.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    /// An empty pending order with zero totals.
+    pub fn new(number: impl Into<String>, currency: Currency, at: DateTime<Utc>) -> Self {
+        Order {
+            number: number.into(),
+            currency,
+            taxes_included: false,
+            lines: Vec::new(),
+            shipping_lines: Vec::new(),
+            discounts: Vec::new(),
+            refunds: Vec::new(),
+            financial_status: FinancialStatus::Pending,
+            fulfillment_status: FulfillmentStatus::Unfulfilled,
+            billing_address: None,
+            shipping_address: None,
+            customer: None,
+            totals: OrderTotals::zero(currency),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// Totals computed from lines, shipping and taxes, with `paid` as given.
+    pub fn computed_totals(&self, paid: Money) -> Result<OrderTotals, MoneyError> {
+        let c = self.currency;
+        let mut subtotal = Money::zero(c);
+        let mut discount_total = Money::zero(c);
+        let mut shipping_total = Money::zero(c);
+        let mut tax_total = Money::zero(c);
+        for line in &self.lines {
+            subtotal = subtotal.checked_add(line.net()?)?;
+            discount_total = discount_total.checked_add(line.discount()?)?;
+            tax_total = tax_total.checked_add(line.tax()?)?;
+        }
+        for s in &self.shipping_lines {
+            let d = s.discount()?;
+            shipping_total = shipping_total.checked_add(s.price.checked_sub(d)?)?;
+            discount_total = discount_total.checked_add(d)?;
+            tax_total = tax_total.checked_add(s.tax()?)?;
+        }
+        let mut total = subtotal.checked_add(shipping_total)?;
+        if !self.taxes_included {
+            total = total.checked_add(tax_total)?;
+        }
+        Ok(OrderTotals {
+            subtotal,
+            discount_total,
+            shipping_total,
+            tax_total,
+            total,
+            paid,
+        })
+    }
+
+    /// Σ refund amounts.
+    pub fn refunded(&self) -> Result<Money, MoneyError> {
+        Money::sum(self.currency, self.refunds.iter().map(|r| &r.amount))
+    }
+
+    /// Checks every invariant and reports each one that does not hold, with
+    /// expected and actual values: currencies, quantities, discount
+    /// allocations, every total, refunds against what was paid and ordered,
+    /// and the financial status against the money.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut v = Validator::new("order", &self.number);
+        v.check(!self.number.trim().is_empty(), "number", "must not be empty", None);
+        self.check_currencies(&mut v);
+        if !v.is_clean() {
+            // Sums across currencies are meaningless; report what we have.
+            return v.finish();
+        }
+        self.check_lines(&mut v);
+        self.check_discounts(&mut v);
+        self.check_totals(&mut v);
+        self.check_refunds(&mut v);
+        for (field, a) in [
+            ("billing_address", &self.billing_address),
+            ("shipping_address", &self.shipping_address),
+        ] {
+            if let Some(a) = a {
+                v.nested(field, |v| a.validate_into(v));
+            }
+        }
+        v.check(
+            self.updated_at >= self.created_at,
+            "updated_at",
+            "must not be before created_at",
+            Some(self.updated_at.to_rfc3339()),
+        );
+        v.finish()
+    }
+
+    fn check_currencies(&self, v: &mut Validator) {
+        let c = self.currency;
+        let mut check = |field: String, m: &Money| {
+            v.expect_eq(&field, "must be in the order currency", c.code(), m.currency().code());
+        };
+        for (i, l) in self.lines.iter().enumerate() {
+            check(format!("lines[{i}].unit_price"), &l.unit_price);
+            for (j, d) in l.discount_allocations.iter().enumerate() {
+                check(format!("lines[{i}].discount_allocations[{j}].amount"), &d.amount);
+            }
+            for (j, t) in l.tax_lines.iter().enumerate() {
+                check(format!("lines[{i}].tax_lines[{j}].amount"), &t.amount);
+            }
+        }
+        for (i, s) in self.shipping_lines.iter().enumerate() {
+            check(format!("shipping_lines[{i}].price"), &s.price);
+            for (j, d) in s.discount_allocations.iter().enumerate() {
+                check(format!("shipping_lines[{i}].discount_allocations[{j}].amount"), &d.amount);
+            }
+            for (j, t) in s.tax_lines.iter().enumerate() {
+                check(format!("shipping_lines[{i}].tax_lines[{j}].amount"), &t.amount);
+            }
+        }
+        for (i, d) in self.discounts.iter().enumerate() {
+            check(format!("discounts[{i}].amount"), &d.amount);
+        }
+        for (i, r) in self.refunds.iter().enumerate() {
+            check(format!("refunds[{i}].amount"), &r.amount);
+            for (j, l) in r.lines.iter().enumerate() {
+                check(format!("refunds[{i}].lines[{j}].amount"), &l.amount);
+            }
+        }
+        let t = &self.totals;
+        for (name, m) in [
+            ("subtotal", &t.subtotal),
+            ("discount_total", &t.discount_total),
+            ("shipping_total", &t.shipping_total),
+            ("tax_total", &t.tax_total),
+            ("total", &t.total),
+            ("paid", &t.paid),
+        ] {
+            check(format!("totals.{name}"), m);
+        }
+    }
+
+    fn check_lines(&self, v: &mut Validator) {
+        let mut ids = HashSet::new();
+        for (i, l) in self.lines.iter().enumerate() {
+            v.nested(&format!("lines[{i}]"), |v| {
+                v.check(ids.insert(l.id.as_str()), "id", "must be unique within the order", Some(l.id.clone()));
+                v.check(l.quantity > 0, "quantity", "must be at least 1", Some(l.quantity.to_string()));
+                v.check(
+                    !l.unit_price.is_negative(),
+                    "unit_price",
+                    "must not be negative",
+                    Some(l.unit_price.to_string()),
+                );
+                check_allocations(v, &l.discount_allocations, self.discounts.len());
+                if let (Ok(gross), Ok(discount)) = (l.gross(), l.discount()) {
+                    v.check(
+                        discount.checked_cmp(&gross).is_ok_and(|o| o.is_le()),
+                        "discount_allocations",
+                        "must not exceed the line's gross amount",
+                        Some(format!("{discount} > {gross}")),
+                    );
+                }
+                check_tax_lines(v, &l.tax_lines);
+            });
+        }
+        for (i, s) in self.shipping_lines.iter().enumerate() {
+            v.nested(&format!("shipping_lines[{i}]"), |v| {
+                v.check(!s.price.is_negative(), "price", "must not be negative", Some(s.price.to_string()));
+                check_allocations(v, &s.discount_allocations, self.discounts.len());
+                check_tax_lines(v, &s.tax_lines);
+            });
+        }
+    }
+
+    fn check_discounts(&self, v: &mut Validator) {
+        let mut allocated: Vec<Money> = vec![Money::zero(self.currency); self.discounts.len()];
+        let all_allocations = self
+            .lines
+            .iter()
+            .flat_map(|l| &l.discount_allocations)
+            .chain(self.shipping_lines.iter().flat_map(|s| &s.discount_allocations));
+        for a in all_allocations {
+            if let Some(slot) = allocated.get_mut(a.discount) {
+                if let Ok(sum) = slot.checked_add(a.amount) {
+                    *slot = sum;
+                }
+            }
+        }
+        for (i, (d, sum)) in self.discounts.iter().zip(&allocated).enumerate() {
+            v.check(
+                !d.amount.is_negative(),
+                &format!("discounts[{i}].amount"),
+                "must not be negative",
+                Some(d.amount.to_string()),
+            );
+            v.expect_eq(
+                &format!("discounts[{i}].amount"),
+                "must equal the sum of its allocations",
+                sum,
+                &d.amount,
+            );
+        }
+    }
+
+    fn check_totals(&self, v: &mut Validator) {
+        let computed = match self.computed_totals(self.totals.paid) {
+            Ok(t) => t,
+            Err(e) => {
+                v.push("totals", "could not be computed", None, Some(e.to_string()));
+                return;
+            }
+        };
+        let t = &self.totals;
+        v.expect_eq("totals.subtotal", "must equal Σ line (unit_price × quantity − discounts)", &computed.subtotal, &t.subtotal);
+        v.expect_eq("totals.discount_total", "must equal Σ discount allocations", &computed.discount_total, &t.discount_total);
+        v.expect_eq("totals.shipping_total", "must equal Σ shipping (price − discounts)", &computed.shipping_total, &t.shipping_total);
+        v.expect_eq("totals.tax_total", "must equal Σ tax lines", &computed.tax_total, &t.tax_total);
+        let rule = if self.taxes_included {
+            "must equal subtotal + shipping_total (taxes included)"
+        } else {
+            "must equal subtotal + shipping_total + tax_total"
+        };
+        v.expect_eq("totals.total", rule, &computed.total, &t.total);
+        v.check(!t.paid.is_negative(), "totals.paid", "must not be negative", Some(t.paid.to_string()));
+    }
+
+    fn check_refunds(&self, v: &mut Validator) {
+        let ordered: HashMap<&str, u32> = self.lines.iter().map(|l| (l.id.as_str(), l.quantity)).collect();
+        let mut refunded_qty: HashMap<&str, u64> = HashMap::new();
+        for (i, r) in self.refunds.iter().enumerate() {
+            v.nested(&format!("refunds[{i}]"), |v| {
+                v.check(!r.amount.is_negative(), "amount", "must not be negative", Some(r.amount.to_string()));
+                for (j, rl) in r.lines.iter().enumerate() {
+                    v.check(
+                        ordered.contains_key(rl.line_id.as_str()),
+                        &format!("lines[{j}].line_id"),
+                        "must name a line of the order",
+                        Some(rl.line_id.clone()),
+                    );
+                    v.check(rl.quantity > 0, &format!("lines[{j}].quantity"), "must be at least 1", Some(rl.quantity.to_string()));
+                    *refunded_qty.entry(rl.line_id.as_str()).or_default() += u64::from(rl.quantity);
+                }
+            });
+        }
+        for l in &self.lines {
+            if let Some(q) = refunded_qty.get(l.id.as_str()) {
+                v.check(
+                    *q <= u64::from(l.quantity),
+                    &format!("refunds[line_id={}]", l.id),
+                    "refunded quantity must not exceed the ordered quantity",
+                    Some(format!("{q} > {}", l.quantity)),
+                );
+            }
+        }
+        let Ok(refunded) = self.refunded() else { return };
+        let paid = self.totals.paid;
+        v.check(
+            refunded.checked_cmp(&paid).is_ok_and(|o| o.is_le()),
+            "refunds",
+            "refunded amount must not exceed the amount paid",
+            Some(format!("{refunded} > {paid}")),
+        );
+        self.check_financial_status(v, refunded, paid);
+    }
+
+    fn check_financial_status(&self, v: &mut Validator, refunded: Money, paid: Money) {
+        use FinancialStatus::*;
+        let total = self.totals.total;
+        let positive = |m: &Money| m.is_positive();
+        let lt = |a: &Money, b: &Money| a.checked_cmp(b).is_ok_and(|o| o.is_lt());
+        let (ok, rule) = match self.financial_status {
+            Pending | Authorized | Voided => (paid.is_zero(), "nothing may be paid"),
+            PartiallyPaid => (positive(&paid) && lt(&paid, &total), "0 < paid < total"),
+            Paid => (paid == total && refunded.is_zero(), "paid = total and nothing refunded"),
+            PartiallyRefunded => (
+                positive(&refunded) && lt(&refunded, &paid),
+                "0 < refunded < paid",
+            ),
+            Refunded => (positive(&paid) && refunded == paid, "refunded = paid > 0"),
+        };
+        v.check(
+            ok,
+            "financial_status",
+            &format!("{:?} requires {rule}", self.financial_status),
+            Some(format!("paid {paid}, refunded {refunded}, total {total}")),
+        );
+    }
+}
+
+fn check_allocations(v: &mut Validator, allocations: &[DiscountAllocation], discounts: usize) {
+    for (j, a) in allocations.iter().enumerate() {
+        v.check(
+            a.discount < discounts,
+            &format!("discount_allocations[{j}].discount"),
+            "must point at an order discount",
+            Some(a.discount.to_string()),
+        );
+        v.check(
+            !a.amount.is_negative(),
+            &format!("discount_allocations[{j}].amount"),
+            "must not be negative",
+            Some(a.amount.to_string()),
+        );
+    }
+}
+
+fn check_tax_lines(v: &mut Validator, tax_lines: &[TaxLine]) {
+    for (j, t) in tax_lines.iter().enumerate() {
+        v.check(
+            !t.rate.is_sign_negative() || t.rate.is_zero(),
+            &format!("tax_lines[{j}].rate"),
+            "must not be negative",
+            Some(t.rate.to_string()),
+        );
+        v.check(
+            !t.amount.is_negative(),
+            &format!("tax_lines[{j}].amount"),
+            "must not be negative",
+            Some(t.amount.to_string()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn usd(a: Decimal) -> Money {
+        Money::new(a, Currency::USD)
+    }
+
+    /// Two lines, a 10% order discount allocated across them, shipping, tax, paid in full.
+    fn sample() -> Order {
+        let mut o = Order::new("1001", Currency::USD, Utc::now());
+        o.discounts.push(OrderDiscount {
+            code: Some("TEN".into()),
+            title: "10% off".into(),
+            target: DiscountTarget::Order,
+            amount: usd(dec!(5.00)),
+        });
+        let mut a = OrderLine::new("1", Sku::new("A").unwrap(), 2, usd(dec!(10.00)));
+        a.discount_allocations.push(DiscountAllocation { discount: 0, amount: usd(dec!(2.00)) });
+        a.tax_lines.push(TaxLine { title: "tax".into(), rate: dec!(0.1), amount: usd(dec!(1.80)) });
+        let mut b = OrderLine::new("2", Sku::new("B").unwrap(), 1, usd(dec!(30.00)));
+        b.discount_allocations.push(DiscountAllocation { discount: 0, amount: usd(dec!(3.00)) });
+        b.tax_lines.push(TaxLine { title: "tax".into(), rate: dec!(0.1), amount: usd(dec!(2.70)) });
+        o.lines = vec![a, b];
+        o.shipping_lines.push(ShippingLine::new("Standard", usd(dec!(4.99))));
+        o.financial_status = FinancialStatus::Paid;
+        let computed = o.computed_totals(usd(dec!(0))).unwrap();
+        o.totals = o.computed_totals(computed.total).unwrap();
+        o
+    }
+
+    #[test]
+    fn sample_is_valid_and_totals_add_up() {
+        let o = sample();
+        o.validate().unwrap();
+        assert_eq!(o.totals.subtotal, usd(dec!(45.00)));
+        assert_eq!(o.totals.discount_total, usd(dec!(5.00)));
+        assert_eq!(o.totals.tax_total, usd(dec!(4.50)));
+        assert_eq!(o.totals.total, usd(dec!(54.49)));
+    }
+
+    #[test]
+    fn every_broken_total_is_reported_with_values() {
+        let mut o = sample();
+        o.totals.subtotal = usd(dec!(45.01));
+        o.totals.tax_total = usd(dec!(4.49));
+        o.totals.discount_total = usd(dec!(0));
+        let e = o.validate().unwrap_err();
+        assert!(e.has_field("totals.subtotal"));
+        assert!(e.has_field("totals.tax_total"));
+        assert!(e.has_field("totals.discount_total"));
+        let sub = e.violations.iter().find(|v| v.field == "totals.subtotal").unwrap();
+        assert_eq!(sub.expected.as_deref(), Some("45.00 USD"));
+        assert_eq!(sub.actual.as_deref(), Some("45.01 USD"));
+    }
+
+    #[test]
+    fn refunds_cannot_exceed_paid_or_ordered() {
+        let mut o = sample();
+        o.financial_status = FinancialStatus::PartiallyRefunded;
+        o.refunds.push(Refund {
+            id: "r1".into(),
+            created_at: Utc::now(),
+            lines: vec![RefundLine { line_id: "1".into(), quantity: 3, restock: true, amount: usd(dec!(20)) }],
+            amount: usd(dec!(60.00)),
+            note: None,
+        });
+        let e = o.validate().unwrap_err();
+        assert!(e.has_field("refunds"), "{e}");
+        assert!(e.has_field("refunds[line_id=1]"), "{e}");
+        assert!(e.has_field("financial_status"), "{e}");
+    }
+
+    #[test]
+    fn discount_allocations_must_match_discount() {
+        let mut o = sample();
+        o.discounts[0].amount = usd(dec!(6.00));
+        let e = o.validate().unwrap_err();
+        let d = e.violations.iter().find(|v| v.field == "discounts[0].amount").unwrap();
+        assert_eq!(d.expected.as_deref(), Some("5.00 USD"));
+    }
+
+    #[test]
+    fn mixed_currency_is_reported_not_summed() {
+        let mut o = sample();
+        o.lines[1].unit_price = Money::new(dec!(30), Currency::EUR);
+        let e = o.validate().unwrap_err();
+        assert!(e.has_field("lines[1].unit_price"));
+        assert_eq!(e.violations.len(), 1);
+    }
+
+    #[test]
+    fn taxes_included_excludes_tax_from_total() {
+        let mut o = sample();
+        o.taxes_included = true;
+        let e = o.validate().unwrap_err();
+        let t = e.violations.iter().find(|v| v.field == "totals.total").unwrap();
+        assert_eq!(t.expected.as_deref(), Some("49.99 USD"));
+    }
+}

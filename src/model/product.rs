@@ -1,0 +1,362 @@
+//! Products and their variants.
+//!
+//! A [`Product`] groups [`Variant`]s that differ by option values (size,
+//! colour). The variant is what is stocked, priced and ordered, so it is keyed
+//! by SKU and is also an entity on its own.
+//!
+//! ```
+//! use chrono::Utc;
+//! use rust_decimal_macros::dec;
+//! use seamwork::model::{Currency, Money, Sku, Variant};
+//!
+//! let now = Utc::now();
+//! let mut v = Variant::new(Sku::new("TEE-M").unwrap(), "tee", Money::new(dec!(19.99), Currency::USD), now);
+//! v.compare_at_price = Some(Money::new(dec!(14.99), Currency::USD));
+//! let err = v.validate().unwrap_err();
+//! assert!(err.has_field("compare_at_price"));
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::ids::{Gtin, Sku};
+use super::money::Money;
+use super::validation::{ValidationErrors, Validator};
+
+/// Whether a product or variant is sold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ProductStatus {
+    /// Visible and sellable.
+    Active,
+    /// Being prepared; not sold.
+    Draft,
+    /// No longer sold; kept for history.
+    Archived,
+}
+
+/// A unit of weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightUnit {
+    /// Gram.
+    G,
+    /// Kilogram.
+    Kg,
+    /// Avoirdupois ounce (28.349523125 g exactly).
+    Oz,
+    /// Avoirdupois pound (453.59237 g exactly).
+    Lb,
+}
+
+impl WeightUnit {
+    /// Grams in one unit, exact by definition.
+    pub fn grams(self) -> Decimal {
+        match self {
+            WeightUnit::G => Decimal::ONE,
+            WeightUnit::Kg => Decimal::from(1000),
+            WeightUnit::Oz => Decimal::new(28_349_523_125, 9),
+            WeightUnit::Lb => Decimal::new(45_359_237, 5),
+        }
+    }
+}
+
+/// A weight: value and unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Weight {
+    /// The amount, never negative.
+    pub value: Decimal,
+    /// The unit.
+    pub unit: WeightUnit,
+}
+
+impl Weight {
+    /// The weight in `unit`, exact (no rounding).
+    pub fn to_unit(self, unit: WeightUnit) -> Decimal {
+        if unit == self.unit {
+            return self.value;
+        }
+        self.value * self.unit.grams() / unit.grams()
+    }
+}
+
+/// One sellable variant of a product, keyed by SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Variant {
+    /// The key across systems.
+    pub sku: Sku,
+    /// Handle of the product it belongs to.
+    pub product_handle: String,
+    /// Display title (`Black / M`).
+    #[serde(default)]
+    pub title: String,
+    /// Option values by option name (`Size` → `M`).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Barcodes (UPC/EAN/GTIN-14).
+    #[serde(default)]
+    pub barcodes: Vec<Gtin>,
+    /// Selling price.
+    pub price: Money,
+    /// The "was" price shown struck through; must not be below `price`.
+    #[serde(default)]
+    pub compare_at_price: Option<Money>,
+    /// Shipping weight.
+    #[serde(default)]
+    pub weight: Option<Weight>,
+    /// Sales status.
+    pub status: ProductStatus,
+    /// Free tags.
+    #[serde(default)]
+    pub tags: BTreeSet<String>,
+    /// Whether tax is charged.
+    pub taxable: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Variant {
+    /// An active, taxable variant with the given price; created and updated `at`.
+    pub fn new(sku: Sku, product_handle: impl Into<String>, price: Money, at: DateTime<Utc>) -> Self {
+        Variant {
+            sku,
+            product_handle: product_handle.into(),
+            title: String::new(),
+            options: BTreeMap::new(),
+            barcodes: Vec::new(),
+            price,
+            compare_at_price: None,
+            weight: None,
+            status: ProductStatus::Active,
+            tags: BTreeSet::new(),
+            taxable: true,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// Checks prices, weight, barcodes and timestamps.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut v = Validator::new("variant", self.sku.as_str());
+        self.validate_into(&mut v);
+        v.finish()
+    }
+
+    pub(crate) fn validate_into(&self, v: &mut Validator) {
+        v.check(
+            !self.product_handle.trim().is_empty(),
+            "product_handle",
+            "must not be empty",
+            None,
+        );
+        v.check(
+            !self.price.is_negative(),
+            "price",
+            "must not be negative",
+            Some(self.price.to_string()),
+        );
+        if let Some(cap) = &self.compare_at_price {
+            match cap.checked_cmp(&self.price) {
+                Ok(ord) => v.check(
+                    ord != std::cmp::Ordering::Less,
+                    "compare_at_price",
+                    "must not be below price",
+                    Some(format!("{cap} < {}", self.price)),
+                ),
+                Err(e) => v.push("compare_at_price", "must be in the price's currency", None, Some(e.to_string())),
+            }
+        }
+        if let Some(w) = &self.weight {
+            v.check(
+                !w.value.is_sign_negative() || w.value.is_zero(),
+                "weight.value",
+                "must not be negative",
+                Some(w.value.to_string()),
+            );
+        }
+        let mut seen = HashSet::new();
+        for (i, b) in self.barcodes.iter().enumerate() {
+            v.check(
+                seen.insert(b.to_gtin14()),
+                &format!("barcodes[{i}]"),
+                "must not repeat another barcode",
+                Some(b.to_string()),
+            );
+        }
+        v.check(
+            self.updated_at >= self.created_at,
+            "updated_at",
+            "must not be before created_at",
+            Some(self.updated_at.to_rfc3339()),
+        );
+    }
+}
+
+/// A named option of a product and its allowed values (`Size`: S, M, L).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductOption {
+    /// Option name.
+    pub name: String,
+    /// Allowed values, in display order.
+    pub values: Vec<String>,
+}
+
+/// A product: the shared description of its variants. Keyed by handle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Product {
+    /// URL-safe unique name; the key.
+    pub handle: String,
+    /// Title.
+    pub title: String,
+    /// Description (HTML or text, as the source gives it).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Brand or vendor.
+    #[serde(default)]
+    pub vendor: Option<String>,
+    /// Merchant's product category.
+    #[serde(default)]
+    pub product_type: Option<String>,
+    /// Sales status.
+    pub status: ProductStatus,
+    /// Free tags.
+    #[serde(default)]
+    pub tags: BTreeSet<String>,
+    /// Options the variants differ by.
+    #[serde(default)]
+    pub options: Vec<ProductOption>,
+    /// The variants.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Product {
+    /// An active product without options or variants.
+    pub fn new(handle: impl Into<String>, title: impl Into<String>, at: DateTime<Utc>) -> Self {
+        Product {
+            handle: handle.into(),
+            title: title.into(),
+            description: None,
+            vendor: None,
+            product_type: None,
+            status: ProductStatus::Active,
+            tags: BTreeSet::new(),
+            options: Vec::new(),
+            variants: Vec::new(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// Checks the product and every variant: unique SKUs, option values that
+    /// exist, variants that point back to this product.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut v = Validator::new("product", &self.handle);
+        v.check(!self.handle.trim().is_empty(), "handle", "must not be empty", None);
+        v.check(!self.title.trim().is_empty(), "title", "must not be empty", None);
+        let mut skus = HashSet::new();
+        for (i, variant) in self.variants.iter().enumerate() {
+            v.nested(&format!("variants[{i}]"), |v| {
+                variant.validate_into(v);
+                v.check(
+                    skus.insert(variant.sku.as_str()),
+                    "sku",
+                    "must be unique within the product",
+                    Some(variant.sku.to_string()),
+                );
+                v.expect_eq(
+                    "product_handle",
+                    "must be the product's handle",
+                    self.handle.as_str(),
+                    variant.product_handle.as_str(),
+                );
+                for (name, value) in &variant.options {
+                    match self.options.iter().find(|o| &o.name == name) {
+                        None => v.push(
+                            &format!("options.{name}"),
+                            "names an option the product does not have",
+                            None,
+                            Some(name.clone()),
+                        ),
+                        Some(o) => v.check(
+                            o.values.contains(value),
+                            &format!("options.{name}"),
+                            "value is not one of the option's values",
+                            Some(value.clone()),
+                        ),
+                    }
+                }
+            });
+        }
+        v.check(
+            self.updated_at >= self.created_at,
+            "updated_at",
+            "must not be before created_at",
+            Some(self.updated_at.to_rfc3339()),
+        );
+        v.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Currency;
+    use rust_decimal_macros::dec;
+
+    fn variant(sku: &str, price: Decimal) -> Variant {
+        Variant::new(Sku::new(sku).unwrap(), "tee", Money::new(price, Currency::USD), Utc::now())
+    }
+
+    #[test]
+    fn weight_conversions_are_exact() {
+        let lb = Weight { value: dec!(1), unit: WeightUnit::Lb };
+        assert_eq!(lb.to_unit(WeightUnit::G), dec!(453.59237));
+        let oz16 = Weight { value: dec!(16), unit: WeightUnit::Oz };
+        assert_eq!(oz16.to_unit(WeightUnit::Lb), dec!(1));
+        let kg = Weight { value: dec!(2.5), unit: WeightUnit::Kg };
+        assert_eq!(kg.to_unit(WeightUnit::G), dec!(2500));
+    }
+
+    #[test]
+    fn product_reports_every_problem() {
+        let mut p = Product::new("tee", "Tee", Utc::now());
+        p.options.push(ProductOption { name: "Size".into(), values: vec!["S".into(), "M".into()] });
+        let mut a = variant("TEE-S", dec!(10));
+        a.options.insert("Size".into(), "XL".into());
+        let mut b = variant("TEE-S", dec!(-1));
+        b.product_handle = "other".into();
+        b.options.insert("Colour".into(), "Red".into());
+        p.variants = vec![a, b];
+        let e = p.validate().unwrap_err();
+        for field in [
+            "variants[0].options.Size",
+            "variants[1].sku",
+            "variants[1].price",
+            "variants[1].product_handle",
+            "variants[1].options.Colour",
+        ] {
+            assert!(e.has_field(field), "missing {field} in {e}");
+        }
+        assert_eq!(e.violations.len(), 5, "{e}");
+    }
+
+    #[test]
+    fn compare_at_in_other_currency_is_reported() {
+        let mut v = variant("A", dec!(10));
+        v.compare_at_price = Some(Money::new(dec!(12), Currency::EUR));
+        assert!(v.validate().unwrap_err().has_field("compare_at_price"));
+    }
+}

@@ -1,0 +1,233 @@
+//! Collecting every broken rule of a record, not only the first.
+//!
+//! `validate()` on each model type returns [`ValidationErrors`]: the entity,
+//! its key, and one [`Violation`] per broken rule with the field path, the rule
+//! and — where it makes sense — the expected and the actual value.
+//!
+//! ```
+//! use seamwork::model::validation::Validator;
+//!
+//! let mut v = Validator::new("inventory_level", "SKU-1@DC-EAST");
+//! v.check(false, "on_hand", "must not be negative", Some("-3".into()));
+//! v.expect_eq("available", "available = on_hand - committed", &7, &9);
+//! let errors = v.finish().unwrap_err();
+//! assert_eq!(errors.violations.len(), 2);
+//! assert!(errors.to_string().contains("available: available = on_hand - committed (expected 7, actual 9)"));
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Violation {
+    /// Path of the field, e.g. `lines[2].quantity`.
+    pub field: String,
+    /// The rule in words.
+    pub rule: String,
+    /// The value the rule expects, when there is one.
+    pub expected: Option<String>,
+    /// The value found.
+    pub actual: Option<String>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.rule)?;
+        match (&self.expected, &self.actual) {
+            (Some(e), Some(a)) => write!(f, " (expected {e}, actual {a})"),
+            (None, Some(a)) => write!(f, " (actual {a})"),
+            (Some(e), None) => write!(f, " (expected {e})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// Every rule a record breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ValidationErrors {
+    /// Entity kind (`order`, `variant`, ...).
+    pub entity: String,
+    /// The record's key (SKU, order number, ...).
+    pub key: String,
+    /// The broken rules, in the order they were checked.
+    pub violations: Vec<Violation>,
+}
+
+impl ValidationErrors {
+    /// True when some violation concerns `field` exactly.
+    pub fn has_field(&self, field: &str) -> bool {
+        self.violations.iter().any(|v| v.field == field)
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} breaks {} rule(s): ",
+            self.entity,
+            self.key,
+            self.violations.len()
+        )?;
+        for (i, v) in self.violations.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+impl From<ValidationErrors> for Error {
+    fn from(e: ValidationErrors) -> Self {
+        let mut err = Error::invalid_data(e.to_string())
+            .with_entity(e.entity.clone())
+            .with_key(e.key.clone());
+        if let [only] = e.violations.as_slice() {
+            err = err.with_field(only.field.clone());
+        }
+        err
+    }
+}
+
+/// Collects violations while a record is checked.
+#[derive(Debug)]
+pub struct Validator {
+    entity: String,
+    key: String,
+    prefix: String,
+    violations: Vec<Violation>,
+}
+
+impl Validator {
+    /// Starts checking the record `key` of kind `entity`.
+    pub fn new(entity: impl Into<String>, key: impl Into<String>) -> Self {
+        Validator {
+            entity: entity.into(),
+            key: key.into(),
+            prefix: String::new(),
+            violations: Vec::new(),
+        }
+    }
+
+    fn path(&self, field: &str) -> String {
+        if self.prefix.is_empty() {
+            field.to_string()
+        } else if field.is_empty() {
+            self.prefix.clone()
+        } else {
+            format!("{}.{field}", self.prefix)
+        }
+    }
+
+    /// Records a violation of `rule` on `field` unless `ok`.
+    pub fn check(&mut self, ok: bool, field: &str, rule: &str, actual: Option<String>) {
+        if !ok {
+            self.push(field, rule, None, actual);
+        }
+    }
+
+    /// Records a violation unless `expected == actual`, with both values.
+    pub fn expect_eq<T: PartialEq + fmt::Display + ?Sized>(
+        &mut self,
+        field: &str,
+        rule: &str,
+        expected: &T,
+        actual: &T,
+    ) {
+        if expected != actual {
+            self.push(
+                field,
+                rule,
+                Some(expected.to_string()),
+                Some(actual.to_string()),
+            );
+        }
+    }
+
+    /// Records a violation unconditionally.
+    pub fn push(
+        &mut self,
+        field: &str,
+        rule: &str,
+        expected: Option<String>,
+        actual: Option<String>,
+    ) {
+        let field = self.path(field);
+        self.violations.push(Violation {
+            field,
+            rule: rule.to_string(),
+            expected,
+            actual,
+        });
+    }
+
+    /// Checks a nested part under `prefix` (`lines[2]`, `shipping_address`).
+    pub fn nested(&mut self, prefix: &str, check: impl FnOnce(&mut Validator)) {
+        let saved = std::mem::replace(&mut self.prefix, String::new());
+        self.prefix = if saved.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{saved}.{prefix}")
+        };
+        check(self);
+        self.prefix = saved;
+    }
+
+    /// True when nothing has been recorded yet.
+    pub fn is_clean(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// `Ok(())` when no rule was broken, else every violation.
+    pub fn finish(self) -> Result<(), ValidationErrors> {
+        if self.violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors {
+                entity: self.entity,
+                key: self.key,
+                violations: self.violations,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_paths_compose() {
+        let mut v = Validator::new("order", "1001");
+        v.nested("lines[1]", |v| {
+            v.nested("tax_lines[0]", |v| v.check(false, "rate", "must be >= 0", None));
+            v.check(false, "quantity", "must be > 0", Some("0".into()));
+        });
+        v.check(false, "currency", "x", None);
+        let e = v.finish().unwrap_err();
+        let fields: Vec<_> = e.violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["lines[1].tax_lines[0].rate", "lines[1].quantity", "currency"]
+        );
+    }
+
+    #[test]
+    fn single_violation_names_field_in_error() {
+        let mut v = Validator::new("variant", "SKU-1");
+        v.check(false, "price", "must not be negative", Some("-1.00 USD".into()));
+        let err: Error = v.finish().unwrap_err().into();
+        assert_eq!(err.context().field.as_deref(), Some("price"));
+        assert_eq!(err.context().key.as_deref(), Some("SKU-1"));
+    }
+}

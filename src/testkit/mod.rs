@@ -1,0 +1,323 @@
+//! The conformance suite every `Source` and `Sink` must pass, and mocks of the traits.
+//!
+//! Each check is a public async function returning `Ok(())` or a
+//! [`ConformanceFailure`] that names the check and every problem it found, so
+//! a connector's own test reads:
+//!
+//! ```
+//! use seamwork::connector::memory::{Dataset, MemoryOptions, MemorySystem, SeedOptions};
+//! use seamwork::model::{Variant, SystemId};
+//! use seamwork::testkit;
+//!
+//! # futures::executor::block_on(async {
+//! let data = Dataset::generate(&SeedOptions::small());
+//! let store = MemorySystem::new(SystemId::new("store").unwrap(), MemoryOptions::default().with_page_size(7));
+//! store.put_all(data.variants.clone());
+//! testkit::check_source(&store, &data.variants, 50).await.unwrap();
+//!
+//! let erp = MemorySystem::new(SystemId::new("erp").unwrap(), MemoryOptions::default());
+//! let mut invalid = data.variants[0].clone();
+//! invalid.price = -invalid.price; // negative price
+//! testkit::check_sink(&erp, &data.variants[1..], invalid).await.unwrap();
+//! # });
+//! ```
+//!
+//! Run it against a source with faults switched off: a source that duplicates
+//! on purpose is (rightly) reported as repeating records.
+
+pub mod mocks;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use futures::StreamExt;
+
+use crate::connector::{Cursor, Entity, EntityKey, Sink, Source, WriteResult};
+
+/// A check that did not pass, with every problem it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConformanceFailure {
+    /// Name of the check (`full_read_yields_each_record_once`, ...).
+    pub check: &'static str,
+    /// What was wrong, one line each.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConformanceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "conformance check `{}` failed:", self.check)?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConformanceFailure {}
+
+/// Result of one check.
+pub type CheckResult = Result<(), ConformanceFailure>;
+
+/// Collects problems; the first [`MAX_PROBLEMS`] are kept verbatim.
+struct Problems {
+    check: &'static str,
+    list: Vec<String>,
+    more: usize,
+}
+
+/// Problems listed in full per check; the rest are counted.
+pub const MAX_PROBLEMS: usize = 20;
+
+impl Problems {
+    fn new(check: &'static str) -> Self {
+        Problems {
+            check,
+            list: Vec::new(),
+            more: 0,
+        }
+    }
+
+    fn add(&mut self, problem: String) {
+        if self.list.len() < MAX_PROBLEMS {
+            self.list.push(problem);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn finish(mut self) -> CheckResult {
+        if self.more > 0 {
+            self.list.push(format!("... and {} more", self.more));
+        }
+        if self.list.is_empty() {
+            Ok(())
+        } else {
+            Err(ConformanceFailure {
+                check: self.check,
+                problems: self.list,
+            })
+        }
+    }
+}
+
+/// Reads every record after `since`, stopping at the first error.
+async fn read_all<E: Entity>(
+    source: &dyn Source<E>,
+    since: Option<Cursor>,
+    problems: &mut Problems,
+) -> Vec<(EntityKey, Cursor)> {
+    let mut out = Vec::new();
+    let mut stream = source.read(since.clone());
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(r) => out.push((r.entity.key(), r.cursor)),
+            Err(e) => {
+                problems.add(format!(
+                    "read after {:?} failed after {} records: {e}",
+                    since.as_ref().map(Cursor::as_str),
+                    out.len()
+                ));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Runs every source check: a full read, then resumes (when the source declares incremental reads).
+pub async fn check_source<E: Entity>(
+    source: &dyn Source<E>,
+    expected: &[E],
+    max_resumes: usize,
+) -> CheckResult {
+    full_read_yields_each_record_once(source, expected).await?;
+    if source.capability(E::KIND).incremental {
+        resume_never_skips_or_repeats(source, max_resumes).await?;
+    }
+    Ok(())
+}
+
+/// A full read yields every expected record exactly once and nothing else.
+pub async fn full_read_yields_each_record_once<E: Entity>(
+    source: &dyn Source<E>,
+    expected: &[E],
+) -> CheckResult {
+    let mut p = Problems::new("full_read_yields_each_record_once");
+    let read = read_all(source, None, &mut p).await;
+    let mut seen: HashMap<&EntityKey, usize> = HashMap::new();
+    for (key, _) in &read {
+        *seen.entry(key).or_default() += 1;
+    }
+    let expected_keys: Vec<EntityKey> = expected.iter().map(Entity::key).collect();
+    for key in &expected_keys {
+        match seen.get(key) {
+            None => p.add(format!("record {key} was never read")),
+            Some(1) => {}
+            Some(n) => p.add(format!("record {key} was read {n} times")),
+        }
+    }
+    let expected_set: std::collections::HashSet<&EntityKey> = expected_keys.iter().collect();
+    for key in seen.keys() {
+        if !expected_set.contains(key) {
+            p.add(format!("record {key} was read but is not in the expected set"));
+        }
+    }
+    p.finish()
+}
+
+/// Resuming from a record's cursor yields exactly the records after it in the
+/// full read: none skipped, none repeated. Tries every cursor when there are
+/// at most `max_resumes` records, else `max_resumes` cursors spread evenly
+/// (always including the first and the last).
+pub async fn resume_never_skips_or_repeats<E: Entity>(
+    source: &dyn Source<E>,
+    max_resumes: usize,
+) -> CheckResult {
+    let mut p = Problems::new("resume_never_skips_or_repeats");
+    let full = read_all(source, None, &mut p).await;
+    if full.is_empty() {
+        p.add("the source is empty; seed it before running the suite".into());
+        return p.finish();
+    }
+    let n = full.len();
+    let picks: Vec<usize> = if n <= max_resumes.max(2) {
+        (0..n).collect()
+    } else {
+        let m = max_resumes.max(2);
+        let mut v: Vec<usize> = (0..m).map(|i| i * (n - 1) / (m - 1)).collect();
+        v.dedup();
+        v
+    };
+    for i in picks {
+        let (key, cursor) = &full[i];
+        let resumed = read_all(source, Some(cursor.clone()), &mut p).await;
+        let want: Vec<&EntityKey> = full[i + 1..].iter().map(|(k, _)| k).collect();
+        let got: Vec<&EntityKey> = resumed.iter().map(|(k, _)| k).collect();
+        if want != got {
+            let first_diff = want
+                .iter()
+                .zip(&got)
+                .position(|(a, b)| a != b)
+                .unwrap_or(want.len().min(got.len()));
+            p.add(format!(
+                "resuming after record #{i} ({key}) gave {} records, expected {}; first difference at #{}: expected {}, got {}",
+                got.len(),
+                want.len(),
+                i + 1 + first_diff,
+                want.get(first_diff).map_or("end".to_string(), |k| k.to_string()),
+                got.get(first_diff).map_or("end".to_string(), |k| k.to_string()),
+            ));
+        }
+    }
+    p.finish()
+}
+
+/// Runs every sink check with a valid `batch` (at least two records, not yet
+/// in the sink) and one record the sink must reject.
+pub async fn check_sink<E: Entity>(sink: &dyn Sink<E>, batch: &[E], invalid: E) -> CheckResult {
+    let max = sink.capability(E::KIND).max_batch;
+    let fitting = &batch[..batch.len().min(max.unwrap_or(usize::MAX).saturating_sub(1))];
+    upsert_twice_is_unchanged(sink, fitting).await?;
+    rejected_records_are_reported(sink, fitting, invalid).await?;
+    max_batch_is_honoured(sink, batch).await
+}
+
+fn outcome_count_problems<E: Entity>(p: &mut Problems, batch: &[E], keys: &[EntityKey], run: &str) {
+    if keys.len() != batch.len() {
+        p.add(format!(
+            "{run}: {} outcomes for a batch of {}; every record needs one",
+            keys.len(),
+            batch.len()
+        ));
+    }
+    for (i, (e, k)) in batch.iter().zip(keys).enumerate() {
+        if e.key() != *k {
+            p.add(format!("{run}: outcome #{i} is for {k}, but record #{i} is {}", e.key()));
+        }
+    }
+}
+
+/// Upserting the same batch twice: the first run writes every record, the second reports every record unchanged.
+pub async fn upsert_twice_is_unchanged<E: Entity>(sink: &dyn Sink<E>, batch: &[E]) -> CheckResult {
+    let mut p = Problems::new("upsert_twice_is_unchanged");
+    for run in ["first upsert", "second upsert"] {
+        match sink.upsert(batch).await {
+            Err(e) => p.add(format!("{run} failed: {e}")),
+            Ok(outcomes) => {
+                let keys: Vec<EntityKey> = outcomes.iter().map(|o| o.key.clone()).collect();
+                outcome_count_problems(&mut p, batch, &keys, run);
+                for o in &outcomes {
+                    match (&o.result, run) {
+                        (WriteResult::Rejected(e), _) => p.add(format!("{run}: valid record {} was rejected: {e}", o.key)),
+                        (WriteResult::Unchanged { .. }, _) if run == "second upsert" => {}
+                        (r, "second upsert") => p.add(format!("second upsert: {} was {r:?}, expected unchanged", o.key)),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    p.finish()
+}
+
+/// A record the sink refuses is reported as rejected with a reason, and the rest of the batch is still written.
+pub async fn rejected_records_are_reported<E: Entity>(
+    sink: &dyn Sink<E>,
+    batch: &[E],
+    invalid: E,
+) -> CheckResult {
+    let mut p = Problems::new("rejected_records_are_reported");
+    let mut mixed: Vec<E> = batch.to_vec();
+    let at = mixed.len() / 2;
+    mixed.insert(at, invalid);
+    match sink.upsert(&mixed).await {
+        Err(e) => p.add(format!("a batch with one invalid record failed as a whole: {e}")),
+        Ok(outcomes) => {
+            let keys: Vec<EntityKey> = outcomes.iter().map(|o| o.key.clone()).collect();
+            outcome_count_problems(&mut p, &mixed, &keys, "mixed batch");
+            for (i, o) in outcomes.iter().enumerate() {
+                match (&o.result, i == at) {
+                    (WriteResult::Rejected(e), true) if e.message().is_empty() => {
+                        p.add(format!("the rejection of {} gives no reason", o.key))
+                    }
+                    (WriteResult::Rejected(_), true) => {}
+                    (r, true) => p.add(format!("invalid record {} was reported as {r:?}", o.key)),
+                    (WriteResult::Rejected(e), false) => {
+                        p.add(format!("valid record {} was rejected: {e}", o.key))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    p.finish()
+}
+
+/// A sink that declares `max_batch = n` accepts a batch of `n`; a larger batch
+/// is either refused as a whole with an error or fully answered — never
+/// answered in part.
+pub async fn max_batch_is_honoured<E: Entity>(sink: &dyn Sink<E>, batch: &[E]) -> CheckResult {
+    let mut p = Problems::new("max_batch_is_honoured");
+    let Some(max) = sink.capability(E::KIND).max_batch else {
+        return p.finish();
+    };
+    let fitting = &batch[..batch.len().min(max)];
+    match sink.upsert(fitting).await {
+        Err(e) => p.add(format!("a batch of {} (within max_batch {max}) failed: {e}", fitting.len())),
+        Ok(o) if o.len() != fitting.len() => p.add(format!("{} outcomes for a batch of {}", o.len(), fitting.len())),
+        Ok(_) => {}
+    }
+    if batch.len() > max {
+        let over = &batch[..max + 1];
+        if let Ok(o) = sink.upsert(over).await {
+            if o.len() != over.len() {
+                p.add(format!(
+                    "a batch over max_batch ({}) was answered for {} records only",
+                    over.len(),
+                    o.len()
+                ));
+            }
+        }
+    }
+    p.finish()
+}
