@@ -160,9 +160,14 @@ impl fmt::Display for ErrorContext {
 /// The crate's error: kind, retryability, context, message and an optional cause.
 ///
 /// Cheap to clone (the cause is shared), so it can be stored with a dead letter
-/// and reported more than once.
+/// and reported more than once. Boxed inside, so `Result<T, Error>` stays small.
 #[derive(Clone)]
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
     kind: ErrorKind,
     retryability: Retryability,
     message: String,
@@ -175,11 +180,13 @@ impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         let retryability = kind.default_retryability();
         Error {
-            kind,
-            retryability,
-            message: message.into(),
-            context: ErrorContext::default(),
-            source: None,
+            inner: Box::new(Inner {
+                kind,
+                retryability,
+                message: message.into(),
+                context: ErrorContext::default(),
+                source: None,
+            }),
         }
     }
 
@@ -205,22 +212,22 @@ impl Error {
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.inner.kind
     }
 
     /// Whether trying again can help.
     pub fn retryability(&self) -> Retryability {
-        self.retryability
+        self.inner.retryability
     }
 
     /// True when a retry may succeed (the error is [`Retryability::Temporary`]).
     pub fn is_retryable(&self) -> bool {
-        self.retryability == Retryability::Temporary
+        self.inner.retryability == Retryability::Temporary
     }
 
     /// The wait the server asked for, when the error is a rate limit that said so.
     pub fn retry_after(&self) -> Option<Duration> {
-        match &self.kind {
+        match &self.inner.kind {
             ErrorKind::RateLimited { retry_after } => *retry_after,
             _ => None,
         }
@@ -228,61 +235,61 @@ impl Error {
 
     /// The message without context.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// Where the error happened.
     pub fn context(&self) -> &ErrorContext {
-        &self.context
+        &self.inner.context
     }
 
     /// Overrides the retryability.
     pub fn with_retryability(mut self, retryability: Retryability) -> Self {
-        self.retryability = retryability;
+        self.inner.retryability = retryability;
         self
     }
 
     /// Marks a temporary error as one whose retries ran out; other errors are unchanged.
     pub fn retries_exhausted(mut self) -> Self {
-        if self.retryability == Retryability::Temporary {
-            self.retryability = Retryability::PersistentAfterRetries;
+        if self.inner.retryability == Retryability::Temporary {
+            self.inner.retryability = Retryability::PersistentAfterRetries;
         }
         self
     }
 
     /// Attaches the underlying cause.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
+        self.inner.source = Some(Arc::new(source));
         self
     }
 
     /// Names the system.
     pub fn with_system(mut self, system: impl Into<String>) -> Self {
-        self.context.system = Some(system.into());
+        self.inner.context.system = Some(system.into());
         self
     }
 
     /// Names the entity kind.
     pub fn with_entity(mut self, entity: impl Into<String>) -> Self {
-        self.context.entity = Some(entity.into());
+        self.inner.context.entity = Some(entity.into());
         self
     }
 
     /// Names the record's id in its system.
     pub fn with_external_id(mut self, id: impl Into<String>) -> Self {
-        self.context.external_id = Some(id.into());
+        self.inner.context.external_id = Some(id.into());
         self
     }
 
     /// Names the record's canonical key.
     pub fn with_key(mut self, key: impl Into<String>) -> Self {
-        self.context.key = Some(key.into());
+        self.inner.context.key = Some(key.into());
         self
     }
 
     /// Names the field.
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.context.field = Some(field.into());
+        self.inner.context.field = Some(field.into());
         self
     }
 
@@ -293,15 +300,15 @@ impl Error {
         line: Option<u64>,
         column: Option<u64>,
     ) -> Self {
-        self.context.file = Some(file.into());
-        self.context.line = line;
-        self.context.column = column;
+        self.inner.context.file = Some(file.into());
+        self.inner.context.line = line;
+        self.inner.context.column = column;
         self
     }
 
     /// Fills every context field that is still empty from `other`.
     pub fn with_context_defaults(mut self, other: &ErrorContext) -> Self {
-        let c = &mut self.context;
+        let c = &mut self.inner.context;
         macro_rules! fill {
             ($($f:ident),*) => { $( if c.$f.is_none() { c.$f = other.$f.clone(); } )* };
         }
@@ -312,14 +319,14 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.name(), self.message)?;
+        write!(f, "{}: {}", self.inner.kind.name(), self.inner.message)?;
         if let Some(wait) = self.retry_after() {
             write!(f, " (retry after {} ms)", wait.as_millis())?;
         }
-        if !self.context.is_empty() {
-            write!(f, " [{}]", self.context)?;
+        if !self.inner.context.is_empty() {
+            write!(f, " [{}]", self.inner.context)?;
         }
-        if let Some(src) = &self.source {
+        if let Some(src) = &self.inner.source {
             write!(f, ": {src}")?;
         }
         Ok(())
@@ -329,11 +336,11 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("retryability", &self.retryability)
-            .field("message", &self.message)
-            .field("context", &self.context)
-            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .field("kind", &self.inner.kind)
+            .field("retryability", &self.inner.retryability)
+            .field("message", &self.inner.message)
+            .field("context", &self.inner.context)
+            .field("source", &self.inner.source.as_ref().map(|s| s.to_string()))
             .finish()
     }
 }
@@ -342,18 +349,18 @@ impl PartialEq for Error {
     /// Two errors are equal when kind, retryability, message and context agree;
     /// the cause is compared by its text.
     fn eq(&self, other: &Self) -> bool {
-        self.kind == other.kind
-            && self.retryability == other.retryability
-            && self.message == other.message
-            && self.context == other.context
-            && self.source.as_ref().map(|s| s.to_string())
-                == other.source.as_ref().map(|s| s.to_string())
+        self.inner.kind == other.inner.kind
+            && self.inner.retryability == other.inner.retryability
+            && self.inner.message == other.inner.message
+            && self.inner.context == other.inner.context
+            && self.inner.source.as_ref().map(|s| s.to_string())
+                == other.inner.source.as_ref().map(|s| s.to_string())
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.inner.source
             .as_ref()
             .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
     }
@@ -364,8 +371,8 @@ impl From<serde_json::Error> for Error {
         let line = (e.line() > 0).then_some(e.line() as u64);
         let column = (e.column() > 0).then_some(e.column() as u64);
         let mut err = Error::invalid_data(format!("JSON could not be read: {e}"));
-        err.context.line = line;
-        err.context.column = column;
+        err.inner.context.line = line;
+        err.inner.context.column = column;
         err
     }
 }

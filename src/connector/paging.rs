@@ -16,7 +16,7 @@
 //!     let id = LocationId::new(format!("L{n}")).unwrap();
 //!     let loc = Location::new(id, "x", LocationKind::Store);
 //!     let rec = Record::new(loc, ExternalRef::new("demo", n.to_string()), Cursor::new((n + 1).to_string()), chrono::Utc::now());
-//!     Ok(Page { records: vec![rec], next: (n < 2).then(|| Cursor::new((n + 1).to_string())) })
+//!     Ok(Page::new(vec![rec], (n < 2).then(|| Cursor::new((n + 1).to_string()))))
 //! });
 //! let all: Vec<_> = stream.try_collect().await.unwrap();
 //! assert_eq!(all.len(), 3);
@@ -94,4 +94,48 @@ where
     .map_ok(|records| stream::iter(records.into_iter().map(Ok)))
     .try_flatten()
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ExternalRef, Location, LocationId, LocationKind};
+    use futures::executor::block_on;
+
+    fn record(n: usize) -> Record<Location> {
+        let loc = Location::new(LocationId::new(format!("L{n}")).unwrap(), "x", LocationKind::Store);
+        Record::new(loc, ExternalRef::new("t", n.to_string()), Cursor::new(n.to_string()), chrono::Utc::now())
+    }
+
+    #[test]
+    fn a_page_pointing_back_at_itself_is_an_error_not_a_loop() {
+        let stream = paginate::<Location, _, _>(Some(Cursor::new("5")), |since| async move {
+            Ok(Page::new(Vec::new(), since))
+        });
+        let items: Vec<_> = block_on(stream.collect::<Vec<_>>());
+        assert_eq!(items.len(), 1);
+        let err = items[0].as_ref().unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Unexpected);
+        assert!(err.to_string().contains("did not advance"), "{err}");
+    }
+
+    #[test]
+    fn an_error_ends_the_stream_after_the_records_before_it() {
+        let stream = paginate::<Location, _, _>(None, |since| async move {
+            match since {
+                None => Ok(Page::new(vec![record(1), record(2)], Some(Cursor::new("2")))),
+                Some(_) => Err(Error::unavailable("page 2 timed out")),
+            }
+        });
+        let items: Vec<_> = block_on(stream.collect::<Vec<_>>());
+        assert_eq!(items.len(), 3);
+        assert!(items[0].is_ok() && items[1].is_ok());
+        assert!(items[2].as_ref().unwrap_err().is_retryable());
+    }
+
+    #[test]
+    fn empty_source_yields_nothing() {
+        let stream = paginate::<Location, _, _>(None, |_| async { Ok(Page::new(Vec::new(), None)) });
+        assert!(block_on(stream.collect::<Vec<_>>()).is_empty());
+    }
 }

@@ -18,11 +18,12 @@
 //! ```
 //! use chrono::Utc;
 //! use rust_decimal_macros::dec;
-//! use seamwork::model::{Currency, Money, Order, OrderLine, Sku};
+//! use seamwork::model::{Currency, FinancialStatus, Money, Order, OrderLine, Sku};
 //!
 //! let usd = |a| Money::new(a, Currency::USD);
 //! let mut order = Order::new("1001", Currency::USD, Utc::now());
 //! order.lines.push(OrderLine::new("1", Sku::new("TEE-M").unwrap(), 2, usd(dec!(19.99))));
+//! order.financial_status = FinancialStatus::Paid;
 //! order.totals = order.computed_totals(usd(dec!(39.98))).unwrap();
 //! assert!(order.validate().is_ok());
 //!
@@ -263,6 +264,19 @@ pub struct Refund {
     /// Reason or note.
     #[serde(default)]
     pub note: Option<String>,
+}
+
+impl Refund {
+    /// A refund of `amount` without lines or note.
+    pub fn new(id: impl Into<String>, created_at: DateTime<Utc>, amount: Money) -> Self {
+        Refund {
+            id: id.into(),
+            created_at,
+            lines: Vec::new(),
+            amount,
+            note: None,
+        }
+    }
 }
 
 /// The order's totals as the source system reports them.
@@ -519,10 +533,10 @@ impl Order {
             .flat_map(|l| &l.discount_allocations)
             .chain(self.shipping_lines.iter().flat_map(|s| &s.discount_allocations));
         for a in all_allocations {
-            if let Some(slot) = allocated.get_mut(a.discount) {
-                if let Ok(sum) = slot.checked_add(a.amount) {
-                    *slot = sum;
-                }
+            if let Some(slot) = allocated.get_mut(a.discount)
+                && let Ok(sum) = slot.checked_add(a.amount)
+            {
+                *slot = sum;
             }
         }
         for (i, (d, sum)) in self.discounts.iter().zip(&allocated).enumerate() {

@@ -173,7 +173,7 @@ impl Validator {
 
     /// Checks a nested part under `prefix` (`lines[2]`, `shipping_address`).
     pub fn nested(&mut self, prefix: &str, check: impl FnOnce(&mut Validator)) {
-        let saved = std::mem::replace(&mut self.prefix, String::new());
+        let saved = std::mem::take(&mut self.prefix);
         self.prefix = if saved.is_empty() {
             prefix.to_string()
         } else {

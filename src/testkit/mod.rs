@@ -309,14 +309,14 @@ pub async fn max_batch_is_honoured<E: Entity>(sink: &dyn Sink<E>, batch: &[E]) -
     }
     if batch.len() > max {
         let over = &batch[..max + 1];
-        if let Ok(o) = sink.upsert(over).await {
-            if o.len() != over.len() {
-                p.add(format!(
-                    "a batch over max_batch ({}) was answered for {} records only",
-                    over.len(),
-                    o.len()
-                ));
-            }
+        if let Ok(o) = sink.upsert(over).await
+            && o.len() != over.len()
+        {
+            p.add(format!(
+                "a batch over max_batch ({}) was answered for {} records only",
+                over.len(),
+                o.len()
+            ));
         }
     }
     p.finish()

@@ -170,10 +170,10 @@ impl State {
 
     fn put<E: Entity>(&mut self, system: &SystemId, entity: E) -> (PutOutcome, String) {
         let key = entity.key();
-        if let Some(row) = self.table::<E>().rows.get(&key) {
-            if row.entity == entity {
-                return (PutOutcome::Unchanged, row.external_id.clone());
-            }
+        if let Some(row) = self.table::<E>().rows.get(&key)
+            && row.entity == entity
+        {
+            return (PutOutcome::Unchanged, row.external_id.clone());
         }
         let at = self.tick();
         let fresh_id = format!("{system}-{:08}", self.next_id + 1);
