@@ -228,7 +228,9 @@ async fn main() -> Result<()> {
         .with_reordering(100);
     let store = MemorySystem::new(
         SystemId::new("store")?,
-        MemoryOptions::default().with_seed(1).with_faults(faults.clone()),
+        MemoryOptions::default()
+            .with_seed(1)
+            .with_faults(faults.clone()),
     );
     let erp = MemorySystem::new(
         SystemId::new("erp")?,
@@ -268,7 +270,9 @@ async fn main() -> Result<()> {
     }
     for v in data.variants.iter().skip(1).step_by(40).take(25) {
         let mut v = v.clone();
-        v.price = v.price.checked_add(Money::from_minor(100, v.price.currency()))?;
+        v.price = v
+            .price
+            .checked_add(Money::from_minor(100, v.price.currency()))?;
         store.put(v);
     }
     let more = Dataset::generate(&SeedOptions::default().with_seed(7).with_orders(200));

@@ -29,3 +29,8 @@ pub mod model;
 pub mod testkit;
 
 pub use error::{Error, ErrorKind, Result, Retryability};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

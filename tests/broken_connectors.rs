@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use seamwork::Result;
 use seamwork::connector::memory::{Dataset, MemoryOptions, MemorySystem, SeedOptions};
 use seamwork::connector::{
     Capability, Connector, Cursor, Entity, EntityKind, RecordStream, Sink, Source, TimeIdCursor,
@@ -12,7 +13,6 @@ use seamwork::connector::{
 };
 use seamwork::model::{InventoryLevel, LocationId, SystemId, Variant};
 use seamwork::testkit::{self, ConformanceFailure};
-use seamwork::Result;
 
 /// Which bug a broken source has.
 #[derive(Clone, Copy)]
@@ -98,10 +98,7 @@ async fn suite_result(bug: Bug) -> ConformanceFailure {
 async fn suite_catches_a_source_that_skips_colliding_timestamps() {
     let failure = suite_result(Bug::TimestampOnlyCursor).await;
     assert_eq!(failure.check, "resume_never_skips_or_repeats");
-    assert!(
-        failure.problems[0].contains("gave 0 records"),
-        "{failure}"
-    );
+    assert!(failure.problems[0].contains("gave 0 records"), "{failure}");
 }
 
 #[tokio::test]
@@ -120,7 +117,10 @@ async fn suite_catches_a_source_that_duplicates() {
     let failure = testkit::full_read_yields_each_record_once::<InventoryLevel>(&dup, &levels)
         .await
         .unwrap_err();
-    assert!(failure.to_string().contains("was read 2 times"), "{failure}");
+    assert!(
+        failure.to_string().contains("was read 2 times"),
+        "{failure}"
+    );
 }
 
 struct DuplicatingSource(MemorySystem);
@@ -176,7 +176,10 @@ async fn suite_catches_a_sink_that_drops_rejected_records() {
         .await
         .unwrap_err();
     assert_eq!(failure.check, "rejected_records_are_reported");
-    assert!(failure.to_string().contains("every record needs one"), "{failure}");
+    assert!(
+        failure.to_string().contains("every record needs one"),
+        "{failure}"
+    );
 }
 
 /// A sink that reports "updated" every time, so a replay looks like new work.
@@ -199,7 +202,10 @@ impl<E: Entity> Sink<E> for NeverUnchangedSink {
             .into_iter()
             .map(|o| {
                 let id = o.result.external_id().unwrap_or_default().to_string();
-                WriteOutcome::new(o.key, seamwork::connector::WriteResult::Updated { external_id: id })
+                WriteOutcome::new(
+                    o.key,
+                    seamwork::connector::WriteResult::Updated { external_id: id },
+                )
             })
             .collect())
     }
@@ -215,5 +221,8 @@ async fn suite_catches_a_sink_that_is_not_idempotent() {
     let failure = testkit::upsert_twice_is_unchanged::<Variant>(&sink, &d.variants)
         .await
         .unwrap_err();
-    assert!(failure.to_string().contains("expected unchanged"), "{failure}");
+    assert!(
+        failure.to_string().contains("expected unchanged"),
+        "{failure}"
+    );
 }

@@ -42,7 +42,9 @@ async fn thousands_sharing_one_timestamp_resume_exactly() {
     // A frozen clock: 3,000 levels written in the same instant, read in pages of 128.
     let store = system(
         "store",
-        MemoryOptions::default().with_tick(Duration::ZERO).with_page_size(128),
+        MemoryOptions::default()
+            .with_tick(Duration::ZERO)
+            .with_page_size(128),
     );
     let d = data();
     let sku = d.variants[0].sku.clone();
@@ -63,25 +65,41 @@ async fn every_entity_passes_the_sink_suite() {
 
     let mut bad_variant = d.variants[0].clone();
     bad_variant.price = -bad_variant.price;
-    testkit::check_sink::<Variant>(&erp, &d.variants[1..], bad_variant).await.unwrap();
+    testkit::check_sink::<Variant>(&erp, &d.variants[1..], bad_variant)
+        .await
+        .unwrap();
 
     let mut bad_product = d.products[0].clone();
     bad_product.title = " ".into();
-    testkit::check_sink::<Product>(&erp, &d.products[1..], bad_product).await.unwrap();
+    testkit::check_sink::<Product>(&erp, &d.products[1..], bad_product)
+        .await
+        .unwrap();
 
     let mut bad_level = d.inventory[0].clone();
     bad_level.available += 1;
-    testkit::check_sink::<InventoryLevel>(&erp, &d.inventory[1..], bad_level).await.unwrap();
+    testkit::check_sink::<InventoryLevel>(&erp, &d.inventory[1..], bad_level)
+        .await
+        .unwrap();
 
     let mut bad_location = d.locations[0].clone();
     bad_location.name.clear();
-    testkit::check_sink::<Location>(&erp, &d.locations[1..], bad_location).await.unwrap();
+    testkit::check_sink::<Location>(&erp, &d.locations[1..], bad_location)
+        .await
+        .unwrap();
 
     let mut bad_customer = d.customers[0].clone();
     bad_customer.emails = vec!["nobody".into()];
-    testkit::check_sink::<Customer>(&erp, &d.customers[1..], bad_customer).await.unwrap();
+    testkit::check_sink::<Customer>(&erp, &d.customers[1..], bad_customer)
+        .await
+        .unwrap();
 
     let mut bad_order = d.orders[0].clone();
-    bad_order.totals.total = bad_order.totals.total.checked_add(bad_order.totals.total).unwrap();
-    testkit::check_sink::<Order>(&erp, &d.orders[1..], bad_order).await.unwrap();
+    bad_order.totals.total = bad_order
+        .totals
+        .total
+        .checked_add(bad_order.totals.total)
+        .unwrap();
+    testkit::check_sink::<Order>(&erp, &d.orders[1..], bad_order)
+        .await
+        .unwrap();
 }

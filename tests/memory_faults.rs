@@ -4,7 +4,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::StreamExt;
-use seamwork::connector::memory::{Dataset, FaultOptions, MemoryOptions, MemorySystem, SeedOptions};
+use seamwork::connector::memory::{
+    Dataset, FaultOptions, MemoryOptions, MemorySystem, SeedOptions,
+};
 use seamwork::connector::{Cursor, Entity, EntityKey, Sink, Source, WriteResult};
 use seamwork::model::{Order, SystemId, Variant};
 use seamwork::{Error, ErrorKind};
@@ -13,14 +15,20 @@ fn store(faults: FaultOptions, seed: u64) -> (MemorySystem, Dataset) {
     let data = Dataset::generate(&SeedOptions::small());
     let s = MemorySystem::new(
         SystemId::new("store").unwrap(),
-        MemoryOptions::default().with_seed(seed).with_page_size(8).with_faults(faults),
+        MemoryOptions::default()
+            .with_seed(seed)
+            .with_page_size(8)
+            .with_faults(faults),
     );
     s.put_all(data.orders.clone());
     (s, data)
 }
 
 /// Reads until the first error; returns (key, cursor) pairs and the error.
-async fn read_until_error(s: &MemorySystem, since: Option<Cursor>) -> (Vec<(EntityKey, Cursor)>, Option<Error>) {
+async fn read_until_error(
+    s: &MemorySystem,
+    since: Option<Cursor>,
+) -> (Vec<(EntityKey, Cursor)>, Option<Error>) {
     let mut out = Vec::new();
     let mut stream = Source::<Order>::read(s, since);
     while let Some(item) = stream.next().await {
@@ -34,22 +42,38 @@ async fn read_until_error(s: &MemorySystem, since: Option<Cursor>) -> (Vec<(Enti
 
 #[tokio::test]
 async fn same_seed_same_faults() {
-    let faults = FaultOptions::none().with_duplicates(100).with_reordering(300).with_transient(50);
+    let faults = FaultOptions::none()
+        .with_duplicates(100)
+        .with_reordering(300)
+        .with_transient(50);
     let run = |seed| {
         let faults = faults.clone();
         async move {
-        let (s, _) = store(faults, seed);
-        let (records, err) = read_until_error(&s, None).await;
-        (records.into_iter().map(|(k, c)| (k, c.to_string())).collect::<Vec<_>>(), err.map(|e| e.to_string()), s.stats())
+            let (s, _) = store(faults, seed);
+            let (records, err) = read_until_error(&s, None).await;
+            (
+                records
+                    .into_iter()
+                    .map(|(k, c)| (k, c.to_string()))
+                    .collect::<Vec<_>>(),
+                err.map(|e| e.to_string()),
+                s.stats(),
+            )
         }
     };
     assert_eq!(run(7).await, run(7).await);
-    assert_ne!(run(7).await.0, run(8).await.0, "a different seed changes the delivery");
+    assert_ne!(
+        run(7).await.0,
+        run(8).await.0,
+        "a different seed changes the delivery"
+    );
 }
 
 #[tokio::test]
 async fn duplicates_and_reordering_never_skip_on_resume() {
-    let faults = FaultOptions::none().with_duplicates(150).with_reordering(500);
+    let faults = FaultOptions::none()
+        .with_duplicates(150)
+        .with_reordering(500);
     let (s, data) = store(faults, 3);
     let all: HashSet<EntityKey> = data.orders.iter().map(Entity::key).collect();
     let (full, err) = read_until_error(&s, None).await;
@@ -61,13 +85,18 @@ async fn duplicates_and_reordering_never_skip_on_resume() {
         assert!(err.is_none());
         let mut seen: HashSet<EntityKey> = full[..=i].iter().map(|(k, _)| k.clone()).collect();
         seen.extend(resumed.into_iter().map(|(k, _)| k));
-        assert_eq!(seen, all, "resuming after delivered record #{i} lost records");
+        assert_eq!(
+            seen, all,
+            "resuming after delivered record #{i} lost records"
+        );
     }
 }
 
 #[tokio::test]
 async fn transient_read_errors_resume_from_the_last_cursor() {
-    let faults = FaultOptions::none().with_transient(200).with_rate_limit(100, Some(Duration::from_millis(5)));
+    let faults = FaultOptions::none()
+        .with_transient(200)
+        .with_rate_limit(100, Some(Duration::from_millis(5)));
     let (s, data) = store(faults, 11);
     let mut seen = HashSet::new();
     let mut cursor = None;
@@ -102,7 +131,9 @@ async fn partial_writes_then_retry_write_each_record_once() {
     for seed in 0..10 {
         let erp = MemorySystem::new(
             SystemId::new("erp").unwrap(),
-            MemoryOptions::default().with_seed(seed).with_faults(FaultOptions::none().with_transient(600)),
+            MemoryOptions::default()
+                .with_seed(seed)
+                .with_faults(FaultOptions::none().with_transient(600)),
         );
         let mut attempts = 0;
         let outcomes = loop {
@@ -123,20 +154,32 @@ async fn partial_writes_then_retry_write_each_record_once() {
             retried += 1;
         }
         assert_eq!(outcomes.len(), batch.len());
-        let created = outcomes.iter().filter(|o| matches!(o.result, WriteResult::Created { .. })).count();
-        let unchanged = outcomes.iter().filter(|o| matches!(o.result, WriteResult::Unchanged { .. })).count();
+        let created = outcomes
+            .iter()
+            .filter(|o| matches!(o.result, WriteResult::Created { .. }))
+            .count();
+        let unchanged = outcomes
+            .iter()
+            .filter(|o| matches!(o.result, WriteResult::Unchanged { .. }))
+            .count();
         assert_eq!(created + unchanged, batch.len(), "seed {seed}");
         assert_eq!(erp.len::<Variant>(), batch.len());
         for v in batch {
             assert_eq!(erp.get::<Variant>(&v.key()).as_ref(), Some(v));
         }
     }
-    assert!(retried > 0 && partial > 0, "timeouts, some after a partial write, were injected");
+    assert!(
+        retried > 0 && partial > 0,
+        "timeouts, some after a partial write, were injected"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn latency_is_added_to_every_call() {
-    let (s, data) = store(FaultOptions::none().with_latency(Duration::from_millis(40)), 1);
+    let (s, data) = store(
+        FaultOptions::none().with_latency(Duration::from_millis(40)),
+        1,
+    );
     let started = tokio::time::Instant::now();
     let (records, _) = read_until_error(&s, None).await;
     assert_eq!(records.len(), data.orders.len());
@@ -147,9 +190,14 @@ async fn latency_is_added_to_every_call() {
 
 #[tokio::test]
 async fn oversized_batches_are_refused_whole() {
-    let erp = MemorySystem::new(SystemId::new("erp").unwrap(), MemoryOptions::default().with_max_batch(4));
+    let erp = MemorySystem::new(
+        SystemId::new("erp").unwrap(),
+        MemoryOptions::default().with_max_batch(4),
+    );
     let data = Dataset::generate(&SeedOptions::small());
-    let err = Sink::<Variant>::upsert(&erp, &data.variants[..5]).await.unwrap_err();
+    let err = Sink::<Variant>::upsert(&erp, &data.variants[..5])
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Unsupported);
     assert!(err.to_string().contains("exceeds max_batch 4"), "{err}");
     assert!(erp.is_empty::<Variant>());

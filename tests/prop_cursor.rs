@@ -10,7 +10,10 @@ use seamwork::connector::memory::{MemoryOptions, MemorySystem};
 use seamwork::connector::{Entity, EntityKey, Record, Source, TimeIdCursor};
 use seamwork::model::{InventoryLevel, LocationId, Sku, SystemId};
 
-fn read(store: &MemorySystem, since: Option<seamwork::connector::Cursor>) -> Vec<Record<InventoryLevel>> {
+fn read(
+    store: &MemorySystem,
+    since: Option<seamwork::connector::Cursor>,
+) -> Vec<Record<InventoryLevel>> {
     futures::executor::block_on(Source::<InventoryLevel>::read(store, since).try_collect()).unwrap()
 }
 

@@ -23,7 +23,12 @@ struct Spec {
 
 fn spec() -> impl Strategy<Value = Spec> {
     (
-        prop::sample::select(vec![Currency::USD, Currency::JPY, Currency::KWD, Currency::EUR]),
+        prop::sample::select(vec![
+            Currency::USD,
+            Currency::JPY,
+            Currency::KWD,
+            Currency::EUR,
+        ]),
         prop::collection::vec((0i64..1_000_000, 1u32..20), 1..8),
         0u32..60,
         prop::sample::select(vec![0u32, 500, 725, 825, 1900, 2000]),
@@ -31,15 +36,25 @@ fn spec() -> impl Strategy<Value = Spec> {
         any::<bool>(),
         0u8..4,
     )
-        .prop_map(|(currency, lines, discount_percent, tax_rate_bp, shipping, taxes_included, payment)| Spec {
-            currency,
-            lines,
-            discount_percent,
-            tax_rate_bp,
-            shipping,
-            taxes_included,
-            payment,
-        })
+        .prop_map(
+            |(
+                currency,
+                lines,
+                discount_percent,
+                tax_rate_bp,
+                shipping,
+                taxes_included,
+                payment,
+            )| Spec {
+                currency,
+                lines,
+                discount_percent,
+                tax_rate_bp,
+                shipping,
+                taxes_included,
+                payment,
+            },
+        )
 }
 
 /// Builds an order the way a storefront does: allocate the discount, round tax per line.
@@ -49,7 +64,12 @@ fn build(s: &Spec) -> Order {
     let mut o = Order::new("#1", s.currency, at);
     o.taxes_included = s.taxes_included;
     for (i, (price, qty)) in s.lines.iter().enumerate() {
-        o.lines.push(OrderLine::new((i + 1).to_string(), Sku::new(format!("S{i}")).unwrap(), *qty, m(*price)));
+        o.lines.push(OrderLine::new(
+            (i + 1).to_string(),
+            Sku::new(format!("S{i}")).unwrap(),
+            *qty,
+            m(*price),
+        ));
     }
     let gross: Vec<Money> = o.lines.iter().map(|l| l.gross().unwrap()).collect();
     let gross_total = Money::sum(s.currency, gross.iter()).unwrap();
@@ -60,17 +80,35 @@ fn build(s: &Spec) -> Order {
             .round(RoundingMode::HalfEven);
         let weights: Vec<Decimal> = gross.iter().map(|g| g.amount()).collect();
         for (line, part) in o.lines.iter_mut().zip(amount.allocate(&weights).unwrap()) {
-            line.discount_allocations.push(DiscountAllocation { discount: 0, amount: part });
+            line.discount_allocations.push(DiscountAllocation {
+                discount: 0,
+                amount: part,
+            });
         }
-        o.discounts.push(OrderDiscount { code: None, title: "promo".into(), target: DiscountTarget::Order, amount });
+        o.discounts.push(OrderDiscount {
+            code: None,
+            title: "promo".into(),
+            target: DiscountTarget::Order,
+            amount,
+        });
     }
     let rate = Decimal::new(s.tax_rate_bp.into(), 4);
     for line in &mut o.lines {
-        let tax = line.net().unwrap().checked_mul(rate).unwrap().round(RoundingMode::HalfUp);
-        line.tax_lines.push(TaxLine { title: "tax".into(), rate, amount: tax });
+        let tax = line
+            .net()
+            .unwrap()
+            .checked_mul(rate)
+            .unwrap()
+            .round(RoundingMode::HalfUp);
+        line.tax_lines.push(TaxLine {
+            title: "tax".into(),
+            rate,
+            amount: tax,
+        });
     }
     for (i, price) in s.shipping.iter().enumerate() {
-        o.shipping_lines.push(ShippingLine::new(format!("ship {i}"), m(*price)));
+        o.shipping_lines
+            .push(ShippingLine::new(format!("ship {i}"), m(*price)));
     }
     let total = o.computed_totals(m(0)).unwrap().total;
     let (status, paid, refund) = match (s.payment, total.is_positive()) {

@@ -75,7 +75,10 @@ impl TimeIdCursor {
     /// Decodes what [`encode`](Self::encode) wrote; anything else is an `InvalidData` error naming the cursor.
     pub fn decode(cursor: &Cursor) -> Result<Self, Error> {
         let bad = |why: &str| {
-            Error::invalid_data(format!("cursor {:?} is not a time|id cursor: {why}", cursor.0))
+            Error::invalid_data(format!(
+                "cursor {:?} is not a time|id cursor: {why}",
+                cursor.0
+            ))
         };
         let (at, id) = cursor.0.split_once('|').ok_or_else(|| bad("no '|'"))?;
         let at = DateTime::parse_from_rfc3339(at)

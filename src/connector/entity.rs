@@ -5,9 +5,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{
-    Customer, InventoryLevel, Location, Order, Product, ValidationErrors, Variant,
-};
+use crate::model::{Customer, InventoryLevel, Location, Order, Product, ValidationErrors, Variant};
 
 /// The kinds of entity seamwork moves between systems.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

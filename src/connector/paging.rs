@@ -103,8 +103,17 @@ mod tests {
     use futures::executor::block_on;
 
     fn record(n: usize) -> Record<Location> {
-        let loc = Location::new(LocationId::new(format!("L{n}")).unwrap(), "x", LocationKind::Store);
-        Record::new(loc, ExternalRef::new("t", n.to_string()), Cursor::new(n.to_string()), chrono::Utc::now())
+        let loc = Location::new(
+            LocationId::new(format!("L{n}")).unwrap(),
+            "x",
+            LocationKind::Store,
+        );
+        Record::new(
+            loc,
+            ExternalRef::new("t", n.to_string()),
+            Cursor::new(n.to_string()),
+            chrono::Utc::now(),
+        )
     }
 
     #[test]
@@ -123,7 +132,10 @@ mod tests {
     fn an_error_ends_the_stream_after_the_records_before_it() {
         let stream = paginate::<Location, _, _>(None, |since| async move {
             match since {
-                None => Ok(Page::new(vec![record(1), record(2)], Some(Cursor::new("2")))),
+                None => Ok(Page::new(
+                    vec![record(1), record(2)],
+                    Some(Cursor::new("2")),
+                )),
                 Some(_) => Err(Error::unavailable("page 2 timed out")),
             }
         });
@@ -135,7 +147,8 @@ mod tests {
 
     #[test]
     fn empty_source_yields_nothing() {
-        let stream = paginate::<Location, _, _>(None, |_| async { Ok(Page::new(Vec::new(), None)) });
+        let stream =
+            paginate::<Location, _, _>(None, |_| async { Ok(Page::new(Vec::new(), None)) });
         assert!(block_on(stream.collect::<Vec<_>>()).is_empty());
     }
 }

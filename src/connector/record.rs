@@ -28,7 +28,12 @@ pub struct Record<E> {
 
 impl<E> Record<E> {
     /// A record observed now.
-    pub fn new(entity: E, external_ref: ExternalRef, cursor: Cursor, changed_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        entity: E,
+        external_ref: ExternalRef,
+        cursor: Cursor,
+        changed_at: DateTime<Utc>,
+    ) -> Self {
         Record {
             entity,
             external_ref,

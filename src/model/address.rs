@@ -45,7 +45,11 @@ pub struct Address {
 
 impl Address {
     /// An address with the required parts; the optional ones are empty.
-    pub fn new(line1: impl Into<String>, city: impl Into<String>, country: impl Into<String>) -> Self {
+    pub fn new(
+        line1: impl Into<String>,
+        city: impl Into<String>,
+        country: impl Into<String>,
+    ) -> Self {
         Address {
             name: None,
             company: None,
@@ -61,13 +65,13 @@ impl Address {
 
     /// Checks the address into `v` (fields relative to the current prefix).
     pub fn validate_into(&self, v: &mut Validator) {
-        v.check(!self.line1.trim().is_empty(), "line1", "must not be empty", None);
-        v.check(!self.city.trim().is_empty(), "city", "must not be empty", None);
-        v.check(
+        v.check(!self.line1.trim().is_empty(), "line1", "must not be empty");
+        v.check(!self.city.trim().is_empty(), "city", "must not be empty");
+        v.check_value(
             self.country.len() == 2 && self.country.bytes().all(|b| b.is_ascii_uppercase()),
             "country",
             "must be an ISO 3166-1 alpha-2 code in upper case",
-            Some(self.country.clone()),
+            &self.country,
         );
     }
 
@@ -92,17 +96,17 @@ impl GeoPoint {
     /// Checks the ranges into `v`.
     pub fn validate_into(&self, v: &mut Validator) {
         let (lat_max, lon_max) = (Decimal::from(90), Decimal::from(180));
-        v.check(
+        v.check_value(
             self.lat.abs() <= lat_max,
             "lat",
             "must be between -90 and 90",
-            Some(self.lat.to_string()),
+            &self.lat,
         );
-        v.check(
+        v.check_value(
             self.lon.abs() <= lon_max,
             "lon",
             "must be between -180 and 180",
-            Some(self.lon.to_string()),
+            &self.lon,
         );
     }
 }

@@ -111,46 +111,48 @@ impl Customer {
 
     /// The external ref in `system`, if any.
     pub fn ref_in(&self, system: &str) -> Option<&ExternalRef> {
-        self.external_refs.iter().find(|r| r.system.as_str() == system)
+        self.external_refs
+            .iter()
+            .find(|r| r.system.as_str() == system)
     }
 
     /// Checks id, email and phone shapes, addresses, refs and timestamps.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut v = Validator::new("customer", &self.id);
-        v.check(!self.id.trim().is_empty(), "id", "must not be empty", None);
+        v.check(!self.id.trim().is_empty(), "id", "must not be empty");
         for (i, e) in self.emails.iter().enumerate() {
-            v.check(
+            v.check_value(
                 looks_like_email(e),
-                &format!("emails[{i}]"),
+                format_args!("emails[{i}]"),
                 "must look like local@domain without spaces",
-                Some(e.clone()),
+                &e,
             );
         }
         for (i, p) in self.phones.iter().enumerate() {
-            v.check(
+            v.check_value(
                 looks_like_phone(p),
-                &format!("phones[{i}]"),
+                format_args!("phones[{i}]"),
                 "must hold 4-15 digits and only + ( ) - . / spaces besides",
-                Some(p.clone()),
+                &p,
             );
         }
         for (i, a) in self.addresses.iter().enumerate() {
-            v.nested(&format!("addresses[{i}]"), |v| a.validate_into(v));
+            v.nested(format_args!("addresses[{i}]"), |v| a.validate_into(v));
         }
         let mut seen = HashSet::new();
         for (i, r) in self.external_refs.iter().enumerate() {
-            v.check(
+            v.check_value(
                 seen.insert(r),
-                &format!("external_refs[{i}]"),
+                format_args!("external_refs[{i}]"),
                 "must not repeat",
-                Some(r.to_string()),
+                &r,
             );
         }
-        v.check(
+        v.check_value(
             self.updated_at >= self.created_at,
             "updated_at",
             "must not be before created_at",
-            Some(self.updated_at.to_rfc3339()),
+            self.updated_at,
         );
         v.finish()
     }

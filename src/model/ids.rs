@@ -93,7 +93,9 @@ impl Gtin {
             .collect();
         let bad = |why: String| Err(Error::invalid_data(why).with_field("barcode"));
         if let Some(c) = digits.chars().find(|c| !c.is_ascii_digit()) {
-            return bad(format!("GTIN {value:?} contains {c:?}; only digits are allowed"));
+            return bad(format!(
+                "GTIN {value:?} contains {c:?}; only digits are allowed"
+            ));
         }
         if ![8, 12, 13, 14].contains(&digits.len()) {
             return bad(format!(
@@ -272,9 +274,22 @@ mod tests {
         }
         let e = Gtin::parse("036000291453").unwrap_err();
         assert!(e.to_string().contains("check digit 3, expected 2"), "{e}");
-        assert!(Gtin::parse("12345").unwrap_err().to_string().contains("5 digits"));
-        assert!(Gtin::parse("40063813339X1").unwrap_err().to_string().contains("'X'"));
-        assert_eq!(Gtin::parse("036000291452").unwrap().to_gtin14(), "00036000291452");
+        assert!(
+            Gtin::parse("12345")
+                .unwrap_err()
+                .to_string()
+                .contains("5 digits")
+        );
+        assert!(
+            Gtin::parse("40063813339X1")
+                .unwrap_err()
+                .to_string()
+                .contains("'X'")
+        );
+        assert_eq!(
+            Gtin::parse("036000291452").unwrap().to_gtin14(),
+            "00036000291452"
+        );
     }
 
     #[test]

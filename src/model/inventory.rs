@@ -123,7 +123,7 @@ impl InventoryLevel {
             ("damaged", self.damaged),
             ("quality_control", self.quality_control),
         ] {
-            v.check(q >= 0, field, "must not be negative", Some(q.to_string()));
+            v.check_value(q >= 0, field, "must not be negative", &q);
         }
         v.expect_eq(
             "available",
@@ -131,11 +131,11 @@ impl InventoryLevel {
             &self.expected_available(),
             &self.available,
         );
-        v.check(
+        v.check_value(
             self.available >= 0 || self.oversell_allowed,
             "available",
             "must not be negative unless overselling is allowed",
-            Some(self.available.to_string()),
+            &self.available,
         );
         v.finish()
     }

@@ -65,7 +65,7 @@ impl Location {
     /// Checks name, address and coordinates.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut v = Validator::new("location", self.id.as_str());
-        v.check(!self.name.trim().is_empty(), "name", "must not be empty", None);
+        v.check(!self.name.trim().is_empty(), "name", "must not be empty");
         if let Some(a) = &self.address {
             v.nested("address", |v| a.validate_into(v));
         }

@@ -113,8 +113,26 @@ impl Currency {
     /// Bahraini dinar (3 decimals).
     pub const BHD: Currency = Currency(iso_currency::Currency::BHD);
 
+    const COMMON: [Currency; 10] = [
+        Self::USD,
+        Self::EUR,
+        Self::GBP,
+        Self::CAD,
+        Self::AUD,
+        Self::JPY,
+        Self::CHF,
+        Self::SEK,
+        Self::KWD,
+        Self::BHD,
+    ];
+
     /// Looks up a code as systems send it (`"usd"`, `" EUR "`), refusing codes without a minor unit.
     pub fn from_code(code: &str) -> Result<Currency, MoneyError> {
+        // Fast path for the codes nearly every payload carries (the generic
+        // lookup is a long string match).
+        if let Some(c) = Self::COMMON.iter().find(|c| c.code() == code) {
+            return Ok(*c);
+        }
         let trimmed = code.trim();
         let upper = trimmed.to_ascii_uppercase();
         let iso = iso_currency::Currency::from_code(&upper)

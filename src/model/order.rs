@@ -188,7 +188,10 @@ impl OrderLine {
 
     /// Σ tax lines.
     pub fn tax(&self) -> Result<Money, MoneyError> {
-        Money::sum(self.unit_price.currency(), self.tax_lines.iter().map(|t| &t.amount))
+        Money::sum(
+            self.unit_price.currency(),
+            self.tax_lines.iter().map(|t| &t.amount),
+        )
     }
 }
 
@@ -231,7 +234,10 @@ impl ShippingLine {
     }
 
     fn tax(&self) -> Result<Money, MoneyError> {
-        Money::sum(self.price.currency(), self.tax_lines.iter().map(|t| &t.amount))
+        Money::sum(
+            self.price.currency(),
+            self.tax_lines.iter().map(|t| &t.amount),
+        )
     }
 }
 
@@ -420,7 +426,11 @@ impl Order {
     /// and the financial status against the money.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut v = Validator::new("order", &self.number);
-        v.check(!self.number.trim().is_empty(), "number", "must not be empty", None);
+        v.check(
+            !self.number.trim().is_empty(),
+            "number",
+            "must not be empty",
+        );
         self.check_currencies(&mut v);
         if !v.is_clean() {
             // Sums across currencies are meaningless; report what we have.
@@ -438,45 +448,59 @@ impl Order {
                 v.nested(field, |v| a.validate_into(v));
             }
         }
-        v.check(
+        v.check_value(
             self.updated_at >= self.created_at,
             "updated_at",
             "must not be before created_at",
-            Some(self.updated_at.to_rfc3339()),
+            self.updated_at,
         );
         v.finish()
     }
 
     fn check_currencies(&self, v: &mut Validator) {
         let c = self.currency;
-        let mut check = |field: String, m: &Money| {
-            v.expect_eq(&field, "must be in the order currency", c.code(), m.currency().code());
+        let mut check = |field: std::fmt::Arguments<'_>, m: &Money| {
+            v.expect_eq(
+                field,
+                "must be in the order currency",
+                c.code(),
+                m.currency().code(),
+            );
         };
         for (i, l) in self.lines.iter().enumerate() {
-            check(format!("lines[{i}].unit_price"), &l.unit_price);
+            check(format_args!("lines[{i}].unit_price"), &l.unit_price);
             for (j, d) in l.discount_allocations.iter().enumerate() {
-                check(format!("lines[{i}].discount_allocations[{j}].amount"), &d.amount);
+                check(
+                    format_args!("lines[{i}].discount_allocations[{j}].amount"),
+                    &d.amount,
+                );
             }
             for (j, t) in l.tax_lines.iter().enumerate() {
-                check(format!("lines[{i}].tax_lines[{j}].amount"), &t.amount);
+                check(format_args!("lines[{i}].tax_lines[{j}].amount"), &t.amount);
             }
         }
         for (i, s) in self.shipping_lines.iter().enumerate() {
-            check(format!("shipping_lines[{i}].price"), &s.price);
+            check(format_args!("shipping_lines[{i}].price"), &s.price);
             for (j, d) in s.discount_allocations.iter().enumerate() {
-                check(format!("shipping_lines[{i}].discount_allocations[{j}].amount"), &d.amount);
+                check(
+                    format_args!("shipping_lines[{i}].discount_allocations[{j}].amount"),
+                    &d.amount,
+                );
             }
             for (j, t) in s.tax_lines.iter().enumerate() {
-                check(format!("shipping_lines[{i}].tax_lines[{j}].amount"), &t.amount);
+                check(
+                    format_args!("shipping_lines[{i}].tax_lines[{j}].amount"),
+                    &t.amount,
+                );
             }
         }
         for (i, d) in self.discounts.iter().enumerate() {
-            check(format!("discounts[{i}].amount"), &d.amount);
+            check(format_args!("discounts[{i}].amount"), &d.amount);
         }
         for (i, r) in self.refunds.iter().enumerate() {
-            check(format!("refunds[{i}].amount"), &r.amount);
+            check(format_args!("refunds[{i}].amount"), &r.amount);
             for (j, l) in r.lines.iter().enumerate() {
-                check(format!("refunds[{i}].lines[{j}].amount"), &l.amount);
+                check(format_args!("refunds[{i}].lines[{j}].amount"), &l.amount);
             }
         }
         let t = &self.totals;
@@ -488,37 +512,52 @@ impl Order {
             ("total", &t.total),
             ("paid", &t.paid),
         ] {
-            check(format!("totals.{name}"), m);
+            check(format_args!("totals.{name}"), m);
         }
     }
 
     fn check_lines(&self, v: &mut Validator) {
         let mut ids = HashSet::new();
         for (i, l) in self.lines.iter().enumerate() {
-            v.nested(&format!("lines[{i}]"), |v| {
-                v.check(ids.insert(l.id.as_str()), "id", "must be unique within the order", Some(l.id.clone()));
-                v.check(l.quantity > 0, "quantity", "must be at least 1", Some(l.quantity.to_string()));
-                v.check(
+            v.nested(format_args!("lines[{i}]"), |v| {
+                v.check_value(
+                    ids.insert(l.id.as_str()),
+                    "id",
+                    "must be unique within the order",
+                    &l.id,
+                );
+                v.check_value(
+                    l.quantity > 0,
+                    "quantity",
+                    "must be at least 1",
+                    &l.quantity,
+                );
+                v.check_value(
                     !l.unit_price.is_negative(),
                     "unit_price",
                     "must not be negative",
-                    Some(l.unit_price.to_string()),
+                    &l.unit_price,
                 );
                 check_allocations(v, &l.discount_allocations, self.discounts.len());
                 if let (Ok(gross), Ok(discount)) = (l.gross(), l.discount()) {
-                    v.check(
+                    v.check_value(
                         discount.checked_cmp(&gross).is_ok_and(|o| o.is_le()),
                         "discount_allocations",
                         "must not exceed the line's gross amount",
-                        Some(format!("{discount} > {gross}")),
+                        format_args!("{discount} > {gross}"),
                     );
                 }
                 check_tax_lines(v, &l.tax_lines);
             });
         }
         for (i, s) in self.shipping_lines.iter().enumerate() {
-            v.nested(&format!("shipping_lines[{i}]"), |v| {
-                v.check(!s.price.is_negative(), "price", "must not be negative", Some(s.price.to_string()));
+            v.nested(format_args!("shipping_lines[{i}]"), |v| {
+                v.check_value(
+                    !s.price.is_negative(),
+                    "price",
+                    "must not be negative",
+                    &s.price,
+                );
                 check_allocations(v, &s.discount_allocations, self.discounts.len());
                 check_tax_lines(v, &s.tax_lines);
             });
@@ -531,7 +570,11 @@ impl Order {
             .lines
             .iter()
             .flat_map(|l| &l.discount_allocations)
-            .chain(self.shipping_lines.iter().flat_map(|s| &s.discount_allocations));
+            .chain(
+                self.shipping_lines
+                    .iter()
+                    .flat_map(|s| &s.discount_allocations),
+            );
         for a in all_allocations {
             if let Some(slot) = allocated.get_mut(a.discount)
                 && let Ok(sum) = slot.checked_add(a.amount)
@@ -540,14 +583,14 @@ impl Order {
             }
         }
         for (i, (d, sum)) in self.discounts.iter().zip(&allocated).enumerate() {
-            v.check(
+            v.check_value(
                 !d.amount.is_negative(),
-                &format!("discounts[{i}].amount"),
+                format_args!("discounts[{i}].amount"),
                 "must not be negative",
-                Some(d.amount.to_string()),
+                &d.amount,
             );
             v.expect_eq(
-                &format!("discounts[{i}].amount"),
+                format_args!("discounts[{i}].amount"),
                 "must equal the sum of its allocations",
                 sum,
                 &d.amount,
@@ -564,54 +607,95 @@ impl Order {
             }
         };
         let t = &self.totals;
-        v.expect_eq("totals.subtotal", "must equal Σ line (unit_price × quantity − discounts)", &computed.subtotal, &t.subtotal);
-        v.expect_eq("totals.discount_total", "must equal Σ discount allocations", &computed.discount_total, &t.discount_total);
-        v.expect_eq("totals.shipping_total", "must equal Σ shipping (price − discounts)", &computed.shipping_total, &t.shipping_total);
-        v.expect_eq("totals.tax_total", "must equal Σ tax lines", &computed.tax_total, &t.tax_total);
+        v.expect_eq(
+            "totals.subtotal",
+            "must equal Σ line (unit_price × quantity − discounts)",
+            &computed.subtotal,
+            &t.subtotal,
+        );
+        v.expect_eq(
+            "totals.discount_total",
+            "must equal Σ discount allocations",
+            &computed.discount_total,
+            &t.discount_total,
+        );
+        v.expect_eq(
+            "totals.shipping_total",
+            "must equal Σ shipping (price − discounts)",
+            &computed.shipping_total,
+            &t.shipping_total,
+        );
+        v.expect_eq(
+            "totals.tax_total",
+            "must equal Σ tax lines",
+            &computed.tax_total,
+            &t.tax_total,
+        );
         let rule = if self.taxes_included {
             "must equal subtotal + shipping_total (taxes included)"
         } else {
             "must equal subtotal + shipping_total + tax_total"
         };
         v.expect_eq("totals.total", rule, &computed.total, &t.total);
-        v.check(!t.paid.is_negative(), "totals.paid", "must not be negative", Some(t.paid.to_string()));
+        v.check_value(
+            !t.paid.is_negative(),
+            "totals.paid",
+            "must not be negative",
+            &t.paid,
+        );
     }
 
     fn check_refunds(&self, v: &mut Validator) {
-        let ordered: HashMap<&str, u32> = self.lines.iter().map(|l| (l.id.as_str(), l.quantity)).collect();
+        let ordered: HashMap<&str, u32> = self
+            .lines
+            .iter()
+            .map(|l| (l.id.as_str(), l.quantity))
+            .collect();
         let mut refunded_qty: HashMap<&str, u64> = HashMap::new();
         for (i, r) in self.refunds.iter().enumerate() {
-            v.nested(&format!("refunds[{i}]"), |v| {
-                v.check(!r.amount.is_negative(), "amount", "must not be negative", Some(r.amount.to_string()));
+            v.nested(format_args!("refunds[{i}]"), |v| {
+                v.check_value(
+                    !r.amount.is_negative(),
+                    "amount",
+                    "must not be negative",
+                    &r.amount,
+                );
                 for (j, rl) in r.lines.iter().enumerate() {
-                    v.check(
+                    v.check_value(
                         ordered.contains_key(rl.line_id.as_str()),
-                        &format!("lines[{j}].line_id"),
+                        format_args!("lines[{j}].line_id"),
                         "must name a line of the order",
-                        Some(rl.line_id.clone()),
+                        &rl.line_id,
                     );
-                    v.check(rl.quantity > 0, &format!("lines[{j}].quantity"), "must be at least 1", Some(rl.quantity.to_string()));
+                    v.check_value(
+                        rl.quantity > 0,
+                        format_args!("lines[{j}].quantity"),
+                        "must be at least 1",
+                        &rl.quantity,
+                    );
                     *refunded_qty.entry(rl.line_id.as_str()).or_default() += u64::from(rl.quantity);
                 }
             });
         }
         for l in &self.lines {
             if let Some(q) = refunded_qty.get(l.id.as_str()) {
-                v.check(
+                v.check_value(
                     *q <= u64::from(l.quantity),
-                    &format!("refunds[line_id={}]", l.id),
+                    format_args!("refunds[line_id={}]", l.id),
                     "refunded quantity must not exceed the ordered quantity",
-                    Some(format!("{q} > {}", l.quantity)),
+                    format_args!("{q} > {}", l.quantity),
                 );
             }
         }
-        let Ok(refunded) = self.refunded() else { return };
+        let Ok(refunded) = self.refunded() else {
+            return;
+        };
         let paid = self.totals.paid;
-        v.check(
+        v.check_value(
             refunded.checked_cmp(&paid).is_ok_and(|o| o.is_le()),
             "refunds",
             "refunded amount must not exceed the amount paid",
-            Some(format!("{refunded} > {paid}")),
+            format_args!("{refunded} > {paid}"),
         );
         self.check_financial_status(v, refunded, paid);
     }
@@ -624,52 +708,57 @@ impl Order {
         let (ok, rule) = match self.financial_status {
             Pending | Authorized | Voided => (paid.is_zero(), "nothing may be paid"),
             PartiallyPaid => (positive(&paid) && lt(&paid, &total), "0 < paid < total"),
-            Paid => (paid == total && refunded.is_zero(), "paid = total and nothing refunded"),
+            Paid => (
+                paid == total && refunded.is_zero(),
+                "paid = total and nothing refunded",
+            ),
             PartiallyRefunded => (
                 positive(&refunded) && lt(&refunded, &paid),
                 "0 < refunded < paid",
             ),
             Refunded => (positive(&paid) && refunded == paid, "refunded = paid > 0"),
         };
-        v.check(
-            ok,
-            "financial_status",
-            &format!("{:?} requires {rule}", self.financial_status),
-            Some(format!("paid {paid}, refunded {refunded}, total {total}")),
-        );
+        if !ok {
+            v.push(
+                "financial_status",
+                &format!("{:?} requires {rule}", self.financial_status),
+                None,
+                Some(format!("paid {paid}, refunded {refunded}, total {total}")),
+            );
+        }
     }
 }
 
 fn check_allocations(v: &mut Validator, allocations: &[DiscountAllocation], discounts: usize) {
     for (j, a) in allocations.iter().enumerate() {
-        v.check(
+        v.check_value(
             a.discount < discounts,
-            &format!("discount_allocations[{j}].discount"),
+            format_args!("discount_allocations[{j}].discount"),
             "must point at an order discount",
-            Some(a.discount.to_string()),
+            &a.discount,
         );
-        v.check(
+        v.check_value(
             !a.amount.is_negative(),
-            &format!("discount_allocations[{j}].amount"),
+            format_args!("discount_allocations[{j}].amount"),
             "must not be negative",
-            Some(a.amount.to_string()),
+            &a.amount,
         );
     }
 }
 
 fn check_tax_lines(v: &mut Validator, tax_lines: &[TaxLine]) {
     for (j, t) in tax_lines.iter().enumerate() {
-        v.check(
+        v.check_value(
             !t.rate.is_sign_negative() || t.rate.is_zero(),
-            &format!("tax_lines[{j}].rate"),
+            format_args!("tax_lines[{j}].rate"),
             "must not be negative",
-            Some(t.rate.to_string()),
+            &t.rate,
         );
-        v.check(
+        v.check_value(
             !t.amount.is_negative(),
-            &format!("tax_lines[{j}].amount"),
+            format_args!("tax_lines[{j}].amount"),
             "must not be negative",
-            Some(t.amount.to_string()),
+            &t.amount,
         );
     }
 }
@@ -693,13 +782,28 @@ mod tests {
             amount: usd(dec!(5.00)),
         });
         let mut a = OrderLine::new("1", Sku::new("A").unwrap(), 2, usd(dec!(10.00)));
-        a.discount_allocations.push(DiscountAllocation { discount: 0, amount: usd(dec!(2.00)) });
-        a.tax_lines.push(TaxLine { title: "tax".into(), rate: dec!(0.1), amount: usd(dec!(1.80)) });
+        a.discount_allocations.push(DiscountAllocation {
+            discount: 0,
+            amount: usd(dec!(2.00)),
+        });
+        a.tax_lines.push(TaxLine {
+            title: "tax".into(),
+            rate: dec!(0.1),
+            amount: usd(dec!(1.80)),
+        });
         let mut b = OrderLine::new("2", Sku::new("B").unwrap(), 1, usd(dec!(30.00)));
-        b.discount_allocations.push(DiscountAllocation { discount: 0, amount: usd(dec!(3.00)) });
-        b.tax_lines.push(TaxLine { title: "tax".into(), rate: dec!(0.1), amount: usd(dec!(2.70)) });
+        b.discount_allocations.push(DiscountAllocation {
+            discount: 0,
+            amount: usd(dec!(3.00)),
+        });
+        b.tax_lines.push(TaxLine {
+            title: "tax".into(),
+            rate: dec!(0.1),
+            amount: usd(dec!(2.70)),
+        });
         o.lines = vec![a, b];
-        o.shipping_lines.push(ShippingLine::new("Standard", usd(dec!(4.99))));
+        o.shipping_lines
+            .push(ShippingLine::new("Standard", usd(dec!(4.99))));
         o.financial_status = FinancialStatus::Paid;
         let computed = o.computed_totals(usd(dec!(0))).unwrap();
         o.totals = o.computed_totals(computed.total).unwrap();
@@ -726,7 +830,11 @@ mod tests {
         assert!(e.has_field("totals.subtotal"));
         assert!(e.has_field("totals.tax_total"));
         assert!(e.has_field("totals.discount_total"));
-        let sub = e.violations.iter().find(|v| v.field == "totals.subtotal").unwrap();
+        let sub = e
+            .violations
+            .iter()
+            .find(|v| v.field == "totals.subtotal")
+            .unwrap();
         assert_eq!(sub.expected.as_deref(), Some("45.00 USD"));
         assert_eq!(sub.actual.as_deref(), Some("45.01 USD"));
     }
@@ -738,7 +846,12 @@ mod tests {
         o.refunds.push(Refund {
             id: "r1".into(),
             created_at: Utc::now(),
-            lines: vec![RefundLine { line_id: "1".into(), quantity: 3, restock: true, amount: usd(dec!(20)) }],
+            lines: vec![RefundLine {
+                line_id: "1".into(),
+                quantity: 3,
+                restock: true,
+                amount: usd(dec!(20)),
+            }],
             amount: usd(dec!(60.00)),
             note: None,
         });
@@ -753,7 +866,11 @@ mod tests {
         let mut o = sample();
         o.discounts[0].amount = usd(dec!(6.00));
         let e = o.validate().unwrap_err();
-        let d = e.violations.iter().find(|v| v.field == "discounts[0].amount").unwrap();
+        let d = e
+            .violations
+            .iter()
+            .find(|v| v.field == "discounts[0].amount")
+            .unwrap();
         assert_eq!(d.expected.as_deref(), Some("5.00 USD"));
     }
 
@@ -771,7 +888,11 @@ mod tests {
         let mut o = sample();
         o.taxes_included = true;
         let e = o.validate().unwrap_err();
-        let t = e.violations.iter().find(|v| v.field == "totals.total").unwrap();
+        let t = e
+            .violations
+            .iter()
+            .find(|v| v.field == "totals.total")
+            .unwrap();
         assert_eq!(t.expected.as_deref(), Some("49.99 USD"));
     }
 }

@@ -124,7 +124,12 @@ pub struct Variant {
 
 impl Variant {
     /// An active, taxable variant with the given price; created and updated `at`.
-    pub fn new(sku: Sku, product_handle: impl Into<String>, price: Money, at: DateTime<Utc>) -> Self {
+    pub fn new(
+        sku: Sku,
+        product_handle: impl Into<String>,
+        price: Money,
+        at: DateTime<Utc>,
+    ) -> Self {
         Variant {
             sku,
             product_handle: product_handle.into(),
@@ -154,47 +159,51 @@ impl Variant {
             !self.product_handle.trim().is_empty(),
             "product_handle",
             "must not be empty",
-            None,
         );
-        v.check(
+        v.check_value(
             !self.price.is_negative(),
             "price",
             "must not be negative",
-            Some(self.price.to_string()),
+            &self.price,
         );
         if let Some(cap) = &self.compare_at_price {
             match cap.checked_cmp(&self.price) {
-                Ok(ord) => v.check(
+                Ok(ord) => v.check_value(
                     ord != std::cmp::Ordering::Less,
                     "compare_at_price",
                     "must not be below price",
-                    Some(format!("{cap} < {}", self.price)),
+                    format_args!("{cap} < {}", self.price),
                 ),
-                Err(e) => v.push("compare_at_price", "must be in the price's currency", None, Some(e.to_string())),
+                Err(e) => v.push(
+                    "compare_at_price",
+                    "must be in the price's currency",
+                    None,
+                    Some(e.to_string()),
+                ),
             }
         }
         if let Some(w) = &self.weight {
-            v.check(
+            v.check_value(
                 !w.value.is_sign_negative() || w.value.is_zero(),
                 "weight.value",
                 "must not be negative",
-                Some(w.value.to_string()),
+                &w.value,
             );
         }
         let mut seen = HashSet::new();
         for (i, b) in self.barcodes.iter().enumerate() {
-            v.check(
+            v.check_value(
                 seen.insert(b.to_gtin14()),
-                &format!("barcodes[{i}]"),
+                format_args!("barcodes[{i}]"),
                 "must not repeat another barcode",
-                Some(b.to_string()),
+                &b,
             );
         }
-        v.check(
+        v.check_value(
             self.updated_at >= self.created_at,
             "updated_at",
             "must not be before created_at",
-            Some(self.updated_at.to_rfc3339()),
+            self.updated_at,
         );
     }
 }
@@ -264,17 +273,21 @@ impl Product {
     /// exist, variants that point back to this product.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut v = Validator::new("product", &self.handle);
-        v.check(!self.handle.trim().is_empty(), "handle", "must not be empty", None);
-        v.check(!self.title.trim().is_empty(), "title", "must not be empty", None);
+        v.check(
+            !self.handle.trim().is_empty(),
+            "handle",
+            "must not be empty",
+        );
+        v.check(!self.title.trim().is_empty(), "title", "must not be empty");
         let mut skus = HashSet::new();
         for (i, variant) in self.variants.iter().enumerate() {
-            v.nested(&format!("variants[{i}]"), |v| {
+            v.nested(format_args!("variants[{i}]"), |v| {
                 variant.validate_into(v);
-                v.check(
+                v.check_value(
                     skus.insert(variant.sku.as_str()),
                     "sku",
                     "must be unique within the product",
-                    Some(variant.sku.to_string()),
+                    &variant.sku,
                 );
                 v.expect_eq(
                     "product_handle",
@@ -285,26 +298,26 @@ impl Product {
                 for (name, value) in &variant.options {
                     match self.options.iter().find(|o| &o.name == name) {
                         None => v.push(
-                            &format!("options.{name}"),
+                            format_args!("options.{name}"),
                             "names an option the product does not have",
                             None,
                             Some(name.clone()),
                         ),
-                        Some(o) => v.check(
+                        Some(o) => v.check_value(
                             o.values.contains(value),
-                            &format!("options.{name}"),
+                            format_args!("options.{name}"),
                             "value is not one of the option's values",
-                            Some(value.clone()),
+                            &value,
                         ),
                     }
                 }
             });
         }
-        v.check(
+        v.check_value(
             self.updated_at >= self.created_at,
             "updated_at",
             "must not be before created_at",
-            Some(self.updated_at.to_rfc3339()),
+            self.updated_at,
         );
         v.finish()
     }
@@ -317,23 +330,40 @@ mod tests {
     use rust_decimal_macros::dec;
 
     fn variant(sku: &str, price: Decimal) -> Variant {
-        Variant::new(Sku::new(sku).unwrap(), "tee", Money::new(price, Currency::USD), Utc::now())
+        Variant::new(
+            Sku::new(sku).unwrap(),
+            "tee",
+            Money::new(price, Currency::USD),
+            Utc::now(),
+        )
     }
 
     #[test]
     fn weight_conversions_are_exact() {
-        let lb = Weight { value: dec!(1), unit: WeightUnit::Lb };
+        let lb = Weight {
+            value: dec!(1),
+            unit: WeightUnit::Lb,
+        };
         assert_eq!(lb.to_unit(WeightUnit::G), dec!(453.59237));
-        let oz16 = Weight { value: dec!(16), unit: WeightUnit::Oz };
+        let oz16 = Weight {
+            value: dec!(16),
+            unit: WeightUnit::Oz,
+        };
         assert_eq!(oz16.to_unit(WeightUnit::Lb), dec!(1));
-        let kg = Weight { value: dec!(2.5), unit: WeightUnit::Kg };
+        let kg = Weight {
+            value: dec!(2.5),
+            unit: WeightUnit::Kg,
+        };
         assert_eq!(kg.to_unit(WeightUnit::G), dec!(2500));
     }
 
     #[test]
     fn product_reports_every_problem() {
         let mut p = Product::new("tee", "Tee", Utc::now());
-        p.options.push(ProductOption { name: "Size".into(), values: vec!["S".into(), "M".into()] });
+        p.options.push(ProductOption {
+            name: "Size".into(),
+            values: vec!["S".into(), "M".into()],
+        });
         let mut a = variant("TEE-S", dec!(10));
         a.options.insert("Size".into(), "XL".into());
         let mut b = variant("TEE-S", dec!(-1));

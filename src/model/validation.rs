@@ -8,7 +8,7 @@
 //! use seamwork::model::validation::Validator;
 //!
 //! let mut v = Validator::new("inventory_level", "SKU-1@DC-EAST");
-//! v.check(false, "on_hand", "must not be negative", Some("-3".into()));
+//! v.check_value(false, "on_hand", "must not be negative", -3);
 //! v.expect_eq("available", "available = on_hand - committed", &7, &9);
 //! let errors = v.finish().unwrap_err();
 //! assert_eq!(errors.violations.len(), 2);
@@ -119,27 +119,46 @@ impl Validator {
         }
     }
 
-    fn path(&self, field: &str) -> String {
+    fn path(&self, field: impl fmt::Display) -> String {
         if self.prefix.is_empty() {
             field.to_string()
-        } else if field.is_empty() {
-            self.prefix.clone()
         } else {
-            format!("{}.{field}", self.prefix)
+            let field = field.to_string();
+            if field.is_empty() {
+                self.prefix.clone()
+            } else {
+                format!("{}.{field}", self.prefix)
+            }
         }
     }
 
+    // Field paths and values are `impl Display` and formatted only when a
+    // rule is broken: validating a valid record allocates nothing.
+
     /// Records a violation of `rule` on `field` unless `ok`.
-    pub fn check(&mut self, ok: bool, field: &str, rule: &str, actual: Option<String>) {
+    pub fn check(&mut self, ok: bool, field: impl fmt::Display, rule: &str) {
         if !ok {
-            self.push(field, rule, None, actual);
+            self.push(field, rule, None, None);
+        }
+    }
+
+    /// Records a violation of `rule` on `field`, with the value found, unless `ok`.
+    pub fn check_value(
+        &mut self,
+        ok: bool,
+        field: impl fmt::Display,
+        rule: &str,
+        actual: impl fmt::Display,
+    ) {
+        if !ok {
+            self.push(field, rule, None, Some(actual.to_string()));
         }
     }
 
     /// Records a violation unless `expected == actual`, with both values.
     pub fn expect_eq<T: PartialEq + fmt::Display + ?Sized>(
         &mut self,
-        field: &str,
+        field: impl fmt::Display,
         rule: &str,
         expected: &T,
         actual: &T,
@@ -157,7 +176,7 @@ impl Validator {
     /// Records a violation unconditionally.
     pub fn push(
         &mut self,
-        field: &str,
+        field: impl fmt::Display,
         rule: &str,
         expected: Option<String>,
         actual: Option<String>,
@@ -172,7 +191,7 @@ impl Validator {
     }
 
     /// Checks a nested part under `prefix` (`lines[2]`, `shipping_address`).
-    pub fn nested(&mut self, prefix: &str, check: impl FnOnce(&mut Validator)) {
+    pub fn nested(&mut self, prefix: impl fmt::Display, check: impl FnOnce(&mut Validator)) {
         let saved = std::mem::take(&mut self.prefix);
         self.prefix = if saved.is_empty() {
             prefix.to_string()
@@ -210,22 +229,26 @@ mod tests {
     fn nested_paths_compose() {
         let mut v = Validator::new("order", "1001");
         v.nested("lines[1]", |v| {
-            v.nested("tax_lines[0]", |v| v.check(false, "rate", "must be >= 0", None));
-            v.check(false, "quantity", "must be > 0", Some("0".into()));
+            v.nested("tax_lines[0]", |v| v.check(false, "rate", "must be >= 0"));
+            v.check_value(false, "quantity", "must be > 0", 0);
         });
-        v.check(false, "currency", "x", None);
+        v.check(false, "currency", "x");
         let e = v.finish().unwrap_err();
         let fields: Vec<_> = e.violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["lines[1].tax_lines[0].rate", "lines[1].quantity", "currency"]
+            [
+                "lines[1].tax_lines[0].rate",
+                "lines[1].quantity",
+                "currency"
+            ]
         );
     }
 
     #[test]
     fn single_violation_names_field_in_error() {
         let mut v = Validator::new("variant", "SKU-1");
-        v.check(false, "price", "must not be negative", Some("-1.00 USD".into()));
+        v.check_value(false, "price", "must not be negative", "-1.00 USD");
         let err: Error = v.finish().unwrap_err().into();
         assert_eq!(err.context().field.as_deref(), Some("price"));
         assert_eq!(err.context().key.as_deref(), Some("SKU-1"));

@@ -159,7 +159,9 @@ pub async fn full_read_yields_each_record_once<E: Entity>(
     let expected_set: std::collections::HashSet<&EntityKey> = expected_keys.iter().collect();
     for key in seen.keys() {
         if !expected_set.contains(key) {
-            p.add(format!("record {key} was read but is not in the expected set"));
+            p.add(format!(
+                "record {key} was read but is not in the expected set"
+            ));
         }
     }
     p.finish()
@@ -232,7 +234,10 @@ fn outcome_count_problems<E: Entity>(p: &mut Problems, batch: &[E], keys: &[Enti
     }
     for (i, (e, k)) in batch.iter().zip(keys).enumerate() {
         if e.key() != *k {
-            p.add(format!("{run}: outcome #{i} is for {k}, but record #{i} is {}", e.key()));
+            p.add(format!(
+                "{run}: outcome #{i} is for {k}, but record #{i} is {}",
+                e.key()
+            ));
         }
     }
 }
@@ -248,9 +253,14 @@ pub async fn upsert_twice_is_unchanged<E: Entity>(sink: &dyn Sink<E>, batch: &[E
                 outcome_count_problems(&mut p, batch, &keys, run);
                 for o in &outcomes {
                     match (&o.result, run) {
-                        (WriteResult::Rejected(e), _) => p.add(format!("{run}: valid record {} was rejected: {e}", o.key)),
+                        (WriteResult::Rejected(e), _) => {
+                            p.add(format!("{run}: valid record {} was rejected: {e}", o.key))
+                        }
                         (WriteResult::Unchanged { .. }, _) if run == "second upsert" => {}
-                        (r, "second upsert") => p.add(format!("second upsert: {} was {r:?}, expected unchanged", o.key)),
+                        (r, "second upsert") => p.add(format!(
+                            "second upsert: {} was {r:?}, expected unchanged",
+                            o.key
+                        )),
                         _ => {}
                     }
                 }
@@ -271,7 +281,9 @@ pub async fn rejected_records_are_reported<E: Entity>(
     let at = mixed.len() / 2;
     mixed.insert(at, invalid);
     match sink.upsert(&mixed).await {
-        Err(e) => p.add(format!("a batch with one invalid record failed as a whole: {e}")),
+        Err(e) => p.add(format!(
+            "a batch with one invalid record failed as a whole: {e}"
+        )),
         Ok(outcomes) => {
             let keys: Vec<EntityKey> = outcomes.iter().map(|o| o.key.clone()).collect();
             outcome_count_problems(&mut p, &mixed, &keys, "mixed batch");
@@ -303,8 +315,15 @@ pub async fn max_batch_is_honoured<E: Entity>(sink: &dyn Sink<E>, batch: &[E]) -
     };
     let fitting = &batch[..batch.len().min(max)];
     match sink.upsert(fitting).await {
-        Err(e) => p.add(format!("a batch of {} (within max_batch {max}) failed: {e}", fitting.len())),
-        Ok(o) if o.len() != fitting.len() => p.add(format!("{} outcomes for a batch of {}", o.len(), fitting.len())),
+        Err(e) => p.add(format!(
+            "a batch of {} (within max_batch {max}) failed: {e}",
+            fitting.len()
+        )),
+        Ok(o) if o.len() != fitting.len() => p.add(format!(
+            "{} outcomes for a batch of {}",
+            o.len(),
+            fitting.len()
+        )),
         Ok(_) => {}
     }
     if batch.len() > max {

@@ -209,7 +209,12 @@ impl FaultInjector {
 }
 
 /// Turns a decided fault into the error of a call, if any.
-pub(crate) fn fault_result(injector: &FaultInjector, fault: &CallFault, system: &str, what: &str) -> Result<()> {
+pub(crate) fn fault_result(
+    injector: &FaultInjector,
+    fault: &CallFault,
+    system: &str,
+    what: &str,
+) -> Result<()> {
     match fault {
         CallFault::None => Ok(()),
         CallFault::RateLimited => Err(injector.rate_limit_error(system, what)),

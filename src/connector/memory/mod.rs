@@ -38,8 +38,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use faults::{FaultOptions, MemoryStats};
 use faults::{CallFault, Counters, FaultInjector, fault_result};
+pub use faults::{FaultOptions, MemoryStats};
 pub use seed::{Dataset, SeedOptions};
 
 use super::cursor::{Cursor, TimeIdCursor};
@@ -75,7 +75,10 @@ impl Default for MemoryOptions {
             seed: 0,
             page_size: 250,
             max_batch: 250,
-            clock_start: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid date"),
+            clock_start: Utc
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .single()
+                .expect("valid date"),
             tick: Duration::from_millis(1),
             faults: FaultOptions::none(),
         }
@@ -226,8 +229,10 @@ impl Inner {
         let what = format!("read of {} page", E::KIND);
         fault_result(&self.faults, &fault, self.system.as_str(), &what)?;
         let after = match &since {
-            Some(c) => TimeIdCursor::decode(c)
-                .map_err(|e| e.with_system(self.system.as_str()).with_entity(E::KIND.name()))?,
+            Some(c) => TimeIdCursor::decode(c).map_err(|e| {
+                e.with_system(self.system.as_str())
+                    .with_entity(E::KIND.name())
+            })?,
             None => Self::start_cursor(),
         };
         let page_size = self.options.page_size;
@@ -256,7 +261,10 @@ impl Inner {
         let more = records.len() > page_size;
         records.truncate(page_size);
         let page_end = records.last().map(|r| r.cursor.clone());
-        self.disorder(&mut records, since.unwrap_or_else(|| Self::start_cursor().encode()));
+        self.disorder(
+            &mut records,
+            since.unwrap_or_else(|| Self::start_cursor().encode()),
+        );
         Counters::add(&self.faults.counters.records_read, records.len() as u64);
         Ok(Page::new(records, if more { page_end } else { None }))
     }
@@ -403,7 +411,12 @@ impl MemorySystem {
 
     /// The current record with `key`.
     pub fn get<E: Entity>(&self, key: &EntityKey) -> Option<E> {
-        self.inner.state().table::<E>().rows.get(key).map(|r| r.entity.clone())
+        self.inner
+            .state()
+            .table::<E>()
+            .rows
+            .get(key)
+            .map(|r| r.entity.clone())
     }
 
     /// The system's id of the record with `key`.
@@ -422,7 +435,9 @@ impl MemorySystem {
         let table = state.table::<E>();
         let mut keys: Vec<&EntityKey> = table.rows.keys().collect();
         keys.sort();
-        keys.into_iter().map(|k| table.rows[k].entity.clone()).collect()
+        keys.into_iter()
+            .map(|k| table.rows[k].entity.clone())
+            .collect()
     }
 
     /// Number of records of `E`.

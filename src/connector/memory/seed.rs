@@ -171,16 +171,36 @@ impl Generator<'_> {
 
     fn locations(&mut self) -> Vec<Location> {
         let named = [
-            ("DC-EAST", "East distribution centre", LocationKind::Warehouse),
-            ("DC-WEST", "West distribution centre", LocationKind::Warehouse),
+            (
+                "DC-EAST",
+                "East distribution centre",
+                LocationKind::Warehouse,
+            ),
+            (
+                "DC-WEST",
+                "West distribution centre",
+                LocationKind::Warehouse,
+            ),
             ("STORE-NYC", "New York store", LocationKind::Store),
             ("STORE-SF", "San Francisco store", LocationKind::Store),
-            ("3PL-CENTRAL", "Central 3PL", LocationKind::ThirdPartyLogistics),
+            (
+                "3PL-CENTRAL",
+                "Central 3PL",
+                LocationKind::ThirdPartyLogistics,
+            ),
         ];
         (0..self.o.locations)
             .map(|i| {
-                let (id, name, kind) = named.get(i).copied().unwrap_or(("", "Dropship partner", LocationKind::Dropship));
-                let id = if id.is_empty() { format!("LOC-{:02}", i + 1) } else { id.to_string() };
+                let (id, name, kind) = named.get(i).copied().unwrap_or((
+                    "",
+                    "Dropship partner",
+                    LocationKind::Dropship,
+                ));
+                let id = if id.is_empty() {
+                    format!("LOC-{:02}", i + 1)
+                } else {
+                    id.to_string()
+                };
                 let (city, region, postcode, lat, lon) = CITIES[i % CITIES.len()];
                 let mut loc = Location::new(LocationId::new(id).expect("generated id"), name, kind);
                 let mut address = Address::new(format!("{} Commerce Way", 100 + i), city, "US");
@@ -217,8 +237,14 @@ impl Generator<'_> {
                 p.vendor = Some("Seamwork Supply".into());
                 p.product_type = Some(title.split(' ').nth(1).unwrap_or("Goods").into());
                 p.options = vec![
-                    ProductOption { name: "Size".into(), values: SIZES[..per].iter().map(|s| s.to_string()).collect() },
-                    ProductOption { name: "Colour".into(), values: vec![colour.into()] },
+                    ProductOption {
+                        name: "Size".into(),
+                        values: SIZES[..per].iter().map(|s| s.to_string()).collect(),
+                    },
+                    ProductOption {
+                        name: "Colour".into(),
+                        values: vec![colour.into()],
+                    },
                 ];
                 let base = self.rng.i64(4..200) * 100 + 99; // x.99 prices
                 for size in &SIZES[..per] {
@@ -231,7 +257,10 @@ impl Generator<'_> {
                     if self.rng.u8(0..5) == 0 {
                         v.compare_at_price = Some(self.money(base + 1000));
                     }
-                    v.weight = Some(Weight { value: Decimal::from(self.rng.u32(80..1500)), unit: WeightUnit::G });
+                    v.weight = Some(Weight {
+                        value: Decimal::from(self.rng.u32(80..1500)),
+                        unit: WeightUnit::G,
+                    });
                     p.variants.push(v);
                 }
                 p
@@ -271,16 +300,32 @@ impl Generator<'_> {
                 let mut c = Customer::new(format!("cust-{:05}", i + 1), self.o.start);
                 c.first_name = Some(first.into());
                 c.last_name = Some(last.into());
-                c.emails.push(format!("{}.{}{}@example.com", first.to_lowercase(), last.to_lowercase(), i + 1));
-                c.phones.push(format!("+1 555 01{:02} {:04}", i % 100, self.rng.u32(0..10_000)));
+                c.emails.push(format!(
+                    "{}.{}{}@example.com",
+                    first.to_lowercase(),
+                    last.to_lowercase(),
+                    i + 1
+                ));
+                c.phones.push(format!(
+                    "+1 555 01{:02} {:04}",
+                    i % 100,
+                    self.rng.u32(0..10_000)
+                ));
                 let (city, region, postcode, _, _) = *self.pick(&CITIES);
                 let mut a = Address::new(format!("{} Elm St", self.rng.u32(1..999)), city, "US");
                 a.name = Some(format!("{first} {last}"));
                 a.region = Some(region.into());
                 a.postcode = Some(postcode.into());
                 c.addresses.push(a);
-                c.external_refs.push(ExternalRef::new(&self.o.system, format!("{}", 7_000_000 + i)));
-                c.marketing.email = if self.rng.bool() { ConsentState::Subscribed } else { ConsentState::NotSubscribed };
+                c.external_refs.push(ExternalRef::new(
+                    &self.o.system,
+                    format!("{}", 7_000_000 + i),
+                ));
+                c.marketing.email = if self.rng.bool() {
+                    ConsentState::Subscribed
+                } else {
+                    ConsentState::NotSubscribed
+                };
                 c
             })
             .collect()
@@ -294,7 +339,12 @@ impl Generator<'_> {
                 let line_count = self.rng.usize(1..=4);
                 for n in 0..line_count {
                     let v = self.pick(variants);
-                    let mut line = OrderLine::new((n + 1).to_string(), v.sku.clone(), self.rng.u32(1..=3), v.price);
+                    let mut line = OrderLine::new(
+                        (n + 1).to_string(),
+                        v.sku.clone(),
+                        self.rng.u32(1..=3),
+                        v.price,
+                    );
                     line.title = v.title.clone();
                     order.lines.push(line);
                 }
@@ -302,9 +352,18 @@ impl Generator<'_> {
                     self.discount_ten_percent(&mut order);
                 }
                 self.tax(&mut order);
-                let subtotal = order.computed_totals(self.money(0)).expect("one currency").subtotal;
-                let shipping = if subtotal.amount() >= Decimal::from(100) { 0 } else { 499 };
-                order.shipping_lines.push(ShippingLine::new("Standard", self.money(shipping)));
+                let subtotal = order
+                    .computed_totals(self.money(0))
+                    .expect("one currency")
+                    .subtotal;
+                let shipping = if subtotal.amount() >= Decimal::from(100) {
+                    0
+                } else {
+                    499
+                };
+                order
+                    .shipping_lines
+                    .push(ShippingLine::new("Standard", self.money(shipping)));
                 if let Some(c) = customers.get(self.rng.usize(0..customers.len().max(1))) {
                     order.customer = c.external_refs.first().cloned();
                     order.shipping_address = c.addresses.first().cloned();
@@ -317,7 +376,11 @@ impl Generator<'_> {
     }
 
     fn discount_ten_percent(&mut self, order: &mut Order) {
-        let gross: Vec<Money> = order.lines.iter().map(|l| l.gross().expect("one currency")).collect();
+        let gross: Vec<Money> = order
+            .lines
+            .iter()
+            .map(|l| l.gross().expect("one currency"))
+            .collect();
         let total = Money::sum(self.o.currency, gross.iter()).expect("one currency");
         let amount = total
             .checked_mul(Decimal::new(1, 1))
@@ -326,7 +389,10 @@ impl Generator<'_> {
         let weights: Vec<Decimal> = gross.iter().map(|m| m.amount()).collect();
         let parts = amount.allocate(&weights).expect("valid weights");
         for (line, part) in order.lines.iter_mut().zip(parts) {
-            line.discount_allocations.push(DiscountAllocation { discount: 0, amount: part });
+            line.discount_allocations.push(DiscountAllocation {
+                discount: 0,
+                amount: part,
+            });
         }
         order.discounts.push(OrderDiscount {
             code: Some("TENOFF".into()),
@@ -340,13 +406,23 @@ impl Generator<'_> {
         let rate = Decimal::new(825, 4); // 8.25 %
         for line in &mut order.lines {
             let net = line.net().expect("one currency");
-            let tax = net.checked_mul(rate).expect("no overflow").round(RoundingMode::HalfEven);
-            line.tax_lines.push(TaxLine { title: "Sales tax".into(), rate, amount: tax });
+            let tax = net
+                .checked_mul(rate)
+                .expect("no overflow")
+                .round(RoundingMode::HalfEven);
+            line.tax_lines.push(TaxLine {
+                title: "Sales tax".into(),
+                rate,
+                amount: tax,
+            });
         }
     }
 
     fn payment(&mut self, order: &mut Order, at: DateTime<Utc>) {
-        let total = order.computed_totals(self.money(0)).expect("one currency").total;
+        let total = order
+            .computed_totals(self.money(0))
+            .expect("one currency")
+            .total;
         let roll = self.rng.u8(0..20);
         let (status, paid) = match roll {
             0 => (FinancialStatus::Pending, self.money(0)),
@@ -381,7 +457,12 @@ impl Generator<'_> {
                 order.refunds.push(Refund {
                     id: format!("{}-R1", order.number),
                     created_at: refund_at,
-                    lines: vec![RefundLine { line_id: line.id.clone(), quantity: 1, restock: true, amount: one_unit }],
+                    lines: vec![RefundLine {
+                        line_id: line.id.clone(),
+                        quantity: 1,
+                        restock: true,
+                        amount: one_unit,
+                    }],
                     amount: one_unit,
                     note: Some("one unit returned".into()),
                 });
@@ -418,8 +499,12 @@ mod tests {
         for o in &data.orders {
             o.validate().unwrap();
         }
-        let statuses: std::collections::HashSet<_> = data.orders.iter().map(|o| o.financial_status).collect();
-        assert!(statuses.len() >= 4, "a mix of financial statuses: {statuses:?}");
+        let statuses: std::collections::HashSet<_> =
+            data.orders.iter().map(|o| o.financial_status).collect();
+        assert!(
+            statuses.len() >= 4,
+            "a mix of financial statuses: {statuses:?}"
+        );
         assert!(data.orders.iter().any(|o| !o.discounts.is_empty()));
     }
 }
