@@ -100,13 +100,13 @@ impl GeoPoint {
             self.lat.abs() <= lat_max,
             "lat",
             "must be between -90 and 90",
-            &self.lat,
+            self.lat,
         );
         v.check_value(
             self.lon.abs() <= lon_max,
             "lon",
             "must be between -180 and 180",
-            &self.lon,
+            self.lon,
         );
     }
 }

@@ -125,7 +125,7 @@ impl Customer {
                 looks_like_email(e),
                 format_args!("emails[{i}]"),
                 "must look like local@domain without spaces",
-                &e,
+                e,
             );
         }
         for (i, p) in self.phones.iter().enumerate() {
@@ -133,7 +133,7 @@ impl Customer {
                 looks_like_phone(p),
                 format_args!("phones[{i}]"),
                 "must hold 4-15 digits and only + ( ) - . / spaces besides",
-                &p,
+                p,
             );
         }
         for (i, a) in self.addresses.iter().enumerate() {
@@ -145,7 +145,7 @@ impl Customer {
                 seen.insert(r),
                 format_args!("external_refs[{i}]"),
                 "must not repeat",
-                &r,
+                r,
             );
         }
         v.check_value(

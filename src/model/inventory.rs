@@ -123,7 +123,7 @@ impl InventoryLevel {
             ("damaged", self.damaged),
             ("quality_control", self.quality_control),
         ] {
-            v.check_value(q >= 0, field, "must not be negative", &q);
+            v.check_value(q >= 0, field, "must not be negative", q);
         }
         v.expect_eq(
             "available",
@@ -135,7 +135,7 @@ impl InventoryLevel {
             self.available >= 0 || self.oversell_allowed,
             "available",
             "must not be negative unless overselling is allowed",
-            &self.available,
+            self.available,
         );
         v.finish()
     }

@@ -526,17 +526,12 @@ impl Order {
                     "must be unique within the order",
                     &l.id,
                 );
-                v.check_value(
-                    l.quantity > 0,
-                    "quantity",
-                    "must be at least 1",
-                    &l.quantity,
-                );
+                v.check_value(l.quantity > 0, "quantity", "must be at least 1", l.quantity);
                 v.check_value(
                     !l.unit_price.is_negative(),
                     "unit_price",
                     "must not be negative",
-                    &l.unit_price,
+                    l.unit_price,
                 );
                 check_allocations(v, &l.discount_allocations, self.discounts.len());
                 if let (Ok(gross), Ok(discount)) = (l.gross(), l.discount()) {
@@ -556,7 +551,7 @@ impl Order {
                     !s.price.is_negative(),
                     "price",
                     "must not be negative",
-                    &s.price,
+                    s.price,
                 );
                 check_allocations(v, &s.discount_allocations, self.discounts.len());
                 check_tax_lines(v, &s.tax_lines);
@@ -587,7 +582,7 @@ impl Order {
                 !d.amount.is_negative(),
                 format_args!("discounts[{i}].amount"),
                 "must not be negative",
-                &d.amount,
+                d.amount,
             );
             v.expect_eq(
                 format_args!("discounts[{i}].amount"),
@@ -641,7 +636,7 @@ impl Order {
             !t.paid.is_negative(),
             "totals.paid",
             "must not be negative",
-            &t.paid,
+            t.paid,
         );
     }
 
@@ -658,7 +653,7 @@ impl Order {
                     !r.amount.is_negative(),
                     "amount",
                     "must not be negative",
-                    &r.amount,
+                    r.amount,
                 );
                 for (j, rl) in r.lines.iter().enumerate() {
                     v.check_value(
@@ -671,7 +666,7 @@ impl Order {
                         rl.quantity > 0,
                         format_args!("lines[{j}].quantity"),
                         "must be at least 1",
-                        &rl.quantity,
+                        rl.quantity,
                     );
                     *refunded_qty.entry(rl.line_id.as_str()).or_default() += u64::from(rl.quantity);
                 }
@@ -735,13 +730,13 @@ fn check_allocations(v: &mut Validator, allocations: &[DiscountAllocation], disc
             a.discount < discounts,
             format_args!("discount_allocations[{j}].discount"),
             "must point at an order discount",
-            &a.discount,
+            a.discount,
         );
         v.check_value(
             !a.amount.is_negative(),
             format_args!("discount_allocations[{j}].amount"),
             "must not be negative",
-            &a.amount,
+            a.amount,
         );
     }
 }
@@ -752,13 +747,13 @@ fn check_tax_lines(v: &mut Validator, tax_lines: &[TaxLine]) {
             !t.rate.is_sign_negative() || t.rate.is_zero(),
             format_args!("tax_lines[{j}].rate"),
             "must not be negative",
-            &t.rate,
+            t.rate,
         );
         v.check_value(
             !t.amount.is_negative(),
             format_args!("tax_lines[{j}].amount"),
             "must not be negative",
-            &t.amount,
+            t.amount,
         );
     }
 }

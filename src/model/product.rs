@@ -164,7 +164,7 @@ impl Variant {
             !self.price.is_negative(),
             "price",
             "must not be negative",
-            &self.price,
+            self.price,
         );
         if let Some(cap) = &self.compare_at_price {
             match cap.checked_cmp(&self.price) {
@@ -187,7 +187,7 @@ impl Variant {
                 !w.value.is_sign_negative() || w.value.is_zero(),
                 "weight.value",
                 "must not be negative",
-                &w.value,
+                w.value,
             );
         }
         let mut seen = HashSet::new();
@@ -196,7 +196,7 @@ impl Variant {
                 seen.insert(b.to_gtin14()),
                 format_args!("barcodes[{i}]"),
                 "must not repeat another barcode",
-                &b,
+                b,
             );
         }
         v.check_value(
@@ -307,7 +307,7 @@ impl Product {
                             o.values.contains(value),
                             format_args!("options.{name}"),
                             "value is not one of the option's values",
-                            &value,
+                            value,
                         ),
                     }
                 }
