@@ -14,6 +14,20 @@ use seamwork::connector::{
 use seamwork::model::{InventoryLevel, LocationId, SystemId, Variant};
 use seamwork::testkit::{self, ConformanceFailure};
 
+/// Every broken connector wraps a memory system and borrows its identity.
+macro_rules! delegate_connector {
+    ($ty:ident, $field:tt) => {
+        impl Connector for $ty {
+            fn system(&self) -> &SystemId {
+                self.$field.system()
+            }
+            fn capability(&self, kind: EntityKind) -> Capability {
+                self.$field.capability(kind)
+            }
+        }
+    };
+}
+
 /// Which bug a broken source has.
 #[derive(Clone, Copy)]
 enum Bug {
@@ -28,14 +42,7 @@ struct BrokenSource {
     bug: Bug,
 }
 
-impl Connector for BrokenSource {
-    fn system(&self) -> &SystemId {
-        self.inner.system()
-    }
-    fn capability(&self, kind: EntityKind) -> Capability {
-        self.inner.capability(kind)
-    }
-}
+delegate_connector!(BrokenSource, inner);
 
 impl<E: Entity> Source<E> for BrokenSource {
     fn read(&self, since: Option<Cursor>) -> RecordStream<E> {
@@ -125,14 +132,7 @@ async fn suite_catches_a_source_that_duplicates() {
 
 struct DuplicatingSource(MemorySystem);
 
-impl Connector for DuplicatingSource {
-    fn system(&self) -> &SystemId {
-        self.0.system()
-    }
-    fn capability(&self, kind: EntityKind) -> Capability {
-        self.0.capability(kind)
-    }
-}
+delegate_connector!(DuplicatingSource, 0);
 
 impl<E: Entity> Source<E> for DuplicatingSource {
     fn read(&self, since: Option<Cursor>) -> RecordStream<E> {
@@ -145,14 +145,7 @@ impl<E: Entity> Source<E> for DuplicatingSource {
 /// A sink that silently drops the records it cannot write.
 struct DroppingSink(MemorySystem);
 
-impl Connector for DroppingSink {
-    fn system(&self) -> &SystemId {
-        self.0.system()
-    }
-    fn capability(&self, kind: EntityKind) -> Capability {
-        self.0.capability(kind)
-    }
-}
+delegate_connector!(DroppingSink, 0);
 
 #[async_trait]
 impl<E: Entity> Sink<E> for DroppingSink {
@@ -185,14 +178,7 @@ async fn suite_catches_a_sink_that_drops_rejected_records() {
 /// A sink that reports "updated" every time, so a replay looks like new work.
 struct NeverUnchangedSink(MemorySystem);
 
-impl Connector for NeverUnchangedSink {
-    fn system(&self) -> &SystemId {
-        self.0.system()
-    }
-    fn capability(&self, kind: EntityKind) -> Capability {
-        self.0.capability(kind)
-    }
-}
+delegate_connector!(NeverUnchangedSink, 0);
 
 #[async_trait]
 impl<E: Entity> Sink<E> for NeverUnchangedSink {

@@ -448,12 +448,7 @@ impl Order {
                 v.nested(field, |v| a.validate_into(v));
             }
         }
-        v.check_value(
-            self.updated_at >= self.created_at,
-            "updated_at",
-            "must not be before created_at",
-            self.updated_at,
-        );
+        v.check_timestamps(self.created_at, self.updated_at);
         v.finish()
     }
 

@@ -199,12 +199,7 @@ impl Variant {
                 b,
             );
         }
-        v.check_value(
-            self.updated_at >= self.created_at,
-            "updated_at",
-            "must not be before created_at",
-            self.updated_at,
-        );
+        v.check_timestamps(self.created_at, self.updated_at);
     }
 }
 
@@ -313,12 +308,7 @@ impl Product {
                 }
             });
         }
-        v.check_value(
-            self.updated_at >= self.created_at,
-            "updated_at",
-            "must not be before created_at",
-            self.updated_at,
-        );
+        v.check_timestamps(self.created_at, self.updated_at);
         v.finish()
     }
 }

@@ -155,6 +155,21 @@ impl Validator {
         }
     }
 
+    /// Checks that `updated_at` is not before `created_at` (a sign of a
+    /// time-zone slip at the edge).
+    pub fn check_timestamps(
+        &mut self,
+        created_at: chrono::DateTime<chrono::Utc>,
+        updated_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        self.check_value(
+            updated_at >= created_at,
+            "updated_at",
+            "must not be before created_at",
+            format_args!("{updated_at} < {created_at}"),
+        );
+    }
+
     /// Records a violation unless `expected == actual`, with both values.
     pub fn expect_eq<T: PartialEq + fmt::Display + ?Sized>(
         &mut self,
