@@ -22,6 +22,9 @@
 //! assert_eq!(cents, ["3.34", "3.33", "3.33"]);
 //! ```
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 pub mod connector;
 pub mod error;
 pub mod model;

@@ -9,7 +9,7 @@ use seamwork::Result;
 use seamwork::connector::memory::{Dataset, MemoryOptions, MemorySystem, SeedOptions};
 use seamwork::connector::{
     Capability, Connector, Cursor, Entity, EntityKind, RecordStream, Sink, Source, TimeIdCursor,
-    WriteOutcome,
+    WriteOutcome, WriteResult,
 };
 use seamwork::model::{InventoryLevel, LocationId, SystemId, Variant};
 use seamwork::testkit::{self, ConformanceFailure};
@@ -175,7 +175,7 @@ async fn suite_catches_a_sink_that_drops_rejected_records() {
     );
 }
 
-/// A sink that reports "updated" every time, so a replay looks like new work.
+/// A sink that reports "updated" where nothing changed, so a replay looks like new work.
 struct NeverUnchangedSink(MemorySystem);
 
 delegate_connector!(NeverUnchangedSink, 0);
@@ -186,15 +186,86 @@ impl<E: Entity> Sink<E> for NeverUnchangedSink {
         let outcomes = Sink::<E>::upsert(&self.0, batch).await?;
         Ok(outcomes
             .into_iter()
-            .map(|o| {
-                let id = o.result.external_id().unwrap_or_default().to_string();
-                WriteOutcome::new(
-                    o.key,
-                    seamwork::connector::WriteResult::Updated { external_id: id },
-                )
+            .map(|o| match o.result {
+                WriteResult::Unchanged { external_id } => {
+                    WriteOutcome::new(o.key, WriteResult::Updated { external_id })
+                }
+                _ => o,
             })
             .collect())
     }
+}
+
+/// A sink that answers "created" for every valid record and writes nothing.
+struct BlackHoleSink(MemorySystem);
+
+delegate_connector!(BlackHoleSink, 0);
+
+#[async_trait]
+impl<E: Entity> Sink<E> for BlackHoleSink {
+    async fn upsert(&self, batch: &[E]) -> Result<Vec<WriteOutcome>> {
+        Ok(batch
+            .iter()
+            .map(|e| match Entity::validate(e) {
+                Ok(()) => WriteOutcome::new(
+                    e.key(),
+                    WriteResult::Created {
+                        external_id: "x".into(),
+                    },
+                ),
+                Err(v) => WriteOutcome::new(e.key(), WriteResult::Rejected(v.into())),
+            })
+            .collect())
+    }
+}
+
+#[tokio::test]
+async fn read_back_catches_a_sink_that_writes_nothing() {
+    let d = Dataset::generate(&SeedOptions::small());
+    let store = MemorySystem::new(SystemId::new("erp").unwrap(), MemoryOptions::default());
+    let sink = BlackHoleSink(store.clone());
+    let failure = testkit::written_records_read_back::<Variant>(&sink, &store, &d.variants)
+        .await
+        .unwrap_err();
+    assert!(
+        failure.to_string().contains("is not in the source"),
+        "{failure}"
+    );
+    // The real memory sink reads back what it wrote.
+    testkit::written_records_read_back::<Variant>(&store, &store, &d.variants)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn one_record_batches_are_still_checked() {
+    let d = Dataset::generate(&SeedOptions::small());
+    let one = || {
+        MemorySystem::new(
+            SystemId::new("erp").unwrap(),
+            MemoryOptions::default().with_max_batch(1),
+        )
+    };
+    let mut invalid: Variant = d.variants[0].clone();
+    invalid.price = -invalid.price;
+    testkit::check_sink::<Variant>(&one(), &d.variants[1..], invalid.clone())
+        .await
+        .unwrap();
+    let failure =
+        testkit::check_sink::<Variant>(&NeverUnchangedSink(one()), &d.variants[1..], invalid)
+            .await
+            .unwrap_err();
+    assert!(
+        failure.to_string().contains("expected unchanged"),
+        "{failure}"
+    );
+    let too_small = testkit::check_sink::<Variant>(&one(), &d.variants[..1], d.variants[2].clone())
+        .await
+        .unwrap_err();
+    assert!(
+        too_small.to_string().contains("at least 2 records"),
+        "{too_small}"
+    );
 }
 
 #[tokio::test]

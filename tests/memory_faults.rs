@@ -202,3 +202,46 @@ async fn oversized_batches_are_refused_whole() {
     assert!(err.to_string().contains("exceeds max_batch 4"), "{err}");
     assert!(erp.is_empty::<Variant>());
 }
+
+#[tokio::test]
+async fn writes_during_a_read_are_not_skipped_with_a_frozen_clock() {
+    let s = MemorySystem::new(
+        SystemId::new("store").unwrap(),
+        MemoryOptions::default()
+            .with_tick(Duration::ZERO)
+            .with_page_size(3),
+    );
+    let data = Dataset::generate(&SeedOptions::small());
+    let mut variants = data.variants.clone();
+    variants.sort_by(|a, b| b.sku.cmp(&a.sku)); // insert in descending key order
+    s.put_all(variants[..10].iter().cloned());
+    // Read one page, then change the system at the same instant.
+    let mut stream = Source::<Variant>::read(&s, None);
+    let mut cursor = None;
+    for _ in 0..3 {
+        cursor = Some(stream.next().await.unwrap().unwrap().cursor);
+    }
+    drop(stream);
+    let mut updated = variants[0].clone();
+    updated.title = "changed while reading".into();
+    s.put(updated.clone());
+    s.put(variants[10].clone()); // a new record whose key sorts first
+    let rest: Vec<Variant> = Source::<Variant>::read(&s, cursor)
+        .map(|r| r.unwrap().entity)
+        .collect()
+        .await;
+    assert_eq!(rest.len(), 7 + 2, "the 7 unread records plus both changes");
+    assert!(rest.contains(&updated));
+    assert!(rest.contains(&variants[10]));
+}
+
+#[tokio::test]
+async fn a_foreign_cursor_is_refused_with_its_text() {
+    let (s, _) = store(FaultOptions::none(), 1);
+    let (records, err) =
+        read_until_error(&s, Some(Cursor::new("2026-01-01T00:00:00Z|SKU-1"))).await;
+    assert!(records.is_empty());
+    let err = err.unwrap();
+    assert_eq!(err.kind(), &ErrorKind::InvalidData);
+    assert!(err.to_string().contains("SKU-1"), "{err}");
+}

@@ -24,6 +24,7 @@
 //! # fn tokio_test_block<F: std::future::Future>(f: F) -> F::Output { futures::executor::block_on(f) }
 //! ```
 
+use std::collections::HashSet;
 use std::future::Future;
 
 use futures::{StreamExt, TryStreamExt, stream};
@@ -53,9 +54,9 @@ impl<E> Page<E> {
 
 /// Streams every record of every page, starting after `since`.
 ///
-/// The first `Err` from `fetch` is yielded and ends the stream. A page that
-/// is empty yet points back at the cursor it was fetched with is an
-/// [`ErrorKind::Unexpected`] error rather than an endless loop.
+/// The first `Err` from `fetch` is yielded and ends the stream. A page whose
+/// next cursor was already fetched (a server ignoring the cursor, or a cycle)
+/// is an [`ErrorKind::Unexpected`] error rather than an endless loop.
 pub fn paginate<E, F, Fut>(since: Option<Cursor>, fetch: F) -> RecordStream<E>
 where
     E: Entity,
@@ -66,11 +67,13 @@ where
         fetch: F,
         next: Option<Cursor>,
         done: bool,
+        asked: HashSet<Cursor>,
     }
     let state = State {
         fetch,
         next: since,
         done: false,
+        asked: HashSet::new(),
     };
     stream::try_unfold(state, |mut st| async move {
         if st.done {
@@ -78,12 +81,15 @@ where
         }
         let asked = st.next.clone();
         let page = (st.fetch)(asked.clone()).await?;
-        if page.records.is_empty() && page.next.is_some() && page.next == asked {
+        if let Some(c) = &asked {
+            st.asked.insert(c.clone());
+        }
+        if let Some(next) = page.next.as_ref().filter(|n| st.asked.contains(*n)) {
             return Err(Error::new(
                 ErrorKind::Unexpected,
                 format!(
-                    "pagination did not advance: an empty page pointed back at cursor {:?}",
-                    asked.map(|c| c.to_string())
+                    "pagination did not advance: a page pointed back at cursor {:?}, which was already fetched",
+                    next.as_str()
                 ),
             ));
         }
@@ -126,6 +132,42 @@ mod tests {
         let err = items[0].as_ref().unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::Unexpected);
         assert!(err.to_string().contains("did not advance"), "{err}");
+    }
+
+    #[test]
+    fn a_server_that_ignores_the_cursor_is_stopped() {
+        // Non-empty pages that always point at the same next cursor.
+        let stream = paginate::<Location, _, _>(None, |_| async move {
+            Ok(Page::new(vec![record(1)], Some(Cursor::new("1"))))
+        });
+        let items: Vec<_> = block_on(stream.collect::<Vec<_>>());
+        assert_eq!(items.len(), 2, "the first page, then the error");
+        assert!(
+            items[1]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("already fetched")
+        );
+    }
+
+    #[test]
+    fn a_cycle_of_cursors_is_stopped() {
+        let stream = paginate::<Location, _, _>(None, |since| async move {
+            let next = match since.as_ref().map(Cursor::as_str) {
+                None => "A",
+                Some("A") => "B",
+                _ => "A",
+            };
+            Ok(Page::new(vec![record(1)], Some(Cursor::new(next))))
+        });
+        let items: Vec<_> = block_on(stream.collect::<Vec<_>>());
+        assert!(items.last().unwrap().is_err());
+        assert_eq!(
+            items.len(),
+            3,
+            "pages from None and A, then B points back at A"
+        );
     }
 
     #[test]

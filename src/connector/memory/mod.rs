@@ -1,9 +1,11 @@
 //! An in-memory commerce system: the reference `Source` and `Sink` for every entity.
 //!
 //! It stands in for "the store" and "the ERP" in the quickstart, the tests and
-//! the benches. Changes are ordered by `(changed_at, key)` on a simulated,
-//! deterministic clock, and read in pages with collision-safe
-//! [`TimeIdCursor`]s. Faults are injected from a seeded generator
+//! the benches. Changes are ordered by `(changed_at, change sequence)` on a
+//! simulated, deterministic clock, and read in pages with collision-safe
+//! [`TimeIdCursor`]s whose id is the change sequence number. Every write gets
+//! a higher sequence, so a change made while a reader is paging lands after
+//! the reader's cursor even when the clock is frozen: nothing is skipped. Faults are injected from a seeded generator
 //! ([`FaultOptions`]): transient errors, rate limits with `retry_after`,
 //! latency, duplicate and out-of-order delivery.
 //!
@@ -29,7 +31,7 @@ mod faults;
 pub mod seed;
 
 use std::any::{Any, TypeId};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -131,22 +133,31 @@ pub enum PutOutcome {
 struct Row<E> {
     entity: E,
     external_id: String,
-    changed_at: DateTime<Utc>,
+    change: Change,
 }
 
-/// One entity's rows plus the change order `(changed_at, key)`.
+/// Where a row sits in the change order: its change time, then the change
+/// sequence (unique, increasing with every write).
+type Change = (DateTime<Utc>, u64);
+
+/// One entity's rows plus the change order.
 struct Table<E> {
     rows: HashMap<EntityKey, Row<E>>,
-    changes: BTreeSet<(DateTime<Utc>, EntityKey)>,
+    changes: BTreeMap<Change, EntityKey>,
 }
 
 impl<E> Default for Table<E> {
     fn default() -> Self {
         Table {
             rows: HashMap::new(),
-            changes: BTreeSet::new(),
+            changes: BTreeMap::new(),
         }
     }
+}
+
+/// The cursor right after `change`.
+fn change_cursor(change: Change) -> TimeIdCursor {
+    TimeIdCursor::new(change.0, format!("{:020}", change.1))
 }
 
 struct State {
@@ -154,6 +165,7 @@ struct State {
     clock: DateTime<Utc>,
     tick: chrono::Duration,
     next_id: u64,
+    last_seq: u64,
 }
 
 impl State {
@@ -165,10 +177,11 @@ impl State {
             .expect("tables are keyed by their entity type")
     }
 
-    fn tick(&mut self) -> DateTime<Utc> {
+    fn tick(&mut self) -> Change {
         let now = self.clock;
         self.clock += self.tick;
-        now
+        self.last_seq += 1;
+        (now, self.last_seq)
     }
 
     fn put<E: Entity>(&mut self, system: &SystemId, entity: E) -> (PutOutcome, String) {
@@ -183,21 +196,21 @@ impl State {
         let table = self.table::<E>();
         match table.rows.get_mut(&key) {
             Some(row) => {
-                table.changes.remove(&(row.changed_at, key.clone()));
+                table.changes.remove(&row.change);
                 row.entity = entity;
-                row.changed_at = at;
+                row.change = at;
                 let id = row.external_id.clone();
-                table.changes.insert((at, key));
+                table.changes.insert(at, key);
                 (PutOutcome::Updated, id)
             }
             None => {
-                table.changes.insert((at, key.clone()));
+                table.changes.insert(at, key.clone());
                 table.rows.insert(
                     key,
                     Row {
                         entity,
                         external_id: fresh_id.clone(),
-                        changed_at: at,
+                        change: at,
                     },
                 );
                 self.next_id += 1;
@@ -219,32 +232,25 @@ impl Inner {
         self.state.lock().expect("memory system lock poisoned")
     }
 
-    /// The cursor before every record (records predate 1970 never occur here).
-    fn start_cursor() -> TimeIdCursor {
-        TimeIdCursor::new(DateTime::<Utc>::UNIX_EPOCH, "")
-    }
-
     async fn fetch_page<E: Entity>(&self, since: Option<Cursor>) -> Result<Page<E>> {
         let fault = self.faults.begin_call().await;
         let what = format!("read of {} page", E::KIND);
         fault_result(&self.faults, &fault, self.system.as_str(), &what)?;
-        let after = match &since {
-            Some(c) => TimeIdCursor::decode(c).map_err(|e| {
-                e.with_system(self.system.as_str())
-                    .with_entity(E::KIND.name())
-            })?,
-            None => Self::start_cursor(),
+        let from = match &since {
+            Some(c) => Bound::Excluded(self.decode_cursor::<E>(c)?),
+            None => Bound::Unbounded,
         };
         let page_size = self.options.page_size;
-        let mut records: Vec<Record<E>> = {
+        let (mut records, first) = {
             let mut state = self.state();
             let table = state.table::<E>();
-            let from = (after.at, EntityKey::new(after.id.clone()));
-            table
+            let mut first = None;
+            let records: Vec<Record<E>> = table
                 .changes
-                .range((Bound::Excluded(from), Bound::Unbounded))
+                .range((from, Bound::Unbounded))
                 .take(page_size + 1)
-                .map(|(at, key)| {
+                .map(|(&change, key)| {
+                    first.get_or_insert(change);
                     let row = &table.rows[key];
                     Record::new(
                         row.entity.clone(),
@@ -252,21 +258,38 @@ impl Inner {
                             system: self.system.clone(),
                             id: row.external_id.clone(),
                         },
-                        TimeIdCursor::new(*at, key.as_str()).encode(),
-                        *at,
+                        change_cursor(change).encode(),
+                        change.0,
                     )
                 })
-                .collect()
+                .collect();
+            (records, first)
         };
         let more = records.len() > page_size;
         records.truncate(page_size);
         let page_end = records.last().map(|r| r.cursor.clone());
-        self.disorder(
-            &mut records,
-            since.unwrap_or_else(|| Self::start_cursor().encode()),
-        );
+        if let Some((at, seq)) = first {
+            // Just before the page's first record: resuming there repeats the page, never skips.
+            let page_start = change_cursor((at, seq - 1)).encode();
+            self.disorder(&mut records, page_start);
+        }
         Counters::add(&self.faults.counters.records_read, records.len() as u64);
         Ok(Page::new(records, if more { page_end } else { None }))
+    }
+
+    fn decode_cursor<E: Entity>(&self, cursor: &Cursor) -> Result<Change> {
+        let context = |e: Error| {
+            e.with_system(self.system.as_str())
+                .with_entity(E::KIND.name())
+        };
+        let c = TimeIdCursor::decode(cursor).map_err(context)?;
+        let seq = c.id.parse::<u64>().map_err(|_| {
+            context(Error::invalid_data(format!(
+                "cursor {:?} does not end in a change sequence number",
+                cursor.as_str()
+            )))
+        })?;
+        Ok((c.at, seq))
     }
 
     /// Injects duplicate and out-of-order delivery while keeping the contract:
@@ -369,6 +392,7 @@ impl MemorySystem {
             clock: options.clock_start,
             tick,
             next_id: 0,
+            last_seq: 0,
         };
         MemorySystem {
             inner: Arc::new(Inner {
@@ -455,7 +479,7 @@ impl MemorySystem {
         let mut state = self.inner.state();
         let table = state.table::<E>();
         let row = table.rows.remove(key)?;
-        table.changes.remove(&(row.changed_at, key.clone()));
+        table.changes.remove(&row.change);
         Some(row.entity)
     }
 
