@@ -17,7 +17,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn reads(c: &mut Criterion) {
     let rt = runtime();
-    let data = Dataset::generate(&SeedOptions::default());
+    let data = Dataset::generate(&SeedOptions::default()).unwrap();
     let store = MemorySystem::new(SystemId::new("store").unwrap(), MemoryOptions::default());
     store.load(&data);
     let mut group = c.benchmark_group("memory_read");
@@ -53,7 +53,7 @@ fn reads(c: &mut Criterion) {
 
 fn upserts(c: &mut Criterion) {
     let rt = runtime();
-    let data = Dataset::generate(&SeedOptions::default());
+    let data = Dataset::generate(&SeedOptions::default()).unwrap();
     let erp = MemorySystem::new(SystemId::new("erp").unwrap(), MemoryOptions::default());
     let mut group = c.benchmark_group("memory_upsert");
     group.throughput(Throughput::Elements(data.variants.len() as u64));

@@ -24,7 +24,7 @@ fn allocate(c: &mut Criterion) {
 }
 
 fn orders(c: &mut Criterion) {
-    let data = Dataset::generate(&SeedOptions::default().with_orders(10_000));
+    let data = Dataset::generate(&SeedOptions::default().with_orders(10_000)).unwrap();
     let orders = data.orders;
     let json: Vec<String> = orders
         .iter()

@@ -96,7 +96,7 @@ async fn write_batch<E: Entity>(
             WriteResult::Created { .. } => report.created += 1,
             WriteResult::Updated { .. } => report.updated += 1,
             WriteResult::Unchanged { .. } => report.unchanged += 1,
-            WriteResult::Rejected(e) => report.rejected.push((o.key, e)),
+            WriteResult::Rejected { error } => report.rejected.push((o.key, error)),
             _ => {}
         }
     }
@@ -213,8 +213,13 @@ fn differences<E: Entity>(store: &MemorySystem, erp: &MemorySystem, skip: &[Enti
 
 fn print_faults(name: &str, s: &MemoryStats) {
     println!(
-        "  {name:<6} {} calls, {} timeouts, {} rate limits, {} duplicates, {} reordered pages",
-        s.calls, s.transient_errors, s.rate_limited, s.duplicates, s.reordered_pages
+        "  {name:<6} {} calls, {} timeouts ({} after a partial write), {} rate limits, {} duplicates, {} reordered pages",
+        s.calls,
+        s.transient_errors,
+        s.partial_writes,
+        s.rate_limited,
+        s.duplicates,
+        s.reordered_pages
     );
 }
 
@@ -237,7 +242,7 @@ async fn main() -> Result<()> {
         MemoryOptions::default().with_seed(2).with_faults(faults),
     );
 
-    let data = Dataset::generate(&SeedOptions::default());
+    let data = Dataset::generate(&SeedOptions::default())?;
     store.load(&data);
     // Somebody typed three prices with a minus sign.
     let mut bad_keys = Vec::new();
@@ -261,12 +266,13 @@ async fn main() -> Result<()> {
     let mut checkpoints = Checkpoints::default();
     copy_all(&store, &erp, &mut checkpoints).await?;
 
-    println!("\n2) the store changes: 300 stock moves, 25 price changes, 200 new orders");
-    for level in data.inventory.iter().step_by(17).take(300) {
+    let (mut moves, mut prices, mut new_orders) = (0, 0, 0);
+    for level in data.inventory.iter().step_by(16).take(300) {
         let mut l = level.clone();
         l.on_hand += 5;
         l.recompute_available();
         store.put(l);
+        moves += 1;
     }
     for v in data.variants.iter().skip(1).step_by(40).take(25) {
         let mut v = v.clone();
@@ -274,12 +280,17 @@ async fn main() -> Result<()> {
             .price
             .checked_add(Money::from_minor(100, v.price.currency()))?;
         store.put(v);
+        prices += 1;
     }
-    let more = Dataset::generate(&SeedOptions::default().with_seed(7).with_orders(200));
+    let more = Dataset::generate(&SeedOptions::default().with_seed(7).with_orders(200))?;
     for mut o in more.orders {
         o.number = format!("W{}", o.number.trim_start_matches('#'));
         store.put(o);
+        new_orders += 1;
     }
+    println!(
+        "\n2) the store changes: {moves} stock moves, {prices} price changes, {new_orders} new orders"
+    );
     println!("   incremental copy from the saved checkpoints");
     copy_all(&store, &erp, &mut checkpoints).await?;
 

@@ -18,7 +18,8 @@ use seamwork::connector::memory::{Dataset, SeedOptions};
 use seamwork::model::{Money, Order};
 
 fn generate(n: usize, out: &str) -> std::io::Result<()> {
-    let data = Dataset::generate(&SeedOptions::default().with_orders(n));
+    let data =
+        Dataset::generate(&SeedOptions::default().with_orders(n)).map_err(std::io::Error::other)?;
     let mut w = BufWriter::new(File::create(out)?);
     for (i, mut o) in data.orders.into_iter().enumerate() {
         // Every 1,000th order carries a one-cent drift in its total.

@@ -37,7 +37,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum ErrorKind {
     /// The record or resource does not exist in the remote system.
     NotFound,
-    /// A concurrent change or a uniqueness rule prevented the write.
+    /// A concurrent change prevented the write (optimistic lock, record
+    /// locked by another writer); retrying later may succeed. A uniqueness
+    /// violation that retrying cannot fix is `InvalidData`, or a `Conflict`
+    /// marked [`Retryability::Permanent`].
     Conflict,
     /// The remote system throttled us; wait `retry_after` if it said how long.
     RateLimited {
@@ -367,6 +370,70 @@ impl std::error::Error for Error {
     }
 }
 
+mod stored {
+    //! serde's `flatten` buffers values in a type that can hold floats, which
+    //! the crate-wide float ban flags; no money passes through here.
+    #![allow(clippy::disallowed_types)]
+
+    use serde::{Deserialize, Serialize};
+
+    use super::{ErrorContext, ErrorKind, Retryability};
+
+    /// The stored form of an [`Error`]: everything but the live cause, which is kept as text.
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct StoredError {
+        #[serde(flatten)]
+        pub(super) kind: ErrorKind,
+        pub(super) retryability: Retryability,
+        pub(super) message: String,
+        #[serde(default, skip_serializing_if = "ErrorContext::is_empty")]
+        pub(super) context: ErrorContext,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub(super) cause: Option<String>,
+    }
+}
+use stored::StoredError;
+
+/// A cause read back from storage: only its text survives.
+#[derive(Debug)]
+struct StoredCause(String);
+
+impl fmt::Display for StoredCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoredCause {}
+
+/// Errors serialize so that a dead letter or a failed outcome can be stored
+/// and shown later; the cause is kept as its text.
+impl Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        StoredError {
+            kind: self.inner.kind.clone(),
+            retryability: self.inner.retryability,
+            message: self.inner.message.clone(),
+            context: self.inner.context.clone(),
+            cause: self.inner.source.as_ref().map(|c| c.to_string()),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Error {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let stored = StoredError::deserialize(d)?;
+        let mut err =
+            Error::new(stored.kind, stored.message).with_retryability(stored.retryability);
+        err.inner.context = stored.context;
+        if let Some(cause) = stored.cause {
+            err = err.with_source(StoredCause(cause));
+        }
+        Ok(err)
+    }
+}
+
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
         let line = (e.line() > 0).then_some(e.line() as u64);
@@ -439,6 +506,21 @@ mod tests {
             .into();
         assert_eq!(e.kind(), &ErrorKind::InvalidData);
         assert_eq!(e.context().line, Some(2));
+    }
+
+    #[test]
+    fn errors_round_trip_through_json_with_their_cause() {
+        let io = std::io::Error::other("connection reset");
+        let e = Error::unavailable("erp down")
+            .with_system("erp")
+            .with_key("SKU-1")
+            .with_source(io)
+            .retries_exhausted();
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains(r#""kind":"unavailable""#), "{json}");
+        let back: Error = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.retryability(), Retryability::PersistentAfterRetries);
     }
 
     #[test]

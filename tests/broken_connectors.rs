@@ -75,7 +75,7 @@ fn colliding_levels(n: usize) -> (MemorySystem, Vec<InventoryLevel>) {
             .with_tick(std::time::Duration::ZERO)
             .with_page_size(50),
     );
-    let d = Dataset::generate(&SeedOptions::small());
+    let d = Dataset::generate(&SeedOptions::small()).unwrap();
     let levels: Vec<InventoryLevel> = (0..n)
         .map(|i| {
             InventoryLevel::new(
@@ -158,7 +158,7 @@ impl<E: Entity> Sink<E> for DroppingSink {
 
 #[tokio::test]
 async fn suite_catches_a_sink_that_drops_rejected_records() {
-    let d = Dataset::generate(&SeedOptions::small());
+    let d = Dataset::generate(&SeedOptions::small()).unwrap();
     let sink = DroppingSink(MemorySystem::new(
         SystemId::new("erp").unwrap(),
         MemoryOptions::default(),
@@ -213,7 +213,7 @@ impl<E: Entity> Sink<E> for BlackHoleSink {
                         external_id: "x".into(),
                     },
                 ),
-                Err(v) => WriteOutcome::new(e.key(), WriteResult::Rejected(v.into())),
+                Err(v) => WriteOutcome::new(e.key(), WriteResult::rejected(v.into())),
             })
             .collect())
     }
@@ -221,7 +221,7 @@ impl<E: Entity> Sink<E> for BlackHoleSink {
 
 #[tokio::test]
 async fn read_back_catches_a_sink_that_writes_nothing() {
-    let d = Dataset::generate(&SeedOptions::small());
+    let d = Dataset::generate(&SeedOptions::small()).unwrap();
     let store = MemorySystem::new(SystemId::new("erp").unwrap(), MemoryOptions::default());
     let sink = BlackHoleSink(store.clone());
     let failure = testkit::written_records_read_back::<Variant>(&sink, &store, &d.variants)
@@ -239,7 +239,7 @@ async fn read_back_catches_a_sink_that_writes_nothing() {
 
 #[tokio::test]
 async fn one_record_batches_are_still_checked() {
-    let d = Dataset::generate(&SeedOptions::small());
+    let d = Dataset::generate(&SeedOptions::small()).unwrap();
     let one = || {
         MemorySystem::new(
             SystemId::new("erp").unwrap(),
@@ -270,7 +270,7 @@ async fn one_record_batches_are_still_checked() {
 
 #[tokio::test]
 async fn suite_catches_a_sink_that_is_not_idempotent() {
-    let d = Dataset::generate(&SeedOptions::small());
+    let d = Dataset::generate(&SeedOptions::small()).unwrap();
     let sink = NeverUnchangedSink(MemorySystem::new(
         SystemId::new("erp").unwrap(),
         MemoryOptions::default(),

@@ -14,7 +14,7 @@ fn system(name: &str, options: MemoryOptions) -> MemorySystem {
 }
 
 fn data() -> Dataset {
-    Dataset::generate(&SeedOptions::small())
+    Dataset::generate(&SeedOptions::small()).unwrap()
 }
 
 async fn source_suite<E: Entity>(records: &[E], page_size: usize) {

@@ -13,7 +13,7 @@ use seamwork::{Error, ErrorKind};
 
 #[tokio::test]
 async fn memory_system_behind_arc_dyn() {
-    let data = Dataset::generate(&SeedOptions::small());
+    let data = Dataset::generate(&SeedOptions::small()).unwrap();
     let store = MemorySystem::new(SystemId::new("store").unwrap(), MemoryOptions::default());
     store.load(&data);
     let sources: Vec<(EntityKind, Arc<dyn Source<Order>>)> =
@@ -44,7 +44,7 @@ async fn write_with_one_retry<E: Entity>(
 
 #[tokio::test]
 async fn mock_sink_drives_the_retry_decision() {
-    let data = Dataset::generate(&SeedOptions::small());
+    let data = Dataset::generate(&SeedOptions::small()).unwrap();
     let mut sink = MockSink::<Variant>::new();
     let mut seq = mockall::Sequence::new();
     sink.expect_upsert()
@@ -85,7 +85,7 @@ async fn mock_sink_drives_the_retry_decision() {
 
 #[tokio::test]
 async fn mock_source_behind_arc_dyn() {
-    let data = Dataset::generate(&SeedOptions::small());
+    let data = Dataset::generate(&SeedOptions::small()).unwrap();
     let order = data.orders[0].clone();
     let mut mock = MockSource::<Order>::new();
     mock.expect_read().returning(move |since| {

@@ -12,7 +12,7 @@ use seamwork::model::{Order, SystemId, Variant};
 use seamwork::{Error, ErrorKind};
 
 fn store(faults: FaultOptions, seed: u64) -> (MemorySystem, Dataset) {
-    let data = Dataset::generate(&SeedOptions::small());
+    let data = Dataset::generate(&SeedOptions::small()).unwrap();
     let s = MemorySystem::new(
         SystemId::new("store").unwrap(),
         MemoryOptions::default()
@@ -125,7 +125,7 @@ async fn transient_read_errors_resume_from_the_last_cursor() {
 
 #[tokio::test]
 async fn partial_writes_then_retry_write_each_record_once() {
-    let data = Dataset::generate(&SeedOptions::small());
+    let data = Dataset::generate(&SeedOptions::small()).unwrap();
     let batch = &data.variants;
     let (mut retried, mut partial) = (0, 0);
     for seed in 0..10 {
@@ -194,7 +194,7 @@ async fn oversized_batches_are_refused_whole() {
         SystemId::new("erp").unwrap(),
         MemoryOptions::default().with_max_batch(4),
     );
-    let data = Dataset::generate(&SeedOptions::small());
+    let data = Dataset::generate(&SeedOptions::small()).unwrap();
     let err = Sink::<Variant>::upsert(&erp, &data.variants[..5])
         .await
         .unwrap_err();
@@ -211,7 +211,7 @@ async fn writes_during_a_read_are_not_skipped_with_a_frozen_clock() {
             .with_tick(Duration::ZERO)
             .with_page_size(3),
     );
-    let data = Dataset::generate(&SeedOptions::small());
+    let data = Dataset::generate(&SeedOptions::small()).unwrap();
     let mut variants = data.variants.clone();
     variants.sort_by(|a, b| b.sku.cmp(&a.sku)); // insert in descending key order
     s.put_all(variants[..10].iter().cloned());

@@ -174,7 +174,7 @@ proptest! {
 
     #[test]
     fn generated_datasets_are_valid(seed in any::<u64>()) {
-        let data = Dataset::generate(&SeedOptions::small().with_seed(seed));
+        let data = Dataset::generate(&SeedOptions::small().with_seed(seed)).unwrap();
         for o in &data.orders {
             if let Err(e) = o.validate() {
                 return Err(TestCaseError::fail(format!("seed {seed}: {e}")));

@@ -16,7 +16,7 @@
 //!
 //! # futures::executor::block_on(async {
 //! let store = MemorySystem::new(SystemId::new("store").unwrap(), MemoryOptions::default());
-//! store.load(&Dataset::generate(&SeedOptions::small()));
+//! store.load(&Dataset::generate(&SeedOptions::small()).unwrap());
 //! let erp = MemorySystem::new(SystemId::new("erp").unwrap(), MemoryOptions::default());
 //!
 //! let source: Arc<dyn Source<Order>> = Arc::new(store);

@@ -45,7 +45,8 @@ impl<E> Record<E> {
 }
 
 /// What a sink did with one record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum WriteResult {
     /// It did not exist and was created with this id.
@@ -64,13 +65,29 @@ pub enum WriteResult {
         external_id: String,
     },
     /// It was refused; the error says why. Never silently dropped.
-    Rejected(Error),
+    Rejected {
+        /// Why.
+        error: Error,
+    },
 }
 
 impl WriteResult {
+    /// A rejection for `error`.
+    pub fn rejected(error: Error) -> Self {
+        WriteResult::Rejected { error }
+    }
+
+    /// The error, when rejected.
+    pub fn rejection(&self) -> Option<&Error> {
+        match self {
+            WriteResult::Rejected { error } => Some(error),
+            _ => None,
+        }
+    }
+
     /// True for created, updated and unchanged.
     pub fn is_ok(&self) -> bool {
-        !matches!(self, WriteResult::Rejected(_))
+        !matches!(self, WriteResult::Rejected { .. })
     }
 
     /// The sink's id, unless rejected.
@@ -79,13 +96,13 @@ impl WriteResult {
             WriteResult::Created { external_id }
             | WriteResult::Updated { external_id }
             | WriteResult::Unchanged { external_id } => Some(external_id),
-            WriteResult::Rejected(_) => None,
+            WriteResult::Rejected { .. } => None,
         }
     }
 }
 
 /// The outcome for one record of a batch, in batch order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct WriteOutcome {
     /// The record's canonical key.

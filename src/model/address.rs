@@ -87,8 +87,10 @@ impl Address {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct GeoPoint {
     /// Latitude, −90 to 90.
+    #[serde(with = "crate::model::money::decimal_serde")]
     pub lat: Decimal,
     /// Longitude, −180 to 180.
+    #[serde(with = "crate::model::money::decimal_serde")]
     pub lon: Decimal,
 }
 

@@ -79,9 +79,47 @@ impl<'de> Deserialize<'de> for Sku {
 }
 
 /// A Global Trade Item Number (GTIN-8, -12 (UPC-A), -13 (EAN) or -14) with a valid check digit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+///
+/// Kept as written, but compared as its 14-digit form: the UPC-A
+/// `036000291452` and the EAN-13 `0036000291452` are the same item.
+#[derive(Debug, Clone, Serialize)]
 #[serde(transparent)]
 pub struct Gtin(String);
+
+impl Gtin {
+    /// The 14-digit form as bytes, for comparing without allocating.
+    fn gtin14_bytes(&self) -> [u8; 14] {
+        let mut out = [b'0'; 14];
+        out[14 - self.0.len()..].copy_from_slice(self.0.as_bytes());
+        out
+    }
+}
+
+impl PartialEq for Gtin {
+    fn eq(&self, other: &Self) -> bool {
+        self.gtin14_bytes() == other.gtin14_bytes()
+    }
+}
+
+impl Eq for Gtin {}
+
+impl std::hash::Hash for Gtin {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.gtin14_bytes().hash(state);
+    }
+}
+
+impl PartialOrd for Gtin {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Gtin {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.gtin14_bytes().cmp(&other.gtin14_bytes())
+    }
+}
 
 impl Gtin {
     /// Parses digits (spaces and hyphens between digit groups are ignored) and checks length and check digit.
@@ -102,6 +140,9 @@ impl Gtin {
                 "GTIN {value:?} has {} digits; expected 8, 12, 13 or 14",
                 digits.len()
             ));
+        }
+        if digits.bytes().all(|b| b == b'0') {
+            return bad(format!("GTIN {value:?} is all zeros, which is no item"));
         }
         let (body, check) = digits.split_at(digits.len() - 1);
         let expected = gtin_check_digit(body);
@@ -220,6 +261,7 @@ text_id!(
 
 /// Where a record lives in one system: the system and its id there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "RawExternalRef")]
 pub struct ExternalRef {
     /// The system.
     pub system: SystemId,
@@ -248,6 +290,20 @@ impl ExternalRef {
             system: SystemId::new(system)?,
             id,
         })
+    }
+}
+
+/// The unchecked wire form of an [`ExternalRef`].
+#[derive(Deserialize)]
+struct RawExternalRef {
+    system: String,
+    id: String,
+}
+
+impl TryFrom<RawExternalRef> for ExternalRef {
+    type Error = Error;
+    fn try_from(raw: RawExternalRef) -> Result<Self, Error> {
+        ExternalRef::try_new(&raw.system, raw.id)
     }
 }
 
@@ -290,6 +346,20 @@ mod tests {
             Gtin::parse("036000291452").unwrap().to_gtin14(),
             "00036000291452"
         );
+        assert_eq!(
+            Gtin::parse("036000291452").unwrap(),
+            Gtin::parse("0036000291452").unwrap()
+        );
+        assert_eq!(
+            Gtin::parse("0036000291452").unwrap().as_str(),
+            "0036000291452"
+        );
+        assert!(
+            Gtin::parse("00000000")
+                .unwrap_err()
+                .to_string()
+                .contains("all zeros")
+        );
     }
 
     #[test]
@@ -311,5 +381,6 @@ mod tests {
         assert_eq!(serde_json::from_str::<ExternalRef>(&json).unwrap(), r);
         assert!(ExternalRef::try_new("", "1").is_err());
         assert!(ExternalRef::try_new("erp", "").is_err());
+        assert!(serde_json::from_str::<ExternalRef>(r#"{"system":"erp","id":""}"#).is_err());
     }
 }

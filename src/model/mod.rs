@@ -30,8 +30,8 @@ pub use inventory::InventoryLevel;
 pub use location::{Location, LocationKind};
 pub use money::{Currency, Money, MoneyError, RoundingMode};
 pub use order::{
-    DiscountAllocation, DiscountTarget, FinancialStatus, FulfillmentStatus, Order, OrderDiscount,
-    OrderLine, OrderTotals, Refund, RefundLine, ShippingLine, TaxLine,
+    ChargeKind, DiscountAllocation, DiscountTarget, FinancialStatus, FulfillmentStatus, Order,
+    OrderCharge, OrderDiscount, OrderLine, OrderTotals, Refund, RefundLine, ShippingLine, TaxLine,
 };
 pub use product::{Product, ProductOption, ProductStatus, Variant, Weight, WeightUnit};
 pub use validation::{ValidationErrors, Violation};

@@ -253,7 +253,7 @@ impl From<RoundingMode> for RoundingStrategy {
 /// JSON number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
-    #[serde(with = "amount_serde")]
+    #[serde(with = "decimal_serde")]
     amount: Decimal,
     currency: Currency,
 }
@@ -464,20 +464,8 @@ impl Money {
             .and_then(|f| abs.mantissa().unsigned_abs().checked_mul(f))
             .ok_or_else(overflow)?;
 
-        // The weights as integers sharing one scale, so the shares are exact.
-        let normalized: Vec<Decimal> = weights.iter().map(|w| w.abs().normalize()).collect();
-        let scale = normalized.iter().map(Decimal::scale).max().unwrap_or(0);
-        let int_weights = normalized
-            .iter()
-            .map(|w| {
-                pow10(scale - w.scale()).and_then(|f| w.mantissa().unsigned_abs().checked_mul(f))
-            })
-            .collect::<Option<Vec<u128>>>()
-            .ok_or_else(overflow)?;
-        let total_weight = int_weights
-            .iter()
-            .try_fold(0u128, |acc, w| acc.checked_add(*w))
-            .ok_or_else(overflow)?;
+        let int_weights = integer_weights(weights, units).ok_or_else(overflow)?;
+        let total_weight: u128 = int_weights.iter().sum();
         if total_weight == 0 {
             return Err(MoneyError::InvalidWeights(format!(
                 "the {} weights sum to zero; at least one must be positive",
@@ -547,6 +535,44 @@ impl Money {
     }
 }
 
+/// Significant digits kept when weights are too precise to scale exactly.
+const WEIGHT_DIGITS: u32 = 18;
+
+/// The weights as integers on one scale such that `units × Σ weights` fits in
+/// a `u128`, so every share below is exact integer arithmetic.
+///
+/// Exact when the weights' own digits fit; otherwise (say a weight of 1/3 with
+/// 28 decimals next to 100) each weight is rounded to [`WEIGHT_DIGITS`]
+/// significant digits relative to the largest, which moves a share by at most
+/// `units × 10^-18` of a minor unit. `None` when even that does not fit.
+fn integer_weights(weights: &[Decimal], units: u128) -> Option<Vec<u128>> {
+    let fits = |ws: &[u128]| {
+        ws.iter()
+            .try_fold(0u128, |acc, w| acc.checked_add(*w))
+            .and_then(|total| units.checked_mul(total))
+            .is_some()
+    };
+    let normalized: Vec<Decimal> = weights.iter().map(|w| w.abs().normalize()).collect();
+    let scale = normalized.iter().map(Decimal::scale).max().unwrap_or(0);
+    let exact: Option<Vec<u128>> = normalized
+        .iter()
+        .map(|w| pow10(scale - w.scale()).and_then(|f| w.mantissa().unsigned_abs().checked_mul(f)))
+        .collect();
+    if let Some(ws) = exact.filter(|ws| fits(ws)) {
+        return Some(ws);
+    }
+    let max = normalized.iter().copied().max().filter(|m| !m.is_zero())?;
+    let one = Decimal::from(10u64.pow(WEIGHT_DIGITS));
+    let approx: Option<Vec<u128>> = normalized
+        .iter()
+        .map(|w| {
+            let r = (*w / max).checked_mul(one)?.round();
+            u128::try_from(r.mantissa()).ok()
+        })
+        .collect();
+    approx.filter(|ws| fits(ws))
+}
+
 impl std::ops::Neg for Money {
     type Output = Money;
 
@@ -561,8 +587,10 @@ impl fmt::Display for Money {
     }
 }
 
-/// The amount on the wire: written as a string, read from a string or a JSON number.
-mod amount_serde {
+/// A decimal on the wire: written as a string, read from a string or a JSON
+/// number. Used for every `Decimal` field of the model, because ERPs and REST
+/// APIs send rates, weights and coordinates as numbers.
+pub(crate) mod decimal_serde {
     use std::fmt;
     use std::str::FromStr;
 
@@ -577,6 +605,9 @@ mod amount_serde {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
         deserializer.deserialize_any(AmountVisitor)
     }
+
+    /// Significant digits an f64 carries exactly for any decimal input.
+    const MAX_EXACT_DIGITS: usize = 15;
 
     struct AmountVisitor;
 
@@ -614,10 +645,23 @@ mod amount_serde {
         )]
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
             // Display gives the shortest text that reads back as the same f64
-            // (0.1 → "0.1"), so the Decimal is what the sender wrote.
+            // (0.1 → "0.1"). Up to 15 significant digits that text is exactly
+            // what the sender wrote; beyond, digits may already be lost, so
+            // the value is refused rather than silently changed.
             let text = v.to_string();
+            let digits = text
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>();
+            let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+            if significant > MAX_EXACT_DIGITS {
+                return Err(E::custom(format!(
+                    "number {text} has more than {MAX_EXACT_DIGITS} significant digits and may \
+                     have lost precision in JSON; send it as a string"
+                )));
+            }
             Decimal::from_str(&text)
-                .map_err(|_| E::custom(format!("amount {text} cannot be represented as a decimal")))
+                .map_err(|_| E::custom(format!("number {text} cannot be represented as a decimal")))
         }
     }
 }
@@ -625,6 +669,28 @@ mod amount_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allocate_survives_very_precise_weights() {
+        let third = Decimal::ONE / Decimal::from(3);
+        let total = m("1000000000.00", Currency::USD);
+        let parts = total.allocate(&[third, Decimal::from(100)]).unwrap();
+        assert_eq!(Money::sum(Currency::USD, parts.iter()).unwrap(), total);
+        // 1/3 : 100 → 0.3322259...% of the total
+        assert_eq!(parts[0].amount(), d("3322259.14"));
+    }
+
+    #[test]
+    fn json_numbers_that_may_have_lost_digits_are_refused() {
+        let ok: Money = serde_json::from_str(r#"{"amount":12.34,"currency":"USD"}"#).unwrap();
+        assert_eq!(ok.amount(), d("12.34"));
+        let err =
+            serde_json::from_str::<Money>(r#"{"amount":12345678901234567.89,"currency":"USD"}"#)
+                .unwrap_err();
+        assert!(err.to_string().contains("send it as a string"), "{err}");
+        let big: Money = serde_json::from_str(r#"{"amount":1e20,"currency":"USD"}"#).unwrap();
+        assert_eq!(big.amount(), d("100000000000000000000"));
+    }
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()

@@ -9,7 +9,7 @@
 //! | `shipping_total` | Σ shipping lines (price − shipping discount allocations) |
 //! | `discount_total` | Σ every discount allocation (lines and shipping) = Σ `discounts[].amount` |
 //! | `tax_total` | Σ tax lines of lines and shipping lines |
-//! | `total` | subtotal + shipping_total + tax_total (tax only when prices exclude it) |
+//! | `total` | subtotal + shipping_total + Σ charges (tips, duties, fees) + tax_total (tax only when prices exclude it) |
 //! | `paid` | money captured; Σ refunds ≤ paid |
 //!
 //! Everything is exact `Decimal` arithmetic; no rounding happens here, so a
@@ -86,6 +86,7 @@ pub struct TaxLine {
     /// Name (`CA State Tax`, `VAT 19%`).
     pub title: String,
     /// Rate as a fraction (0.0725).
+    #[serde(with = "crate::model::money::decimal_serde")]
     pub rate: Decimal,
     /// Tax amount.
     pub amount: Money,
@@ -151,6 +152,10 @@ pub struct OrderLine {
     /// Location chosen to fulfil the line, once routed.
     #[serde(default)]
     pub fulfillment_location: Option<LocationId>,
+    /// The line total the source reports (after discounts, before tax), when
+    /// it reports one; `validate()` checks it against price × quantity − discounts.
+    #[serde(default)]
+    pub total: Option<Money>,
 }
 
 impl OrderLine {
@@ -165,6 +170,7 @@ impl OrderLine {
             discount_allocations: Vec::new(),
             tax_lines: Vec::new(),
             fulfillment_location: None,
+            total: None,
         }
     }
 
@@ -239,6 +245,32 @@ impl ShippingLine {
             self.tax_lines.iter().map(|t| &t.amount),
         )
     }
+}
+
+/// What kind of extra charge the customer pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChargeKind {
+    /// A tip.
+    Tip,
+    /// Import duties collected at checkout.
+    Duty,
+    /// Any other fee (payment surcharge, packaging, ...).
+    Fee,
+}
+
+/// A charge beyond goods, shipping and tax that counts in the order total
+/// (Shopify's `total_price` includes tips and duties).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCharge {
+    /// What it is.
+    pub kind: ChargeKind,
+    /// Name shown to the customer.
+    #[serde(default)]
+    pub title: String,
+    /// Amount, never negative.
+    pub amount: Money,
 }
 
 /// Part of a refund that returns units of one line.
@@ -337,6 +369,9 @@ pub struct Order {
     /// Discounts applied.
     #[serde(default)]
     pub discounts: Vec<OrderDiscount>,
+    /// Tips, duties and fees.
+    #[serde(default)]
+    pub charges: Vec<OrderCharge>,
     /// Refunds made.
     #[serde(default)]
     pub refunds: Vec<Refund>,
@@ -371,6 +406,7 @@ impl Order {
             lines: Vec::new(),
             shipping_lines: Vec::new(),
             discounts: Vec::new(),
+            charges: Vec::new(),
             refunds: Vec::new(),
             financial_status: FinancialStatus::Pending,
             fulfillment_status: FulfillmentStatus::Unfulfilled,
@@ -401,7 +437,8 @@ impl Order {
             discount_total = discount_total.checked_add(d)?;
             tax_total = tax_total.checked_add(s.tax()?)?;
         }
-        let mut total = subtotal.checked_add(shipping_total)?;
+        let charges = Money::sum(c, self.charges.iter().map(|ch| &ch.amount))?;
+        let mut total = subtotal.checked_add(shipping_total)?.checked_add(charges)?;
         if !self.taxes_included {
             total = total.checked_add(tax_total)?;
         }
@@ -492,6 +529,9 @@ impl Order {
         for (i, d) in self.discounts.iter().enumerate() {
             check(format_args!("discounts[{i}].amount"), &d.amount);
         }
+        for (i, ch) in self.charges.iter().enumerate() {
+            check(format_args!("charges[{i}].amount"), &ch.amount);
+        }
         for (i, r) in self.refunds.iter().enumerate() {
             check(format_args!("refunds[{i}].amount"), &r.amount);
             for (j, l) in r.lines.iter().enumerate() {
@@ -528,17 +568,34 @@ impl Order {
                     "must not be negative",
                     l.unit_price,
                 );
-                check_allocations(v, &l.discount_allocations, self.discounts.len());
+                check_allocations(v, &l.discount_allocations, &self.discounts, false);
                 if let (Ok(gross), Ok(discount)) = (l.gross(), l.discount()) {
-                    v.check_value(
-                        discount.checked_cmp(&gross).is_ok_and(|o| o.is_le()),
+                    check_not_above(
+                        v,
                         "discount_allocations",
                         "must not exceed the line's gross amount",
-                        format_args!("{discount} > {gross}"),
+                        discount,
+                        gross,
+                    );
+                }
+                if let (Some(reported), Ok(net)) = (l.total, l.net()) {
+                    v.expect_eq(
+                        "total",
+                        "must equal unit_price × quantity − discounts",
+                        &net,
+                        &reported,
                     );
                 }
                 check_tax_lines(v, &l.tax_lines);
             });
+        }
+        for (i, ch) in self.charges.iter().enumerate() {
+            v.check_value(
+                !ch.amount.is_negative(),
+                format_args!("charges[{i}].amount"),
+                "must not be negative",
+                ch.amount,
+            );
         }
         for (i, s) in self.shipping_lines.iter().enumerate() {
             v.nested(format_args!("shipping_lines[{i}]"), |v| {
@@ -548,7 +605,16 @@ impl Order {
                     "must not be negative",
                     s.price,
                 );
-                check_allocations(v, &s.discount_allocations, self.discounts.len());
+                check_allocations(v, &s.discount_allocations, &self.discounts, true);
+                if let Ok(discount) = s.discount() {
+                    check_not_above(
+                        v,
+                        "discount_allocations",
+                        "must not exceed the shipping price",
+                        discount,
+                        s.price,
+                    );
+                }
                 check_tax_lines(v, &s.tax_lines);
             });
         }
@@ -622,9 +688,9 @@ impl Order {
             &t.tax_total,
         );
         let rule = if self.taxes_included {
-            "must equal subtotal + shipping_total (taxes included)"
+            "must equal subtotal + shipping_total + charges (taxes included)"
         } else {
-            "must equal subtotal + shipping_total + tax_total"
+            "must equal subtotal + shipping_total + charges + tax_total"
         };
         v.expect_eq("totals.total", rule, &computed.total, &t.total);
         v.check_value(
@@ -636,11 +702,8 @@ impl Order {
     }
 
     fn check_refunds(&self, v: &mut Validator) {
-        let ordered: HashMap<&str, u32> = self
-            .lines
-            .iter()
-            .map(|l| (l.id.as_str(), l.quantity))
-            .collect();
+        let ordered: HashMap<&str, &OrderLine> =
+            self.lines.iter().map(|l| (l.id.as_str(), l)).collect();
         let mut refunded_qty: HashMap<&str, u64> = HashMap::new();
         for (i, r) in self.refunds.iter().enumerate() {
             v.nested(format_args!("refunds[{i}]"), |v| {
@@ -651,12 +714,25 @@ impl Order {
                     r.amount,
                 );
                 for (j, rl) in r.lines.iter().enumerate() {
+                    let line = ordered.get(rl.line_id.as_str());
                     v.check_value(
-                        ordered.contains_key(rl.line_id.as_str()),
+                        line.is_some(),
                         format_args!("lines[{j}].line_id"),
                         "must name a line of the order",
                         &rl.line_id,
                     );
+                    // What the whole line cost, tax included, bounds any refund of it.
+                    let cost =
+                        line.and_then(|l| l.net().and_then(|n| n.checked_add(l.tax()?)).ok());
+                    if let Some(cost) = cost {
+                        check_not_above(
+                            v,
+                            &format!("lines[{j}].amount"),
+                            "must not exceed what the line cost (net + tax)",
+                            rl.amount,
+                            cost,
+                        );
+                    }
                     v.check_value(
                         rl.quantity > 0,
                         format_args!("lines[{j}].quantity"),
@@ -719,14 +795,33 @@ impl Order {
     }
 }
 
-fn check_allocations(v: &mut Validator, allocations: &[DiscountAllocation], discounts: usize) {
+/// Checks allocations on a line (`on_shipping == false`) or a shipping line:
+/// each must point at a discount whose target fits where it landed.
+fn check_allocations(
+    v: &mut Validator,
+    allocations: &[DiscountAllocation],
+    discounts: &[OrderDiscount],
+    on_shipping: bool,
+) {
     for (j, a) in allocations.iter().enumerate() {
-        v.check_value(
-            a.discount < discounts,
-            format_args!("discount_allocations[{j}].discount"),
-            "must point at an order discount",
-            a.discount,
-        );
+        match discounts.get(a.discount) {
+            None => v.push(
+                format_args!("discount_allocations[{j}].discount"),
+                "must point at an order discount",
+                None,
+                Some(a.discount.to_string()),
+            ),
+            Some(d) => v.check_value(
+                (d.target == DiscountTarget::Shipping) == on_shipping,
+                format_args!("discount_allocations[{j}].discount"),
+                if on_shipping {
+                    "a shipping line may only carry shipping discounts"
+                } else {
+                    "an order line may not carry a shipping discount"
+                },
+                format_args!("discount #{} targets {:?}", a.discount, d.target),
+            ),
+        }
         v.check_value(
             !a.amount.is_negative(),
             format_args!("discount_allocations[{j}].amount"),
@@ -734,6 +829,16 @@ fn check_allocations(v: &mut Validator, allocations: &[DiscountAllocation], disc
             a.amount,
         );
     }
+}
+
+/// Records a violation unless `amount ≤ limit`.
+fn check_not_above(v: &mut Validator, field: &str, rule: &str, amount: Money, limit: Money) {
+    v.check_value(
+        amount.checked_cmp(&limit).is_ok_and(|o| o.is_le()),
+        field,
+        rule,
+        format_args!("{amount} > {limit}"),
+    );
 }
 
 fn check_tax_lines(v: &mut Validator, tax_lines: &[TaxLine]) {
@@ -884,5 +989,87 @@ mod tests {
             .find(|v| v.field == "totals.total")
             .unwrap();
         assert_eq!(t.expected.as_deref(), Some("49.99 USD"));
+    }
+
+    #[test]
+    fn shipping_discounts_are_bounded_and_targeted() {
+        let mut o = sample();
+        o.discounts.push(OrderDiscount {
+            code: None,
+            title: "free shipping+".into(),
+            target: DiscountTarget::Shipping,
+            amount: usd(dec!(8.00)),
+        });
+        o.shipping_lines[0]
+            .discount_allocations
+            .push(DiscountAllocation {
+                discount: 1,
+                amount: usd(dec!(8.00)),
+            });
+        // A line discount landing on shipping is wrong too.
+        o.shipping_lines[0]
+            .discount_allocations
+            .push(DiscountAllocation {
+                discount: 0,
+                amount: usd(dec!(0)),
+            });
+        o.totals = o.computed_totals(o.totals.paid).unwrap();
+        let e = o.validate().unwrap_err();
+        assert!(e.has_field("shipping_lines[0].discount_allocations"), "{e}");
+        assert!(
+            e.has_field("shipping_lines[0].discount_allocations[1].discount"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn charges_count_in_the_total() {
+        let mut o = sample();
+        o.charges.push(OrderCharge {
+            kind: ChargeKind::Tip,
+            title: "Tip".into(),
+            amount: usd(dec!(3.00)),
+        });
+        let e = o.validate().unwrap_err();
+        let t = e
+            .violations
+            .iter()
+            .find(|v| v.field == "totals.total")
+            .unwrap();
+        assert_eq!(t.expected.as_deref(), Some("57.49 USD"));
+        let paid = o.computed_totals(usd(dec!(0))).unwrap().total;
+        o.totals = o.computed_totals(paid).unwrap();
+        o.validate().unwrap();
+    }
+
+    #[test]
+    fn reported_line_totals_are_checked() {
+        let mut o = sample();
+        o.lines[0].total = Some(usd(dec!(18.00)));
+        o.validate().unwrap();
+        o.lines[0].total = Some(usd(dec!(20.00)));
+        let e = o.validate().unwrap_err();
+        let v = e
+            .violations
+            .iter()
+            .find(|v| v.field == "lines[0].total")
+            .unwrap();
+        assert_eq!(v.expected.as_deref(), Some("18.00 USD"));
+    }
+
+    #[test]
+    fn a_refund_line_cannot_return_more_than_the_line_cost() {
+        let mut o = sample();
+        o.financial_status = FinancialStatus::PartiallyRefunded;
+        let mut r = Refund::new("r1", Utc::now(), usd(dec!(10.00)));
+        r.lines.push(RefundLine {
+            line_id: "1".into(),
+            quantity: 1,
+            restock: false,
+            amount: usd(dec!(500.00)),
+        });
+        o.refunds.push(r);
+        let e = o.validate().unwrap_err();
+        assert!(e.has_field("refunds[0].lines[0].amount"), "{e}");
     }
 }

@@ -69,18 +69,25 @@ impl WeightUnit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Weight {
     /// The amount, never negative.
+    #[serde(with = "crate::model::money::decimal_serde")]
     pub value: Decimal,
     /// The unit.
     pub unit: WeightUnit,
 }
 
 impl Weight {
-    /// The weight in `unit`, exact (no rounding).
-    pub fn to_unit(self, unit: WeightUnit) -> Decimal {
+    /// The weight in `unit`; `None` when the value is too large to convert.
+    ///
+    /// Exact whenever the result has a finite decimal form within 28 digits
+    /// (g↔kg, lb→g, 16 oz→1 lb); conversions into ounces or pounds may repeat
+    /// forever and are then rounded at the 28th digit.
+    pub fn to_unit(self, unit: WeightUnit) -> Option<Decimal> {
         if unit == self.unit {
-            return self.value;
+            return Some(self.value);
         }
-        self.value * self.unit.grams() / unit.grams()
+        self.value
+            .checked_mul(self.unit.grams())?
+            .checked_div(unit.grams())
     }
 }
 
@@ -334,17 +341,22 @@ mod tests {
             value: dec!(1),
             unit: WeightUnit::Lb,
         };
-        assert_eq!(lb.to_unit(WeightUnit::G), dec!(453.59237));
+        assert_eq!(lb.to_unit(WeightUnit::G), Some(dec!(453.59237)));
         let oz16 = Weight {
             value: dec!(16),
             unit: WeightUnit::Oz,
         };
-        assert_eq!(oz16.to_unit(WeightUnit::Lb), dec!(1));
+        assert_eq!(oz16.to_unit(WeightUnit::Lb), Some(dec!(1)));
         let kg = Weight {
             value: dec!(2.5),
             unit: WeightUnit::Kg,
         };
-        assert_eq!(kg.to_unit(WeightUnit::G), dec!(2500));
+        assert_eq!(kg.to_unit(WeightUnit::G), Some(dec!(2500)));
+        let huge = Weight {
+            value: Decimal::MAX,
+            unit: WeightUnit::Kg,
+        };
+        assert_eq!(huge.to_unit(WeightUnit::G), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! use seamwork::testkit;
 //!
 //! # futures::executor::block_on(async {
-//! let data = Dataset::generate(&SeedOptions::small());
+//! let data = Dataset::generate(&SeedOptions::small()).unwrap();
 //! let store = MemorySystem::new(SystemId::new("store").unwrap(), MemoryOptions::default().with_page_size(7));
 //! store.put_all(data.variants.clone());
 //! testkit::check_source(&store, &data.variants, 50).await.unwrap();
@@ -392,12 +392,12 @@ pub async fn rejected_records_are_reported<E: Entity>(
             outcome_count_problems(&mut p, &mixed, &keys, "mixed batch");
             for (i, o) in outcomes.iter().enumerate() {
                 match (&o.result, i == at) {
-                    (WriteResult::Rejected(e), true) if e.message().is_empty() => {
+                    (WriteResult::Rejected { error: e }, true) if e.message().is_empty() => {
                         p.add(format!("the rejection of {} gives no reason", o.key))
                     }
-                    (WriteResult::Rejected(_), true) => {}
+                    (WriteResult::Rejected { .. }, true) => {}
                     (r, true) => p.add(format!("invalid record {} was reported as {r:?}", o.key)),
-                    (WriteResult::Rejected(e), false) => {
+                    (WriteResult::Rejected { error: e }, false) => {
                         p.add(format!("valid record {} was rejected: {e}", o.key))
                     }
                     _ => {}

@@ -23,7 +23,8 @@ pub struct FaultOptions {
     /// The `retry_after` a rate-limit answer carries (`None`: the header was empty).
     #[serde(default)]
     pub retry_after: Option<Duration>,
-    /// Latency added to every call.
+    /// Latency added to every call (slept with `tokio::time::sleep`, so a
+    /// non-zero latency needs a Tokio runtime).
     #[serde(default)]
     pub latency: Duration,
     /// Chance that a read record is delivered a second time later in its page.
@@ -86,6 +87,8 @@ pub struct MemoryStats {
     pub records_rejected: u64,
     /// Injected `Unavailable` errors.
     pub transient_errors: u64,
+    /// Injected errors on upserts that had already written part of the batch.
+    pub partial_writes: u64,
     /// Injected `RateLimited` errors.
     pub rate_limited: u64,
     /// Injected duplicate deliveries.
@@ -101,6 +104,7 @@ pub(crate) struct Counters {
     pub records_written: AtomicU64,
     pub records_rejected: AtomicU64,
     pub transient_errors: AtomicU64,
+    pub partial_writes: AtomicU64,
     pub rate_limited: AtomicU64,
     pub duplicates: AtomicU64,
     pub reordered_pages: AtomicU64,
@@ -119,6 +123,7 @@ impl Counters {
             records_written: g(&self.records_written),
             records_rejected: g(&self.records_rejected),
             transient_errors: g(&self.transient_errors),
+            partial_writes: g(&self.partial_writes),
             rate_limited: g(&self.rate_limited),
             duplicates: g(&self.duplicates),
             reordered_pages: g(&self.reordered_pages),

@@ -106,6 +106,12 @@ impl MemoryOptions {
         self
     }
 
+    /// Sets the simulated clock's first reading.
+    pub fn with_clock_start(mut self, start: DateTime<Utc>) -> Self {
+        self.clock_start = start;
+        self
+    }
+
     /// Sets the clock step per write (zero freezes the clock).
     pub fn with_tick(mut self, tick: Duration) -> Self {
         self.tick = tick;
@@ -335,7 +341,13 @@ impl Inner {
         let what = format!("upsert of {} {}", batch.len(), E::KIND);
         let writable = match fault {
             // A timeout may strike after part of the batch was written.
-            CallFault::Transient => self.faults.below(batch.len() + 1),
+            CallFault::Transient => {
+                let n = self.faults.below(batch.len() + 1);
+                if n > 0 {
+                    Counters::add(&self.faults.counters.partial_writes, 1);
+                }
+                n
+            }
             CallFault::RateLimited => 0,
             CallFault::None => batch.len(),
         };
@@ -355,7 +367,7 @@ impl Inner {
         if let Err(violations) = Entity::validate(entity) {
             Counters::add(&self.faults.counters.records_rejected, 1);
             let err = Error::from(violations).with_system(self.system.as_str());
-            return WriteOutcome::new(key, WriteResult::Rejected(err));
+            return WriteOutcome::new(key, WriteResult::rejected(err));
         }
         Counters::add(&self.faults.counters.records_written, 1);
         let (outcome, external_id) = state.put(&self.system, entity.clone());

@@ -7,20 +7,21 @@
 //! ```
 //! use seamwork::connector::memory::{Dataset, SeedOptions};
 //!
-//! let data = Dataset::generate(&SeedOptions::small());
+//! let data = Dataset::generate(&SeedOptions::small()).unwrap();
 //! assert!(data.orders.iter().all(|o| o.validate().is_ok()));
-//! assert_eq!(data, Dataset::generate(&SeedOptions::small()));
+//! assert_eq!(data, Dataset::generate(&SeedOptions::small()).unwrap());
 //! ```
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::model::{
     Address, ConsentState, Currency, Customer, DiscountAllocation, DiscountTarget, ExternalRef,
     FinancialStatus, FulfillmentStatus, GeoPoint, Gtin, InventoryLevel, Location, LocationId,
     LocationKind, Money, Order, OrderDiscount, OrderLine, Product, ProductOption, Refund,
-    RefundLine, RoundingMode, ShippingLine, Sku, TaxLine, Variant, Weight, WeightUnit,
+    RefundLine, RoundingMode, ShippingLine, Sku, SystemId, TaxLine, Variant, Weight, WeightUnit,
 };
 
 /// How much data to generate.
@@ -92,8 +93,9 @@ impl SeedOptions {
     }
 }
 
-/// A generated data set; every record passes its `validate()`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A data set to load into a memory system; generated ones pass every `validate()`.
+/// Start from `Dataset::default()` to hand-build one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Dataset {
     /// Stock locations.
@@ -132,8 +134,22 @@ const CITIES: [(&str, &str, &str, i64, i64); 5] = [
 ];
 
 impl Dataset {
-    /// Generates the data set described by `options`.
-    pub fn generate(options: &SeedOptions) -> Dataset {
+    /// Generates the data set described by `options`; a `Config` error when
+    /// they cannot describe valid data (orders without products, an empty
+    /// system name).
+    pub fn generate(options: &SeedOptions) -> Result<Dataset, Error> {
+        if SystemId::new(&options.system).is_err() {
+            return Err(Error::config(format!(
+                "seed option system {:?} is not a valid system id",
+                options.system
+            )));
+        }
+        if options.orders > 0 && options.products == 0 {
+            return Err(Error::config(format!(
+                "seed options ask for {} orders but no products to order",
+                options.orders
+            )));
+        }
         let mut g = Generator {
             rng: fastrand::Rng::with_seed(options.seed),
             o: options,
@@ -144,14 +160,14 @@ impl Dataset {
         let inventory = g.inventory(&variants, &locations);
         let customers = g.customers();
         let orders = g.orders(&variants, &customers);
-        Dataset {
+        Ok(Dataset {
             locations,
             products,
             variants,
             inventory,
             customers,
             orders,
-        }
+        })
     }
 }
 
@@ -439,33 +455,35 @@ impl Generator<'_> {
         order.totals = order.computed_totals(paid).expect("one currency");
         let refund_at = at + Duration::days(3);
         match status {
-            FinancialStatus::Refunded => order.refunds.push(Refund {
-                id: format!("{}-R1", order.number),
-                created_at: refund_at,
-                lines: Vec::new(),
-                amount: total,
-                note: Some("order cancelled".into()),
-            }),
+            FinancialStatus::Refunded => {
+                let mut refund = Refund::new(format!("{}-R1", order.number), refund_at, total);
+                refund.note = Some("order cancelled".into());
+                order.refunds.push(refund);
+            }
             FinancialStatus::PartiallyRefunded => {
+                // One unit of the first line comes back, with its share of tax.
                 let line = &order.lines[0];
-                let one_unit = line
+                let cost = line
                     .net()
-                    .expect("one currency")
+                    .and_then(|n| n.checked_add(line.tax()?))
+                    .expect("one currency");
+                let one_unit = cost
                     .checked_mul(Decimal::ONE / Decimal::from(line.quantity))
                     .expect("no overflow")
                     .round(RoundingMode::HalfEven);
-                order.refunds.push(Refund {
-                    id: format!("{}-R1", order.number),
-                    created_at: refund_at,
-                    lines: vec![RefundLine {
-                        line_id: line.id.clone(),
-                        quantity: 1,
-                        restock: true,
-                        amount: one_unit,
-                    }],
+                if one_unit == total {
+                    // The order was that single unit: the refund is a full one.
+                    order.financial_status = FinancialStatus::Refunded;
+                }
+                let mut refund = Refund::new(format!("{}-R1", order.number), refund_at, one_unit);
+                refund.lines.push(RefundLine {
+                    line_id: line.id.clone(),
+                    quantity: 1,
+                    restock: true,
                     amount: one_unit,
-                    note: Some("one unit returned".into()),
                 });
+                refund.note = Some("one unit returned".into());
+                order.refunds.push(refund);
             }
             _ => {}
         }
@@ -477,8 +495,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn options_that_cannot_make_valid_data_are_refused() {
+        let no_products = SeedOptions {
+            products: 0,
+            ..SeedOptions::small()
+        };
+        let e = Dataset::generate(&no_products).unwrap_err();
+        assert!(e.to_string().contains("no products"), "{e}");
+        let no_system = SeedOptions {
+            system: " ".into(),
+            ..SeedOptions::small()
+        };
+        assert!(Dataset::generate(&no_system).is_err());
+        let only_catalogue = SeedOptions {
+            orders: 0,
+            customers: 0,
+            ..SeedOptions::small()
+        };
+        assert!(
+            Dataset::generate(&only_catalogue)
+                .unwrap()
+                .orders
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn default_size_is_valid() {
-        let data = Dataset::generate(&SeedOptions::default());
+        let data = Dataset::generate(&SeedOptions::default()).unwrap();
         assert_eq!(data.variants.len(), 1_000);
         assert_eq!(data.locations.len(), 5);
         assert_eq!(data.inventory.len(), 5_000);
