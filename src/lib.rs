@@ -10,6 +10,7 @@
 //! | [`model`] | `Money`, `Sku`, `Gtin`, products, inventory, orders, customers; `validate()` everywhere |
 //! | [`error`] | one [`Error`] with a kind, retryability and context |
 //! | [`connector`] | `Entity`, `Source<E>`, `Sink<E>`, cursors, paging, the memory system |
+//! | [`mapping`] | declarative, versioned field mappings, cross-references, schema drift |
 //! | `testkit` | (feature `testkit`) the conformance suite and mockall mocks |
 //!
 //! ```
@@ -27,7 +28,9 @@
 
 pub mod connector;
 pub mod error;
+pub mod mapping;
 pub mod model;
+pub mod rules;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

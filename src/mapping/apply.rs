@@ -1,0 +1,549 @@
+//! Applying a spec: outside record → canonical entity, and back.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::drift::SchemaProfile;
+use super::out::{Node, NodeDe};
+use super::schema::{FieldType, Mappable};
+use super::spec::{FieldMap, Group, MappingSpec, SourceKind};
+use super::transform::{self, Ctx, DecimalFormat};
+use super::value::Val;
+use super::xref::CrossReferences;
+use crate::error::Error;
+use crate::model::Currency;
+
+/// What applying a spec may use besides the record.
+#[derive(Clone, Copy)]
+pub struct ApplyOptions<'a> {
+    /// Cross-references for `lookup` transforms.
+    pub xrefs: Option<&'a dyn CrossReferences>,
+    /// The time `now = true` fields get (fixed per batch, so a batch is reproducible).
+    pub now: DateTime<Utc>,
+}
+
+impl Default for ApplyOptions<'_> {
+    fn default() -> Self {
+        ApplyOptions {
+            xrefs: None,
+            now: Utc::now(),
+        }
+    }
+}
+
+impl<'a> ApplyOptions<'a> {
+    /// Uses `xrefs` for lookups.
+    pub fn with_xrefs(mut self, xrefs: &'a dyn CrossReferences) -> Self {
+        self.xrefs = Some(xrefs);
+        self
+    }
+
+    /// Fixes the time `now = true` fields get.
+    pub fn with_now(mut self, now: DateTime<Utc>) -> Self {
+        self.now = now;
+        self
+    }
+}
+
+impl fmt::Debug for ApplyOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApplyOptions")
+            .field("xrefs", &self.xrefs.is_some())
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+/// One field that could not be mapped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FieldFailure {
+    /// Target field (`lines[1].quantity`).
+    pub target: String,
+    /// Source path it was read from, when it has one.
+    pub source: Option<String>,
+    /// The source value as found, when there was one.
+    pub value: Option<String>,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl fmt::Display for FieldFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.target)?;
+        if let Some(s) = &self.source {
+            write!(f, " (from {s}")?;
+            if let Some(v) = &self.value {
+                write!(f, " = {v}")?;
+            }
+            f.write_str(")")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every field of one record that could not be mapped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MappingError {
+    /// The spec's system.
+    pub system: String,
+    /// The entity kind.
+    pub entity: String,
+    /// The spec version that was applied.
+    pub version: u32,
+    /// Position of the record in its batch, when mapped in a batch.
+    pub record: Option<usize>,
+    /// The failed fields, all of them.
+    pub failures: Vec<FieldFailure>,
+}
+
+impl fmt::Display for MappingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} mapping v{}",
+            self.system, self.entity, self.version
+        )?;
+        if let Some(i) = self.record {
+            write!(f, ", record #{i}")?;
+        }
+        write!(f, ": {} field(s) failed: ", self.failures.len())?;
+        for (i, x) in self.failures.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for MappingError {}
+
+impl From<MappingError> for Error {
+    fn from(e: MappingError) -> Self {
+        let mut err = Error::invalid_data(e.to_string())
+            .with_system(e.system.clone())
+            .with_entity(e.entity.clone());
+        if let [only] = e.failures.as_slice() {
+            err = err.with_field(only.target.clone());
+        }
+        err
+    }
+}
+
+/// A mapped entity and the spec version that produced it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Mapped<E> {
+    /// The entity.
+    pub entity: E,
+    /// Version of the spec that mapped it.
+    pub version: u32,
+    /// Position in its batch (0 for a single record).
+    pub record: usize,
+}
+
+/// The result of mapping a batch: every input is either mapped or failed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BatchOutcome<E> {
+    /// Records that mapped, in input order.
+    pub mapped: Vec<Mapped<E>>,
+    /// Records that failed, in input order, each with every failed field.
+    pub failed: Vec<MappingError>,
+}
+
+impl<E> BatchOutcome<E> {
+    /// Number of inputs (mapped + failed): nothing is dropped.
+    pub fn len(&self) -> usize {
+        self.mapped.len() + self.failed.len()
+    }
+
+    /// True when the batch was empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+struct Run<'a> {
+    opts: &'a ApplyOptions<'a>,
+    system: &'a str,
+    failures: Vec<FieldFailure>,
+}
+
+impl<E: Mappable> MappingSpec<E> {
+    /// Maps one outside record with default options (no cross-references; `now` = the current time).
+    pub fn apply(&self, input: &Value) -> Result<Mapped<E>, MappingError> {
+        self.apply_with(input, &ApplyOptions::default())
+    }
+
+    /// Maps one outside record. The error lists every failed field with the
+    /// source value, then every rule the resulting entity breaks.
+    pub fn apply_with(
+        &self,
+        input: &Value,
+        opts: &ApplyOptions<'_>,
+    ) -> Result<Mapped<E>, MappingError> {
+        self.apply_one(input, opts, None)
+    }
+
+    /// Maps a batch: every input ends up mapped or failed, never dropped. When
+    /// `profile` is given, the inputs are also profiled for schema drift.
+    pub fn apply_batch(
+        &self,
+        inputs: &[Value],
+        opts: &ApplyOptions<'_>,
+        mut profile: Option<&mut SchemaProfile>,
+    ) -> BatchOutcome<E> {
+        let mut out = BatchOutcome {
+            mapped: Vec::with_capacity(inputs.len()),
+            failed: Vec::new(),
+        };
+        for (i, input) in inputs.iter().enumerate() {
+            if let Some(p) = profile.as_deref_mut() {
+                p.observe(&self.root, input);
+            }
+            match self.apply_one(input, opts, Some(i)) {
+                Ok(m) => out.mapped.push(m),
+                Err(e) => out.failed.push(e),
+            }
+        }
+        out
+    }
+
+    fn error(&self, record: Option<usize>, failures: Vec<FieldFailure>) -> MappingError {
+        MappingError {
+            system: self.system.clone(),
+            entity: E::KIND.name().to_string(),
+            version: self.version,
+            record,
+            failures,
+        }
+    }
+
+    fn apply_one(
+        &self,
+        input: &Value,
+        opts: &ApplyOptions<'_>,
+        record: Option<usize>,
+    ) -> Result<Mapped<E>, MappingError> {
+        let mut run = Run {
+            opts,
+            system: &self.system,
+            failures: Vec::new(),
+        };
+        let mut out = Node::object();
+        run.group(&self.root, input, input, &mut out, "");
+        if !run.failures.is_empty() {
+            return Err(self.error(record, run.failures));
+        }
+        let entity = E::deserialize(NodeDe(&out)).map_err(|e| {
+            self.error(
+                record,
+                vec![FieldFailure {
+                    target: E::KIND.name().to_string(),
+                    source: None,
+                    value: None,
+                    message: format!("the mapped fields do not make a {}: {e}", E::KIND.name()),
+                }],
+            )
+        })?;
+        if let Err(v) = entity.validate() {
+            let failures = v
+                .violations
+                .into_iter()
+                .map(|v| FieldFailure {
+                    target: v.field.clone(),
+                    source: None,
+                    value: v.actual.clone(),
+                    message: match v.expected {
+                        Some(exp) => format!("{} (expected {exp})", v.rule),
+                        None => v.rule,
+                    },
+                })
+                .collect();
+            return Err(self.error(record, failures));
+        }
+        Ok(Mapped {
+            entity,
+            version: self.version,
+            record: record.unwrap_or(0),
+        })
+    }
+
+    /// Maps an entity back to an outside payload for a sink: each field whose
+    /// steps can be undone is written at its source path. Computed fields and
+    /// one-way transforms are left out (see [`MappingSpec::one_way_fields`]).
+    pub fn to_payload(&self, entity: &E, opts: &ApplyOptions<'_>) -> Result<Value, MappingError> {
+        let canonical = serde_json::to_value(entity).map_err(|e| {
+            self.error(
+                None,
+                vec![FieldFailure {
+                    target: E::KIND.name().to_string(),
+                    source: None,
+                    value: None,
+                    message: format!("cannot serialize: {e}"),
+                }],
+            )
+        })?;
+        let mut run = Run {
+            opts,
+            system: &self.system,
+            failures: Vec::new(),
+        };
+        let mut out = Value::Object(Map::new());
+        run.ungroup(&self.root, &canonical, &mut out, "");
+        if run.failures.is_empty() {
+            Ok(out)
+        } else {
+            Err(self.error(None, run.failures))
+        }
+    }
+}
+
+impl Run<'_> {
+    fn fail(&mut self, prefix: &str, f: &FieldMap, value: Option<&Val>, message: String) {
+        self.failures.push(FieldFailure {
+            target: format!("{prefix}{}", f.target),
+            source: match &f.source {
+                SourceKind::Path(p) => Some(p.to_string()),
+                SourceKind::Expr(_) => Some("expr".into()),
+                _ => None,
+            },
+            value: value
+                .filter(|v| !matches!(v, Val::Null))
+                .map(ToString::to_string),
+            message,
+        });
+    }
+
+    /// The value a field starts from, before its transforms.
+    fn raw(&self, f: &FieldMap, record: &Value, root: &Value) -> Result<Val, String> {
+        Ok(match &f.source {
+            SourceKind::Path(p) => p.get(record, root).map_or(Val::Null, Val::from_json),
+            SourceKind::Const(v) => v.clone(),
+            SourceKind::Now => Val::Time(self.opts.now),
+            SourceKind::Expr(e) => e.eval(record, root)?,
+        })
+    }
+
+    fn group<'s>(
+        &mut self,
+        g: &'s Group,
+        record: &Value,
+        root: &Value,
+        out: &mut Node<'s>,
+        prefix: &str,
+    ) {
+        let ctx = Ctx {
+            record,
+            root,
+            system: self.system,
+            xrefs: self.opts.xrefs,
+        };
+        for f in &g.fields {
+            let mapped = self
+                .raw(f, record, root)
+                .and_then(|raw| f.transforms.iter().try_fold(raw, |v, t| t.apply(v, &ctx)));
+            let v = match mapped {
+                Ok(v) => v,
+                Err(msg) => {
+                    // Read the source again only now, to show it in the message.
+                    let raw = self.raw(f, record, root).ok();
+                    self.fail(prefix, f, raw.as_ref(), msg);
+                    continue;
+                }
+            };
+            if v.is_blank() {
+                if f.required {
+                    let raw = self.raw(f, record, root).ok();
+                    self.fail(
+                        prefix,
+                        f,
+                        raw.as_ref(),
+                        "is required but missing or empty".into(),
+                    );
+                }
+                continue;
+            }
+            match finish(v, f.ty) {
+                Ok(node) => out.set(&f.target_keys, node),
+                Err(msg) => {
+                    let raw = self.raw(f, record, root).ok();
+                    self.fail(prefix, f, raw.as_ref(), msg);
+                }
+            }
+        }
+        for l in &g.lists {
+            let items = match l.source.get(record, root) {
+                None | Some(Value::Null) => continue,
+                Some(Value::Array(items)) => items,
+                Some(other) => {
+                    self.failures.push(FieldFailure {
+                        target: format!("{prefix}{}", l.target),
+                        source: Some(l.source.to_string()),
+                        value: Some(Val::from_json(other).to_string()),
+                        message: "expected an array".into(),
+                    });
+                    continue;
+                }
+            };
+            let mut mapped = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let mut elem = Node::object();
+                self.group(
+                    &l.group,
+                    item,
+                    root,
+                    &mut elem,
+                    &format!("{prefix}{}[{i}].", l.target),
+                );
+                mapped.push(elem);
+            }
+            if let Node::Object(fields) = out {
+                fields.push((l.target.as_str(), Node::Array(mapped)));
+            }
+        }
+    }
+
+    fn ungroup(&mut self, g: &Group, canonical: &Value, out: &mut Value, prefix: &str) {
+        let ctx = Ctx {
+            record: canonical,
+            root: canonical,
+            system: self.system,
+            xrefs: self.opts.xrefs,
+        };
+        for f in g.fields.iter().filter(|f| f.reversible()) {
+            let SourceKind::Path(source) = &f.source else {
+                continue;
+            };
+            if source.from_root() {
+                continue;
+            }
+            let Some(found) = f.target_path.get(canonical, canonical) else {
+                continue;
+            };
+            let start = typed(found, f.ty);
+            if matches!(start, Val::Null) {
+                continue;
+            }
+            match f
+                .transforms
+                .iter()
+                .rev()
+                .try_fold(start.clone(), |v, t| t.undo(v, &ctx))
+            {
+                Ok(v) => source.set(out, v.to_json()),
+                Err(msg) => self.fail(prefix, f, Some(&start), msg),
+            }
+        }
+        for l in &g.lists {
+            let Some(Value::Array(items)) = canonical.get(&l.target) else {
+                continue;
+            };
+            let mut payload = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let mut elem = Value::Object(Map::new());
+                self.ungroup(
+                    &l.group,
+                    item,
+                    &mut elem,
+                    &format!("{prefix}{}[{i}].", l.target),
+                );
+                payload.push(elem);
+            }
+            if !l.source.from_root() {
+                l.source.set(out, Value::Array(payload));
+            }
+        }
+    }
+}
+
+/// A canonical JSON value read with the type of its target field.
+fn typed(v: &Value, ty: FieldType) -> Val {
+    match (ty, v) {
+        (FieldType::Decimal, Value::String(s)) => Decimal::from_str(s)
+            .map(Val::Dec)
+            .unwrap_or_else(|_| Val::Text(s.clone())),
+        (FieldType::DateTime, Value::String(s)) => DateTime::parse_from_rfc3339(s)
+            .map(|t| Val::Time(t.with_timezone(&Utc)))
+            .unwrap_or_else(|_| Val::Text(s.clone())),
+        _ => Val::from_json(v),
+    }
+}
+
+/// Converts a mapped value into the canonical form of its target type.
+fn finish<'s>(v: Val, ty: FieldType) -> Result<Node<'s>, String> {
+    let wrong = |v: &Val| format!("a {} value {v} cannot fill a {} field", v.kind(), ty.name());
+    let leaf = |v: Val| Ok(Node::Leaf(v));
+    match ty {
+        FieldType::Text | FieldType::TextMap => match v {
+            Val::Text(_) => leaf(v),
+            Val::Int(_) | Val::Dec(_) | Val::Bool(_) | Val::Time(_) => match v.to_json() {
+                Value::String(s) => leaf(Val::Text(s)),
+                other => leaf(Val::Text(other.to_string())),
+            },
+            other => Err(wrong(&other)),
+        },
+        FieldType::Integer => match v {
+            Val::Int(_) => leaf(v),
+            Val::Dec(d) if d.fract().is_zero() => leaf(Val::Int(
+                i64::try_from(d).map_err(|_| format!("{d} is out of range"))?,
+            )),
+            Val::Text(s) => leaf(Val::Int(s.trim().parse::<i64>().map_err(|_| {
+                format!("{s:?} is not a whole number; add an `integer` transform")
+            })?)),
+            other => Err(wrong(&other)),
+        },
+        FieldType::Decimal => leaf(Val::Dec(
+            transform::decimal(&v, &DecimalFormat::default())
+                .map_err(|e| format!("{e}; add a `decimal` transform with the right separator"))?,
+        )),
+        FieldType::Bool => match v {
+            Val::Bool(_) => leaf(v),
+            Val::Int(0) => leaf(Val::Bool(false)),
+            Val::Int(1) => leaf(Val::Bool(true)),
+            Val::Text(ref s) if s.eq_ignore_ascii_case("true") => leaf(Val::Bool(true)),
+            Val::Text(ref s) if s.eq_ignore_ascii_case("false") => leaf(Val::Bool(false)),
+            other => Err(format!("{}; add a `bool` transform", wrong(&other))),
+        },
+        FieldType::DateTime => leaf(Val::Time(
+            transform::datetime(&v, &[transform::TimeFormat::Rfc3339], None)
+                .map_err(|e| format!("{e}; add a `datetime` transform with the source's format"))?,
+        )),
+        FieldType::Currency => match &v {
+            Val::Text(s) => leaf(Val::Text(
+                Currency::from_code(s)
+                    .map_err(|e| e.to_string())?
+                    .code()
+                    .to_string(),
+            )),
+            other => Err(wrong(other)),
+        },
+        FieldType::Enum(values) => match v {
+            Val::Text(ref s) if values.contains(&s.as_str()) => leaf(v),
+            Val::Text(s) => Err(format!(
+                "{s:?} is not one of {}; add a `map` transform",
+                values.join(", ")
+            )),
+            other => Err(wrong(&other)),
+        },
+        FieldType::TextList => match v {
+            Val::List(items) => Ok(Node::Array(
+                items
+                    .into_iter()
+                    .map(|i| finish(i, FieldType::Text))
+                    .collect::<Result<_, _>>()?,
+            )),
+            Val::Text(_) => Ok(Node::Array(vec![Node::Leaf(v)])),
+            other => Err(wrong(&other)),
+        },
+    }
+}

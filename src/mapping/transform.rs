@@ -1,0 +1,865 @@
+//! Field transforms: what a spec may do to a value between source and target.
+//!
+//! In a spec a transform is a bare name (`"trim"`) or a one-key table
+//! (`{ case = "upper" }`). Each is compiled once (regexes, time zones, paths),
+//! knows the type it produces from the type it gets (so a spec is type-checked
+//! at load), and — where that is possible — how to undo itself for the way
+//! back from a canonical entity to an outside payload.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono_tz::Tz;
+use regex::Regex;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::value::{Path, Val};
+use super::xref::CrossReferences;
+use crate::model::WeightUnit;
+
+/// The static type of a value while a spec is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    /// Not known until run time (a raw source value).
+    Any,
+    /// Text.
+    Text,
+    /// Whole number.
+    Int,
+    /// Decimal number.
+    Dec,
+    /// Boolean.
+    Bool,
+    /// Point in time.
+    Time,
+    /// List.
+    List,
+}
+
+impl Ty {
+    /// The name used in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ty::Any => "any",
+            Ty::Text => "text",
+            Ty::Int => "integer",
+            Ty::Dec => "decimal",
+            Ty::Bool => "bool",
+            Ty::Time => "date-time",
+            Ty::List => "list",
+        }
+    }
+}
+
+/// Letter case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Case {
+    /// UPPER.
+    Upper,
+    /// lower.
+    Lower,
+    /// Title Case (first letter of each word).
+    Title,
+}
+
+/// Options of the `decimal` transform.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DecimalFormat {
+    /// Decimal separator (`.` by default; `,` for many European exports).
+    #[serde(default)]
+    pub separator: Option<char>,
+    /// Thousands separator to drop (`,` or `.` or a space), if any.
+    #[serde(default)]
+    pub thousands: Option<char>,
+}
+
+/// A transform as written in a spec.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum TransformSpec {
+    /// Strip surrounding whitespace.
+    Trim,
+    /// Change letter case.
+    Case(Case),
+    /// Use this value when the source is missing, null or blank.
+    Default(Value),
+    /// Replace values by a table (status codes, warehouse codes). A value not
+    /// in the table is an error unless the table has a `"*"` fallback.
+    Map(BTreeMap<String, String>),
+    /// Convert a weight between units (exact).
+    Unit {
+        /// Unit of the source value.
+        from: WeightUnit,
+        /// Unit to produce.
+        to: WeightUnit,
+    },
+    /// Parse a decimal number from text with the given separators.
+    Decimal(Option<DecimalFormat>),
+    /// Parse a whole number.
+    Integer,
+    /// Parse a boolean (`true/false`, `yes/no`, `1/0`, `y/n`).
+    Bool,
+    /// Parse a date or date-time with `chrono` formats (`"rfc3339"` for RFC 3339);
+    /// values without an offset are read in `tz` (IANA name, default UTC).
+    Datetime {
+        /// Formats tried in order.
+        formats: Vec<String>,
+        /// Time zone of values that carry no offset.
+        #[serde(default)]
+        tz: Option<String>,
+    },
+    /// Join this value with the values at other paths.
+    Concat {
+        /// Paths whose values follow this one.
+        with: Vec<String>,
+        /// Separator (default one space).
+        #[serde(default = "space")]
+        sep: String,
+    },
+    /// Split text into a list (items trimmed, empty items dropped).
+    Split {
+        /// Separator.
+        sep: String,
+    },
+    /// Extract a capture group of a regular expression.
+    Regex {
+        /// The pattern.
+        pattern: String,
+        /// Capture group (default 1; 0 = whole match).
+        #[serde(default = "one")]
+        group: usize,
+    },
+    /// Translate through a cross-reference table (`sku`, `location`, or an
+    /// entity kind) of the spec's system.
+    Lookup(String),
+}
+
+fn space() -> String {
+    " ".into()
+}
+
+fn one() -> usize {
+    1
+}
+
+impl TransformSpec {
+    /// Reads one transform: a bare name or a one-key table.
+    pub fn from_value(v: &Value) -> Result<TransformSpec, String> {
+        let normalized = match v {
+            Value::String(name) => {
+                let mut m = serde_json::Map::new();
+                m.insert(name.clone(), Value::Null);
+                Value::Object(m)
+            }
+            other => other.clone(),
+        };
+        serde_json::from_value(normalized).map_err(|e| {
+            let msg = e.to_string();
+            // serde names the known variants; keep its words.
+            format!("not a transform: {msg}")
+        })
+    }
+}
+
+/// A compiled transform.
+#[derive(Debug, Clone)]
+pub(crate) enum Transform {
+    Trim,
+    Case(Case),
+    Default(Val),
+    Map {
+        table: BTreeMap<String, String>,
+        fallback: Option<String>,
+    },
+    Unit(WeightUnit, WeightUnit),
+    Decimal(DecimalFormat),
+    Integer,
+    Bool,
+    Datetime {
+        formats: Vec<TimeFormat>,
+        tz: Option<Tz>,
+    },
+    Concat {
+        with: Vec<Path>,
+        sep: String,
+    },
+    Split(String),
+    Regex(Regex, usize),
+    Lookup(String),
+}
+
+/// A date/time format, parsed once when the spec loads.
+#[derive(Debug, Clone)]
+pub(crate) enum TimeFormat {
+    Rfc3339,
+    Items {
+        text: String,
+        items: Vec<Item<'static>>,
+    },
+}
+
+impl TimeFormat {
+    pub fn compile(text: &str) -> Result<TimeFormat, String> {
+        if text == "rfc3339" {
+            return Ok(TimeFormat::Rfc3339);
+        }
+        let items = StrftimeItems::new(text)
+            .parse_to_owned()
+            .map_err(|_| format!("datetime: {text:?} is not a valid chrono format"))?;
+        Ok(TimeFormat::Items {
+            text: text.to_string(),
+            items,
+        })
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            TimeFormat::Rfc3339 => "rfc3339",
+            TimeFormat::Items { text, .. } => text,
+        }
+    }
+}
+
+/// What a transform can see besides its input.
+pub(crate) struct Ctx<'a> {
+    pub record: &'a Value,
+    pub root: &'a Value,
+    pub system: &'a str,
+    pub xrefs: Option<&'a dyn CrossReferences>,
+}
+
+impl Transform {
+    /// Compiles a spec transform; the error says what is wrong with it.
+    pub fn compile(spec: &TransformSpec) -> Result<Transform, String> {
+        Ok(match spec {
+            TransformSpec::Trim => Transform::Trim,
+            TransformSpec::Case(c) => Transform::Case(*c),
+            TransformSpec::Default(v) => Transform::Default(Val::from_json(v)),
+            TransformSpec::Map(table) => {
+                let mut table = table.clone();
+                let fallback = table.remove("*");
+                Transform::Map { table, fallback }
+            }
+            TransformSpec::Unit { from, to } => Transform::Unit(*from, *to),
+            TransformSpec::Decimal(f) => {
+                let f = f.clone().unwrap_or_default();
+                if f.separator.is_some() && f.separator == f.thousands {
+                    return Err("decimal: separator and thousands must differ".into());
+                }
+                Transform::Decimal(f)
+            }
+            TransformSpec::Integer => Transform::Integer,
+            TransformSpec::Bool => Transform::Bool,
+            TransformSpec::Datetime { formats, tz } => {
+                if formats.is_empty() {
+                    return Err("datetime: give at least one format".into());
+                }
+                let tz = match tz {
+                    None => None,
+                    Some(name) => Some(
+                        Tz::from_str(name)
+                            .map_err(|_| format!("datetime: unknown time zone {name:?}"))?,
+                    ),
+                };
+                Transform::Datetime {
+                    formats: formats
+                        .iter()
+                        .map(|f| TimeFormat::compile(f))
+                        .collect::<Result<_, _>>()?,
+                    tz,
+                }
+            }
+            TransformSpec::Concat { with, sep } => Transform::Concat {
+                with: with
+                    .iter()
+                    .map(|p| Path::parse(p).map_err(|e| format!("concat: {e}")))
+                    .collect::<Result<_, _>>()?,
+                sep: sep.clone(),
+            },
+            TransformSpec::Split { sep } => {
+                if sep.is_empty() {
+                    return Err("split: the separator is empty".into());
+                }
+                Transform::Split(sep.clone())
+            }
+            TransformSpec::Regex { pattern, group } => {
+                let re = Regex::new(pattern).map_err(|e| format!("regex: {e}"))?;
+                if *group >= re.captures_len() {
+                    return Err(format!(
+                        "regex: group {group} does not exist; the pattern has {} group(s)",
+                        re.captures_len() - 1
+                    ));
+                }
+                Transform::Regex(re, *group)
+            }
+            TransformSpec::Lookup(table) => Transform::Lookup(table.clone()),
+        })
+    }
+
+    /// The type produced from `input`, or why `input` cannot be handled.
+    pub fn out_type(&self, input: Ty) -> Result<Ty, String> {
+        let needs = |ok: &[Ty], name: &str, out: Ty| {
+            if input == Ty::Any || ok.contains(&input) {
+                Ok(out)
+            } else {
+                Err(format!("{name} cannot take a {} value", input.name()))
+            }
+        };
+        match self {
+            Transform::Trim => needs(&[Ty::Text], "trim", Ty::Text),
+            Transform::Case(_) => needs(&[Ty::Text], "case", Ty::Text),
+            Transform::Default(v) => Ok(if input == Ty::Any {
+                Ty::Any
+            } else {
+                merge(input, ty_of(v))
+            }),
+            Transform::Map { .. } => needs(&[Ty::Text, Ty::Int, Ty::Bool], "map", Ty::Text),
+            Transform::Unit(..) => needs(&[Ty::Dec, Ty::Int], "unit", Ty::Dec),
+            Transform::Decimal(_) => needs(&[Ty::Text, Ty::Int, Ty::Dec], "decimal", Ty::Dec),
+            Transform::Integer => needs(&[Ty::Text, Ty::Int, Ty::Dec], "integer", Ty::Int),
+            Transform::Bool => needs(&[Ty::Text, Ty::Int, Ty::Bool], "bool", Ty::Bool),
+            Transform::Datetime { .. } => needs(&[Ty::Text, Ty::Time], "datetime", Ty::Time),
+            Transform::Concat { .. } => needs(&[Ty::Text, Ty::Int, Ty::Dec], "concat", Ty::Text),
+            Transform::Split(_) => needs(&[Ty::Text], "split", Ty::List),
+            Transform::Regex(..) => needs(&[Ty::Text, Ty::Int], "regex", Ty::Text),
+            Transform::Lookup(_) => needs(&[Ty::Text, Ty::Int], "lookup", Ty::Text),
+        }
+    }
+
+    /// Whether [`Transform::undo`] can reverse it for the way back.
+    pub fn is_reversible(&self) -> bool {
+        !matches!(self, Transform::Concat { .. } | Transform::Regex(..))
+    }
+
+    /// Applies the transform. A missing value passes through untouched except
+    /// for `default`; the caller decides whether missing is an error.
+    pub fn apply(&self, v: Val, ctx: &Ctx<'_>) -> Result<Val, String> {
+        if let Transform::Default(d) = self {
+            return Ok(if v.is_blank() { d.clone() } else { v });
+        }
+        if matches!(v, Val::Null) {
+            return Ok(v);
+        }
+        match self {
+            Transform::Default(_) => unreachable!("handled above"),
+            Transform::Trim => match v {
+                // Most values need no trimming: keep their allocation.
+                Val::Text(s) if s.trim().len() == s.len() => Ok(Val::Text(s)),
+                other => Ok(Val::Text(text(&other, "trim")?.trim().to_string())),
+            },
+            Transform::Case(c) => {
+                let t = text(&v, "case")?;
+                let unchanged = match c {
+                    Case::Upper => !t.chars().any(char::is_lowercase),
+                    Case::Lower => !t.chars().any(char::is_uppercase),
+                    Case::Title => false,
+                };
+                if unchanged && matches!(v, Val::Text(_)) {
+                    return Ok(v);
+                }
+                Ok(Val::Text(match c {
+                    Case::Upper => t.to_uppercase(),
+                    Case::Lower => t.to_lowercase(),
+                    Case::Title => title_case(&t),
+                }))
+            }
+            Transform::Map { table, fallback } => {
+                let key = text(&v, "map")?;
+                match table.get(key.as_ref()).or(fallback.as_ref()) {
+                    Some(out) => Ok(Val::Text(out.clone())),
+                    None => Err(format!(
+                        "value {key:?} is not in the map (known: {})",
+                        table.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )),
+                }
+            }
+            Transform::Unit(from, to) => {
+                let d = decimal(&v, &DecimalFormat::default())?;
+                crate::model::Weight {
+                    value: d,
+                    unit: *from,
+                }
+                .to_unit(*to)
+                .map(|d| Val::Dec(d.normalize()))
+                .ok_or_else(|| format!("{d} is too large to convert"))
+            }
+            Transform::Decimal(f) => decimal(&v, f).map(Val::Dec),
+            Transform::Integer => integer(&v).map(Val::Int),
+            Transform::Bool => boolean(&v).map(Val::Bool),
+            Transform::Datetime { formats, tz } => datetime(&v, formats, *tz).map(Val::Time),
+            Transform::Concat { with, sep } => {
+                let mut parts = vec![text(&v, "concat")?.into_owned()];
+                for p in with {
+                    match p.get(ctx.record, ctx.root).map(Val::from_json) {
+                        None | Some(Val::Null) => {}
+                        Some(other) => parts.push(text(&other, "concat")?.into_owned()),
+                    }
+                }
+                parts.retain(|p| !p.is_empty());
+                Ok(Val::Text(parts.join(sep)))
+            }
+            Transform::Split(sep) => Ok(Val::List(
+                text(&v, "split")?
+                    .split(sep.as_str())
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Val::Text(s.to_string()))
+                    .collect(),
+            )),
+            Transform::Regex(re, group) => {
+                let t = text(&v, "regex")?;
+                re.captures(&t)
+                    .and_then(|c| c.get(*group))
+                    .map(|m| Val::Text(m.as_str().to_string()))
+                    .ok_or_else(|| format!("{t:?} does not match /{}/", re.as_str()))
+            }
+            Transform::Lookup(table) => {
+                let key = text(&v, "lookup")?;
+                let xrefs = ctx.xrefs.ok_or_else(|| {
+                    format!("lookup in {table:?} needs cross-references, and none were given")
+                })?;
+                xrefs
+                    .to_canonical(table, ctx.system, &key)
+                    .map(Val::Text)
+                    .ok_or_else(|| {
+                        format!(
+                            "no {table} cross-reference for {key:?} in system {}",
+                            ctx.system
+                        )
+                    })
+            }
+        }
+    }
+
+    /// Undoes the transform on the way back (canonical → payload).
+    pub fn undo(&self, v: Val, ctx: &Ctx<'_>) -> Result<Val, String> {
+        if matches!(v, Val::Null) {
+            return Ok(v);
+        }
+        match self {
+            Transform::Trim | Transform::Case(_) | Transform::Default(_) => Ok(v),
+            Transform::Integer | Transform::Bool => Ok(v),
+            Transform::Map { table, .. } => {
+                let want = text(&v, "map")?;
+                table
+                    .iter()
+                    .find(|(_, out)| **out == *want)
+                    .map(|(k, _)| Val::Text(k.clone()))
+                    .ok_or_else(|| format!("no map entry produces {want:?}"))
+            }
+            Transform::Unit(from, to) => Transform::Unit(*to, *from).apply(v, ctx),
+            Transform::Decimal(f) => {
+                let d = decimal(&v, &DecimalFormat::default())?;
+                let s = d.to_string();
+                Ok(Val::Text(match f.separator {
+                    Some(sep) if sep != '.' => s.replace('.', &sep.to_string()),
+                    _ => s,
+                }))
+            }
+            Transform::Datetime { formats, tz } => {
+                let t = match v {
+                    Val::Time(t) => t,
+                    other => datetime(&other, &[TimeFormat::Rfc3339], None)?,
+                };
+                Ok(Val::Text(match &formats[0] {
+                    TimeFormat::Rfc3339 => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                    TimeFormat::Items { items, .. } => match tz {
+                        Some(tz) => t
+                            .with_timezone(tz)
+                            .format_with_items(items.iter())
+                            .to_string(),
+                        None => t.format_with_items(items.iter()).to_string(),
+                    },
+                }))
+            }
+            Transform::Split(sep) => match v {
+                Val::List(items) => Ok(Val::Text(
+                    items
+                        .iter()
+                        .map(|i| text(i, "split").map(|t| t.into_owned()))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .join(sep),
+                )),
+                other => Ok(other),
+            },
+            Transform::Lookup(table) => {
+                let key = text(&v, "lookup")?;
+                let xrefs = ctx
+                    .xrefs
+                    .ok_or_else(|| format!("reverse lookup in {table:?} needs cross-references"))?;
+                xrefs
+                    .to_outside(table, ctx.system, &key)
+                    .map(Val::Text)
+                    .ok_or_else(|| {
+                        format!(
+                            "no {table} cross-reference to {key:?} in system {}",
+                            ctx.system
+                        )
+                    })
+            }
+            Transform::Concat { .. } | Transform::Regex(..) => {
+                Err("this transform cannot be reversed".into())
+            }
+        }
+    }
+}
+
+fn ty_of(v: &Val) -> Ty {
+    match v {
+        Val::Null | Val::Json(_) => Ty::Any,
+        Val::Bool(_) => Ty::Bool,
+        Val::Int(_) => Ty::Int,
+        Val::Dec(_) => Ty::Dec,
+        Val::Text(_) => Ty::Text,
+        Val::Time(_) => Ty::Time,
+        Val::List(_) => Ty::List,
+    }
+}
+
+fn merge(a: Ty, b: Ty) -> Ty {
+    if a == b || b == Ty::Any { a } else { Ty::Any }
+}
+
+/// The value as text: text as is, numbers and booleans printed.
+fn text<'a>(v: &'a Val, what: &str) -> Result<std::borrow::Cow<'a, str>, String> {
+    use std::borrow::Cow;
+    match v {
+        Val::Text(s) => Ok(Cow::Borrowed(s)),
+        Val::Int(i) => Ok(Cow::Owned(i.to_string())),
+        Val::Dec(d) => Ok(Cow::Owned(d.to_string())),
+        Val::Bool(b) => Ok(Cow::Owned(b.to_string())),
+        other => Err(format!("{what} needs text, got {} {other}", other.kind())),
+    }
+}
+
+fn title_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if c.is_whitespace() || c == '-' {
+            start = true;
+            out.push(c);
+        } else if start {
+            out.extend(c.to_uppercase());
+            start = false;
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// Parses a decimal from text with the given separators, or takes a number as is.
+pub(crate) fn decimal(v: &Val, f: &DecimalFormat) -> Result<Decimal, String> {
+    match v {
+        Val::Dec(d) => Ok(*d),
+        Val::Int(i) => Ok(Decimal::from(*i)),
+        Val::Text(s) => {
+            let raw = s.trim();
+            let sep = f.separator.unwrap_or('.');
+            let mut cleaned = String::with_capacity(raw.len());
+            for c in raw.chars() {
+                if Some(c) == f.thousands {
+                    continue;
+                } else if c == sep {
+                    cleaned.push('.');
+                } else {
+                    cleaned.push(c);
+                }
+            }
+            Decimal::from_str(&cleaned)
+                .or_else(|_| Decimal::from_scientific(&cleaned))
+                .map_err(|_| format!("{raw:?} is not a decimal number (separator {sep:?})"))
+        }
+        other => Err(format!(
+            "expected a decimal number, got {} {other}",
+            other.kind()
+        )),
+    }
+}
+
+fn integer(v: &Val) -> Result<i64, String> {
+    match v {
+        Val::Int(i) => Ok(*i),
+        Val::Dec(d) if d.fract().is_zero() => {
+            i64::try_from(*d).map_err(|_| format!("{d} is out of range for an integer"))
+        }
+        Val::Text(s) => {
+            let t = s.trim();
+            t.parse::<i64>().or_else(|_| {
+                Decimal::from_str(t)
+                    .ok()
+                    .filter(|d| d.fract().is_zero())
+                    .and_then(|d| i64::try_from(d).ok())
+                    .ok_or_else(|| format!("{t:?} is not a whole number"))
+            })
+        }
+        other => Err(format!(
+            "expected a whole number, got {} {other}",
+            other.kind()
+        )),
+    }
+}
+
+fn boolean(v: &Val) -> Result<bool, String> {
+    match v {
+        Val::Bool(b) => Ok(*b),
+        Val::Int(0) => Ok(false),
+        Val::Int(1) => Ok(true),
+        Val::Text(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" | "t" => Ok(true),
+            "false" | "no" | "n" | "0" | "f" => Ok(false),
+            other => Err(format!("{other:?} is not a yes/no value")),
+        },
+        other => Err(format!("expected true/false, got {} {other}", other.kind())),
+    }
+}
+
+/// Parses a point in time with the first matching format; naive values are read in `tz` (UTC when none).
+pub(crate) fn datetime(
+    v: &Val,
+    formats: &[TimeFormat],
+    tz: Option<Tz>,
+) -> Result<DateTime<Utc>, String> {
+    let s = match v {
+        Val::Time(t) => return Ok(*t),
+        Val::Text(s) => s.trim(),
+        other => {
+            return Err(format!(
+                "expected a date or time, got {} {other}",
+                other.kind()
+            ));
+        }
+    };
+    for f in formats {
+        let items = match f {
+            TimeFormat::Rfc3339 => {
+                if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                    return Ok(t.with_timezone(&Utc));
+                }
+                continue;
+            }
+            TimeFormat::Items { items, .. } => items,
+        };
+        let mut parsed = Parsed::new();
+        if chrono::format::parse(&mut parsed, s, items.iter()).is_err() {
+            continue;
+        }
+        if let Ok(t) = parsed.to_datetime() {
+            return Ok(t.with_timezone(&Utc));
+        }
+        let naive = parsed.to_naive_datetime_with_offset(0).or_else(|_| {
+            parsed
+                .to_naive_date()
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        });
+        if let Ok(n) = naive {
+            return match tz {
+                None => Ok(Utc.from_utc_datetime(&n)),
+                Some(tz) => tz
+                    .from_local_datetime(&n)
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc))
+                    .ok_or_else(|| format!("{s:?} does not exist in time zone {tz} (a DST gap)")),
+            };
+        }
+    }
+    let names: Vec<&str> = formats.iter().map(TimeFormat::text).collect();
+    Err(format!("{s:?} matches none of the formats {names:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx<'a>(record: &'a Value) -> Ctx<'a> {
+        Ctx {
+            record,
+            root: record,
+            system: "erp",
+            xrefs: None,
+        }
+    }
+
+    fn run(spec: Value, input: Val) -> Result<Val, String> {
+        let t = Transform::compile(&TransformSpec::from_value(&spec)?)?;
+        let record = json!({"first": "Ada", "last": "Lovelace"});
+        t.apply(input, &ctx(&record))
+    }
+
+    fn text_val(s: &str) -> Val {
+        Val::Text(s.into())
+    }
+
+    #[test]
+    fn each_transform() {
+        assert_eq!(run(json!("trim"), text_val("  a ")), Ok(text_val("a")));
+        assert_eq!(
+            run(json!({"case": "upper"}), text_val("ab")),
+            Ok(text_val("AB"))
+        );
+        assert_eq!(
+            run(json!({"case": "title"}), text_val("new york-city")),
+            Ok(text_val("New York-City"))
+        );
+        assert_eq!(
+            run(json!({"default": "x"}), text_val(" ")),
+            Ok(text_val("x"))
+        );
+        assert_eq!(run(json!({"default": "x"}), Val::Null), Ok(text_val("x")));
+        assert_eq!(
+            run(json!({"map": {"A": "active", "*": "draft"}}), text_val("Z")),
+            Ok(text_val("draft"))
+        );
+        let err = run(json!({"map": {"A": "active"}}), text_val("Z")).unwrap_err();
+        assert!(err.contains("\"Z\" is not in the map (known: A)"), "{err}");
+        assert_eq!(
+            run(
+                json!({"unit": {"from": "lb", "to": "g"}}),
+                Val::Dec(Decimal::ONE)
+            ),
+            Ok(Val::Dec(Decimal::from_str("453.59237").unwrap()))
+        );
+        assert_eq!(
+            run(
+                json!({"decimal": {"separator": ",", "thousands": "."}}),
+                text_val("1.234,50")
+            ),
+            Ok(Val::Dec(Decimal::from_str("1234.50").unwrap()))
+        );
+        assert_eq!(
+            run(json!("decimal"), text_val("12.5")),
+            Ok(Val::Dec(Decimal::from_str("12.5").unwrap()))
+        );
+        assert!(run(json!("decimal"), text_val("12,5")).is_err());
+        assert_eq!(run(json!("integer"), text_val(" 42 ")), Ok(Val::Int(42)));
+        assert_eq!(run(json!("integer"), text_val("42.0")), Ok(Val::Int(42)));
+        assert!(run(json!("integer"), text_val("4.2")).is_err());
+        assert_eq!(run(json!("bool"), text_val("Yes")), Ok(Val::Bool(true)));
+        assert_eq!(
+            run(json!({"concat": {"with": ["/last"]}}), text_val("Ada")),
+            Ok(text_val("Ada Lovelace"))
+        );
+        assert_eq!(
+            run(json!({"split": {"sep": ","}}), text_val("a, b,,c")),
+            Ok(Val::List(vec![text_val("a"), text_val("b"), text_val("c")]))
+        );
+        assert_eq!(
+            run(
+                json!({"regex": {"pattern": "gid://shopify/\\w+/(\\d+)"}}),
+                text_val("gid://shopify/Order/42")
+            ),
+            Ok(text_val("42"))
+        );
+    }
+
+    #[test]
+    fn datetimes_with_formats_and_zones() {
+        let berlin = json!({"datetime": {"formats": ["%d.%m.%Y %H:%M"], "tz": "Europe/Berlin"}});
+        // 1 July is summer time (UTC+2).
+        assert_eq!(
+            run(berlin.clone(), text_val("01.07.2026 12:00")),
+            Ok(Val::Time(
+                Utc.with_ymd_and_hms(2026, 7, 1, 10, 0, 0).unwrap()
+            ))
+        );
+        // 1 January is winter time (UTC+1).
+        assert_eq!(
+            run(berlin, text_val("01.01.2026 12:00")),
+            Ok(Val::Time(
+                Utc.with_ymd_and_hms(2026, 1, 1, 11, 0, 0).unwrap()
+            ))
+        );
+        let rfc = json!({"datetime": {"formats": ["rfc3339"]}});
+        assert_eq!(
+            run(rfc, text_val("2026-03-01T12:00:00-05:00")),
+            Ok(Val::Time(
+                Utc.with_ymd_and_hms(2026, 3, 1, 17, 0, 0).unwrap()
+            ))
+        );
+        let date_only = json!({"datetime": {"formats": ["%Y-%m-%d"]}});
+        assert_eq!(
+            run(date_only, text_val("2026-03-01")),
+            Ok(Val::Time(
+                Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+            ))
+        );
+    }
+
+    #[test]
+    fn bad_transforms_are_refused_at_compile() {
+        let bad = |v: Value| Transform::compile(&TransformSpec::from_value(&v)?);
+        assert!(
+            bad(json!("trimm"))
+                .unwrap_err()
+                .contains("unknown variant `trimm`")
+        );
+        assert!(
+            bad(json!({"regex": {"pattern": "("}}))
+                .unwrap_err()
+                .contains("regex")
+        );
+        assert!(
+            bad(json!({"regex": {"pattern": "a", "group": 1}}))
+                .unwrap_err()
+                .contains("group 1")
+        );
+        assert!(
+            bad(json!({"datetime": {"formats": ["%Y"], "tz": "Mars/Base"}}))
+                .unwrap_err()
+                .contains("Mars/Base")
+        );
+        assert!(bad(json!({"case": "shouty"})).is_err());
+    }
+
+    #[test]
+    fn types_are_checked() {
+        let t = Transform::compile(&TransformSpec::Unit {
+            from: WeightUnit::G,
+            to: WeightUnit::Kg,
+        })
+        .unwrap();
+        assert_eq!(t.out_type(Ty::Any), Ok(Ty::Dec));
+        assert!(
+            t.out_type(Ty::Time)
+                .unwrap_err()
+                .contains("unit cannot take a date-time")
+        );
+    }
+
+    #[test]
+    fn undo_reverses() {
+        let record = json!({});
+        let c = ctx(&record);
+        let t = Transform::compile(
+            &TransformSpec::from_value(&json!({"map": {"A": "active"}})).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(t.undo(text_val("active"), &c), Ok(text_val("A")));
+        let d = Transform::compile(
+            &TransformSpec::from_value(&json!({"decimal": {"separator": ","}})).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            d.undo(Val::Dec(Decimal::from_str("12.50").unwrap()), &c),
+            Ok(text_val("12,50"))
+        );
+        let u = Transform::compile(&TransformSpec::Unit {
+            from: WeightUnit::Kg,
+            to: WeightUnit::G,
+        })
+        .unwrap();
+        assert_eq!(
+            u.undo(Val::Dec(Decimal::from(1500)), &c),
+            Ok(Val::Dec(Decimal::from_str("1.5").unwrap()))
+        );
+    }
+}
