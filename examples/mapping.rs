@@ -11,7 +11,8 @@
 use std::path::PathBuf;
 
 use seamwork::mapping::testing::read_records;
-use seamwork::mapping::{ApplyOptions, MappingSpec, MemoryCrossReferences};
+use seamwork::mapping::value::record_from_columns;
+use seamwork::mapping::{ApplyOptions, MappingError, MappingSpec, MemoryCrossReferences};
 use seamwork::model::{Order, Variant};
 use serde_json::Value;
 
@@ -28,15 +29,23 @@ fn read_csv(path: &PathBuf) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record?;
-        rows.push(Value::Object(
-            headers
-                .iter()
-                .zip(record.iter())
-                .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
-                .collect(),
-        ));
+        rows.push(record_from_columns(headers.iter().zip(record.iter()))?);
     }
     Ok(rows)
+}
+
+/// One line per failed field, so a person can fix them all in one go.
+fn print_failure(e: &MappingError) {
+    println!(
+        "record #{} refused by {} {} mapping v{}:",
+        e.record.unwrap_or(0),
+        e.system,
+        e.entity,
+        e.version
+    );
+    for f in &e.failures {
+        println!("    {f}");
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -68,7 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     for e in &outcome.failed {
-        println!("{}", e.to_string().replace("; ", "\n    "));
+        print_failure(e);
     }
 
     println!("\n== ERP item rows (CSV) -> Variant ==");
@@ -92,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     for e in &outcome.failed {
-        println!("{}", e.to_string().replace("; ", "\n    "));
+        print_failure(e);
     }
     println!(
         "\n{} of {} ERP rows mapped, {} reported with every failed field (nothing dropped).",

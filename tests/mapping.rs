@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
 use seamwork::mapping::testing::{golden, read_records};
+use seamwork::mapping::value::record_from_columns;
 use seamwork::mapping::{
     ApplyOptions, DriftKind, DriftOptions, MappingSpec, MemoryCrossReferences, RecordDiff,
     SchemaDrift, SchemaProfile, SpecRegistry, compare,
@@ -42,13 +43,7 @@ fn erp_rows() -> Vec<Value> {
         .records()
         .map(|r| {
             let r = r.unwrap();
-            Value::Object(
-                headers
-                    .iter()
-                    .zip(r.iter())
-                    .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
-                    .collect(),
-            )
+            record_from_columns(headers.iter().zip(r.iter())).unwrap()
         })
         .collect()
 }
@@ -115,8 +110,9 @@ fn erp_rows_map_through_crosswalks_and_errors_name_the_source_values() {
 
     let err = &outcome.failed[0];
     let text = err.to_string();
-    assert_eq!(err.failures.len(), 4, "{text}");
+    assert_eq!(err.failures.len(), 5, "{text}");
     for needle in [
+        "barcodes (from EAN = \"12345\"): GTIN \"12345\" has 5 digits",
         "sku (from ITEM_NO = \"100-999\"): no sku cross-reference for \"100-999\" in system erp",
         "weight.value (from WEIGHT_OZ = \"heavy\"): \"heavy\" is not a decimal number",
         "status (from STATUS = \"X\"): value \"X\" is not in the map (known: A, D, I)",
@@ -225,6 +221,9 @@ fn schema_drift_across_two_runs() {
             o.as_object_mut().unwrap().remove("totalReceivedSet");
             o["currentTotalDutiesSet"] = json!({"shopMoney": {"amount": "0.0"}});
             o["lineItems"]["nodes"][0]["quantity"] = json!("2");
+            o["lineItems"]["nodes"][0]["discountedTotalSet"] =
+                json!({"shopMoney": {"amount": "39.98"}});
+            o["totalPriceSet"]["presentmentMoney"] = json!({"amount": "48.27"});
             o
         })
         .collect();
@@ -244,6 +243,12 @@ fn schema_drift_across_two_runs() {
         "{text}"
     );
     assert!(text.contains("`lineItems/nodes[]/quantity` is mostly string this run (100%), was number last run (100%)"), "{text}");
+    // Shares of list-element fields are shares of elements; nested objects are searched too.
+    assert!(text.contains("new field `lineItems/nodes[]/discountedTotalSet` in 100% of `lineItems/nodes[]` elements"), "{text}");
+    assert!(
+        text.contains("new field `totalPriceSet/presentmentMoney` in 100% of records"),
+        "{text}"
+    );
     assert_eq!(drift.findings[0].kind, DriftKind::Disappearing);
     assert!(SchemaDrift::compare(&last_run, &last_run, &DriftOptions::default()).is_empty());
 }
@@ -285,4 +290,135 @@ fn golden_files() {
 fn specs_are_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<MappingSpec<Order>>();
+}
+
+#[test]
+fn blanks_guests_partial_parts_and_missing_lists() {
+    let x = xrefs();
+    let opts = ApplyOptions::default().with_xrefs(&x).with_now(now());
+    let spec = variant_spec();
+
+    // An empty optional cell is a missing value, not an error; the constant
+    // weight unit alone does not make a weight.
+    let mut row = erp_rows()[0].clone();
+    row["WEIGHT_OZ"] = json!("");
+    row["EAN"] = json!("");
+    let v = spec.apply_with(&row, &opts).unwrap().entity;
+    assert_eq!(v.weight, None);
+    assert!(v.barcodes.is_empty());
+
+    // A guest order has no customer: the constant system does not invent one.
+    let order_spec = order_spec();
+    let mut guest = read_records(&example("shopify_orders.json"))
+        .unwrap()
+        .remove(0);
+    guest.as_object_mut().unwrap().remove("customer");
+    let order = order_spec.apply(&guest).unwrap().entity;
+    assert_eq!(order.customer, None);
+
+    // Half an address is reported by name, not as a serde error.
+    let mut half = read_records(&example("shopify_orders.json"))
+        .unwrap()
+        .remove(0);
+    half["shippingAddress"]["city"] = json!(null);
+    let err = order_spec.apply(&half).unwrap_err().to_string();
+    assert!(
+        err.contains("shipping_address: is only partly mapped: city missing"),
+        "{err}"
+    );
+
+    // A renamed list is an error, an empty one is not.
+    let mut renamed = read_records(&example("shopify_orders.json"))
+        .unwrap()
+        .remove(0);
+    let nodes = renamed["lineItems"]["nodes"].take();
+    renamed["lineItems"] = json!({ "edges": nodes });
+    let err = order_spec.apply(&renamed).unwrap_err().to_string();
+    assert!(
+        err.contains("lines (from /lineItems/nodes): the source list is missing"),
+        "{err}"
+    );
+
+    // A negative quantity is a field failure with its source value.
+    let mut negative = read_records(&example("shopify_orders.json"))
+        .unwrap()
+        .remove(0);
+    negative["lineItems"]["nodes"][0]["quantity"] = json!(-2);
+    let err = order_spec.apply(&negative).unwrap_err().to_string();
+    assert!(
+        err.contains("lines[0].quantity (from /quantity = -2): -2 is negative"),
+        "{err}"
+    );
+}
+
+#[test]
+fn specs_that_cannot_work_are_refused_at_load() {
+    let text = std::fs::read_to_string(example("erp_variant.toml")).unwrap();
+    let bad = text
+        .replace(
+            r#"taxable = { from = "TAXABLE", transforms = ["bool"] }"#,
+            r#"taxable = { value = "maybe" }"#,
+        )
+        .replace(
+            r#""price.currency" = "CURRENCY""#,
+            r#""price.currency" = { value = "EURO" }"#,
+        )
+        .replace(r#"I = "archived""#, r#"I = "archivd""#)
+        .replace(
+            r#"product_handle = { from = "GROUP""#,
+            r#"product_handle = { required = false, from = "GROUP""#,
+        )
+        .replace(
+            r#"sku = { from = "ITEM_NO", transforms = ["trim", { lookup = "sku" }] }"#,
+            r#"sku = { from = "ITEM_NO", transforms = ["trimm", { regex = { pattern = "(" } }] }"#,
+        );
+    let e = MappingSpec::<Variant>::from_toml(&bad, "bad.toml")
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "fields.taxable: type mismatch: the value ends as text, but `taxable` is bool; add a `bool` transform",
+        "fields.\"price.currency\".value: unknown currency",
+        "the map produces \"archivd\", which is not one of active, draft, archived",
+        "`product_handle` is required by the entity; it cannot be optional here",
+        "fields.sku.transforms[0]: not a transform: unknown variant `trimm`",
+        "fields.sku.transforms[1]: regex:",
+    ] {
+        assert!(e.contains(needle), "missing {needle:?} in {e}");
+    }
+}
+
+#[test]
+fn records_both_versions_refuse_differently_are_differences() {
+    let v1 = variant_spec();
+    let text = std::fs::read_to_string(example("erp_variant.toml")).unwrap();
+    let v2 = MappingSpec::<Variant>::from_toml(
+        &text
+            .replace("version = 1", "version = 2")
+            .replace("X = ", "Y = "),
+        "v2.toml",
+    )
+    .unwrap();
+    let x = xrefs();
+    let opts = ApplyOptions::default().with_xrefs(&x).with_now(now());
+    let mut rows = erp_rows();
+    rows[2]["STATUS"] = json!("D"); // v1 and v2 still both fail this row, on other fields
+    let v2_more = MappingSpec::<Variant>::from_toml(
+        &text
+            .replace("version = 1", "version = 3")
+            .replace(r#"D = "draft""#, r#"E = "draft""#),
+        "v3.toml",
+    )
+    .unwrap();
+    assert_eq!(compare(&v1, &v2, &rows, &opts).differences.len(), 0);
+    let cmp = compare(&v1, &v2_more, &rows, &opts);
+    assert!(
+        cmp.differences
+            .iter()
+            .any(|d| matches!(d, RecordDiff::FailsDifferently { record: 2, .. })),
+        "{cmp}"
+    );
+    assert!(
+        cmp.to_string().contains("fails in both, differently"),
+        "{cmp}"
+    );
 }

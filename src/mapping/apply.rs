@@ -20,6 +20,7 @@ use crate::model::Currency;
 
 /// What applying a spec may use besides the record.
 #[derive(Clone, Copy)]
+#[non_exhaustive]
 pub struct ApplyOptions<'a> {
     /// Cross-references for `lookup` transforms.
     pub xrefs: Option<&'a dyn CrossReferences>,
@@ -374,7 +375,13 @@ impl Run<'_> {
                 continue;
             }
             match finish(v, f.ty) {
-                Ok(node) => out.set(&f.target_keys, node),
+                Ok(node) => {
+                    let node = match (node, &f.source) {
+                        (Node::Leaf(v), SourceKind::Const(_)) => Node::Fixed(v),
+                        (node, _) => node,
+                    };
+                    out.set(&f.target_keys, node)
+                }
                 Err(msg) => {
                     let raw = self.raw(f, record, root).ok();
                     self.fail(prefix, f, raw.as_ref(), msg);
@@ -383,6 +390,17 @@ impl Run<'_> {
         }
         for l in &g.lists {
             let items = match l.source.get(record, root) {
+                None if l.required => {
+                    self.failures.push(FieldFailure {
+                        target: format!("{prefix}{}", l.target),
+                        source: Some(l.source.to_string()),
+                        value: None,
+                        message: "the source list is missing (an empty list must be sent as []; \
+                                  set `required = false` on the list if it may be left out)"
+                            .into(),
+                    });
+                    continue;
+                }
                 None | Some(Value::Null) => continue,
                 Some(Value::Array(items)) => items,
                 Some(other) => {
@@ -409,6 +427,38 @@ impl Run<'_> {
             }
             if let Node::Object(fields) = out {
                 fields.push((l.target.as_str(), Node::Array(mapped)));
+            }
+        }
+        self.check_parts(g, out, prefix);
+    }
+
+    /// Drops optional parts that hold only constants (a guest order gets no
+    /// customer ref just because the spec names the system) and reports parts
+    /// that are only half mapped.
+    fn check_parts<'s>(&mut self, g: &'s Group, out: &mut Node<'s>, prefix: &str) {
+        for (part, members) in &g.parts {
+            let Some(node) = out.get_mut(part) else {
+                continue;
+            };
+            if node.only_fixed() {
+                out.remove(part);
+                continue;
+            }
+            let missing: Vec<&str> = members
+                .iter()
+                .filter(|m| node.get_mut(m).is_none())
+                .copied()
+                .collect();
+            if !missing.is_empty() {
+                self.failures.push(FieldFailure {
+                    target: format!("{prefix}{part}"),
+                    source: None,
+                    value: None,
+                    message: format!(
+                        "is only partly mapped: {} missing (map them, or none of `{part}`)",
+                        missing.join(", ")
+                    ),
+                });
             }
         }
     }
@@ -440,7 +490,11 @@ impl Run<'_> {
                 .rev()
                 .try_fold(start.clone(), |v, t| t.undo(v, &ctx))
             {
-                Ok(v) => source.set(out, v.to_json()),
+                Ok(v) => {
+                    if let Err(msg) = source.set(out, v.to_json()) {
+                        self.fail(prefix, f, Some(&start), msg);
+                    }
+                }
                 Err(msg) => self.fail(prefix, f, Some(&start), msg),
             }
         }
@@ -459,8 +513,15 @@ impl Run<'_> {
                 );
                 payload.push(elem);
             }
-            if !l.source.from_root() {
-                l.source.set(out, Value::Array(payload));
+            if !l.source.from_root()
+                && let Err(message) = l.source.set(out, Value::Array(payload))
+            {
+                self.failures.push(FieldFailure {
+                    target: format!("{prefix}{}", l.target),
+                    source: Some(l.source.to_string()),
+                    value: None,
+                    message,
+                });
             }
         }
     }
@@ -479,6 +540,11 @@ fn typed(v: &Value, ty: FieldType) -> Val {
     }
 }
 
+/// Whether `v` can fill a target of type `ty` (used to check constants when a spec loads).
+pub(crate) fn check_value(v: Val, ty: FieldType) -> Result<(), String> {
+    finish(v, ty).map(|_| ())
+}
+
 /// Converts a mapped value into the canonical form of its target type.
 fn finish<'s>(v: Val, ty: FieldType) -> Result<Node<'s>, String> {
     let wrong = |v: &Val| format!("a {} value {v} cannot fill a {} field", v.kind(), ty.name());
@@ -492,6 +558,38 @@ fn finish<'s>(v: Val, ty: FieldType) -> Result<Node<'s>, String> {
             },
             other => Err(wrong(&other)),
         },
+        FieldType::Count => match finish(v, FieldType::Integer)? {
+            Node::Leaf(Val::Int(i)) if i < 0 => Err(format!("{i} is negative; a count cannot be")),
+            Node::Leaf(Val::Int(i)) if i > i64::from(u32::MAX) => {
+                Err(format!("{i} is too large for a count"))
+            }
+            node => Ok(node),
+        },
+        FieldType::Sku => match v {
+            Val::Text(ref s) => crate::model::Sku::new(s)
+                .map(|sku| Node::Leaf(Val::Text(sku.as_str().to_string())))
+                .map_err(|e| e.message().to_string()),
+            other => finish(other, FieldType::Text).and_then(|n| match n {
+                Node::Leaf(v) => finish(v, FieldType::Sku),
+                n => Ok(n),
+            }),
+        },
+        FieldType::GtinList => {
+            let items = match finish(v, FieldType::TextList)? {
+                Node::Array(items) => items,
+                other => vec![other],
+            };
+            items
+                .into_iter()
+                .map(|n| match n {
+                    Node::Leaf(Val::Text(s)) => crate::model::Gtin::parse(&s)
+                        .map(|g| Node::Leaf(Val::Text(g.as_str().to_string())))
+                        .map_err(|e| e.message().to_string()),
+                    other => Ok(other),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Node::Array)
+        }
         FieldType::Integer => match v {
             Val::Int(_) => leaf(v),
             Val::Dec(d) if d.fract().is_zero() => leaf(Val::Int(

@@ -19,7 +19,7 @@
 //! assert!(drift.findings.iter().any(|f| f.message.contains("new field `current_total_duties_set`")));
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -74,8 +74,46 @@ pub struct SchemaProfile {
     pub records: u64,
     /// Stats per source path the spec reads (`/total_price`, `line_items[]/sku`).
     pub fields: BTreeMap<String, FieldStats>,
-    /// Fields the spec does not read, with how many records had them.
-    pub unknown: BTreeMap<String, u64>,
+    /// Fields the spec does not read (`totalPriceSet/presentmentMoney`,
+    /// `lineItems/nodes[]/discountedTotalSet`), with how often they were seen.
+    pub unknown: BTreeMap<String, Unknown>,
+    /// How many objects each list scope held (`lineItems/nodes[]`), so that
+    /// shares of list-element fields are shares of elements, not of records.
+    pub scopes: BTreeMap<String, u64>,
+}
+
+/// A field the spec does not read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Unknown {
+    /// The list scope it lives in (empty for the record itself).
+    pub scope: String,
+    /// Objects that had it.
+    pub seen: u64,
+}
+
+/// The parts of a record a spec reads, as a tree of keys; a leaf is read whole.
+#[derive(Default)]
+struct ReadTree(BTreeMap<String, ReadTree>);
+
+impl ReadTree {
+    fn insert(&mut self, keys: &[String]) {
+        if let Some((first, rest)) = keys.split_first() {
+            let child = self.0.entry(first.clone()).or_default();
+            if !rest.is_empty() || !child.0.is_empty() {
+                child.insert(rest);
+            }
+        }
+    }
+}
+
+/// `prefix/rest`, or `rest` at the top.
+fn join(prefix: &str, rest: &str) -> String {
+    if prefix.is_empty() {
+        rest.to_string()
+    } else {
+        format!("{prefix}/{}", rest.trim_start_matches('/'))
+    }
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -89,7 +127,25 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
+fn scope_name(u: &Unknown) -> String {
+    if u.scope.is_empty() {
+        "records".into()
+    } else {
+        format!("`{}` elements", u.scope)
+    }
+}
+
 impl SchemaProfile {
+    /// How often an unknown field appeared, as a share of the objects in its scope.
+    fn share(&self, u: &Unknown) -> u64 {
+        let base = if u.scope.is_empty() {
+            self.records
+        } else {
+            self.scopes.get(&u.scope).copied().unwrap_or(0)
+        };
+        pct(u.seen, base)
+    }
+
     /// An empty profile.
     pub fn new() -> Self {
         Self::default()
@@ -107,11 +163,34 @@ impl SchemaProfile {
         self.observe_group(root, input, input, "");
     }
 
+    fn count(&mut self, key: String, found: Option<&Value>) {
+        let stats = self.fields.entry(key).or_default();
+        match found {
+            None => stats.missing += 1,
+            Some(Value::Null) => stats.null += 1,
+            Some(v) => {
+                stats.present += 1;
+                *stats.types.entry(json_type(v).to_string()).or_default() += 1;
+            }
+        }
+    }
+
     fn observe_group(&mut self, g: &Group, record: &Value, root: &Value, prefix: &str) {
+        if !prefix.is_empty() {
+            *self.scopes.entry(prefix.to_string()).or_default() += 1;
+        }
+        let mut read = ReadTree::default();
         let mut paths: Vec<&Path> = Vec::new();
         for f in &g.fields {
-            if let SourceKind::Path(p) = &f.source {
-                paths.push(p);
+            match &f.source {
+                SourceKind::Path(p) => paths.push(p),
+                SourceKind::Expr(e) => {
+                    for v in e.variables() {
+                        read.insert(std::slice::from_ref(v));
+                        self.count(join(prefix, v), record.get(v));
+                    }
+                }
+                SourceKind::Const(_) | SourceKind::Now => {}
             }
             for t in &f.transforms {
                 if let Transform::Concat { with, .. } = t {
@@ -120,43 +199,64 @@ impl SchemaProfile {
             }
         }
         for p in paths {
-            if p.from_root() && !prefix.is_empty() {
-                continue; // counted at the root
-            }
-            let stats = self.fields.entry(format!("{prefix}{p}")).or_default();
-            match p.get(record, root) {
-                None => stats.missing += 1,
-                Some(Value::Null) => stats.null += 1,
-                Some(v) => {
-                    stats.present += 1;
-                    *stats.types.entry(json_type(v).to_string()).or_default() += 1;
+            if p.from_root() {
+                if prefix.is_empty() {
+                    read.insert(&p.keys());
+                } else {
+                    continue; // counted at the root
                 }
+            } else {
+                read.insert(&p.keys());
             }
-        }
-        if let Value::Object(m) = record {
-            let known: BTreeSet<String> = g.known_keys().into_iter().collect();
-            for k in m.keys().filter(|k| !known.contains(*k)) {
-                *self.unknown.entry(format!("{prefix}{k}")).or_default() += 1;
-            }
+            let key = if prefix.is_empty() {
+                p.to_string()
+            } else {
+                join(prefix, p.as_str())
+            };
+            self.count(key, p.get(record, root));
         }
         for l in &g.lists {
-            let list_prefix = format!("{prefix}{}[]", l.source.as_str().trim_start_matches('/'));
-            let stats = self
-                .fields
-                .entry(format!("{prefix}{}", l.source))
-                .or_default();
-            match l.source.get(record, root) {
-                None => stats.missing += 1,
-                Some(Value::Null) => stats.null += 1,
-                Some(v) => {
-                    stats.present += 1;
-                    *stats.types.entry(json_type(v).to_string()).or_default() += 1;
-                    if let Value::Array(items) = v {
-                        for item in items {
-                            self.observe_group(&l.group, item, root, &list_prefix);
-                        }
-                    }
+            if !l.source.from_root() {
+                read.insert(&l.source.keys());
+            }
+            let key = if prefix.is_empty() {
+                l.source.to_string()
+            } else {
+                join(prefix, l.source.as_str())
+            };
+            let found = l.source.get(record, root);
+            self.count(key, found);
+            if let Some(Value::Array(items)) = found {
+                let scope = format!(
+                    "{}[]",
+                    join(prefix, l.source.as_str().trim_start_matches('/'))
+                );
+                for item in items {
+                    self.observe_group(&l.group, item, root, &scope);
                 }
+            }
+        }
+        self.unknown_keys(record, &read, prefix, "");
+    }
+
+    /// Records the keys of `v` the spec does not read, descending into the
+    /// objects it reads parts of.
+    fn unknown_keys(&mut self, v: &Value, read: &ReadTree, scope: &str, at: &str) {
+        let Value::Object(m) = v else { return };
+        for (k, child) in m {
+            let here = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}/{k}")
+            };
+            match read.0.get(k) {
+                None => {
+                    let entry = self.unknown.entry(join(scope, &here)).or_default();
+                    entry.scope = scope.to_string();
+                    entry.seen += 1;
+                }
+                Some(sub) if !sub.0.is_empty() => self.unknown_keys(child, sub, scope, &here),
+                Some(_) => {}
             }
         }
     }
@@ -252,38 +352,48 @@ impl SchemaDrift {
                     message,
                 });
             }
-            if let (Some((t0, p0)), Some((t1, p1))) = (before.main_type(), now.main_type())
-                && t0 != t1
-            {
-                findings.push(DriftFinding {
-                    kind: DriftKind::TypeChanged,
-                    field: field.clone(),
-                    message: format!(
-                        "`{field}` is mostly {t1} this run ({p1}%), was {t0} last run ({p0}%)"
-                    ),
-                });
+            // A type that loses ground: its share of the present values fell.
+            if let Some((t0, p0)) = before.main_type() {
+                let still = pct(now.types.get(t0).copied().unwrap_or(0), now.present.max(1));
+                if now.present > 0 && p0.saturating_sub(still) >= opts.presence_change_pct {
+                    let (t1, p1) = now.main_type().unwrap_or((t0, still));
+                    let message = if t1 == t0 {
+                        format!("`{field}` is {t0} in {still}% of records this run, {p0}% last run")
+                    } else {
+                        format!(
+                            "`{field}` is mostly {t1} this run ({p1}%), was {t0} last run ({p0}%)"
+                        )
+                    };
+                    findings.push(DriftFinding {
+                        kind: DriftKind::TypeChanged,
+                        field: field.clone(),
+                        message,
+                    });
+                }
             }
         }
-        for (field, n) in &current.unknown {
-            let share = pct(*n, current.records);
+        for (field, u) in &current.unknown {
+            let share = current.share(u);
             if !previous.unknown.contains_key(field) && share >= opts.new_field_min_pct {
                 findings.push(DriftFinding {
                     kind: DriftKind::NewField,
                     field: field.clone(),
                     message: format!(
-                        "new field `{field}` in {share}% of records (not read by the spec)"
+                        "new field `{field}` in {share}% of {} (not read by the spec)",
+                        scope_name(u)
                     ),
                 });
             }
         }
-        for (field, n) in &previous.unknown {
+        for (field, u) in &previous.unknown {
             if !current.unknown.contains_key(field) && current.records > 0 {
                 findings.push(DriftFinding {
                     kind: DriftKind::GoneField,
                     field: field.clone(),
                     message: format!(
-                        "field `{field}` no longer appears (was in {}% of records last run)",
-                        pct(*n, previous.records)
+                        "field `{field}` no longer appears (was in {}% of {} last run)",
+                        previous.share(u),
+                        scope_name(u)
                     ),
                 });
             }

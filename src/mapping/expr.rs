@@ -21,6 +21,9 @@ fn env() -> &'static Arc<Env> {
     ENV.get_or_init(|| Arc::new(Env::stdlib()))
 }
 
+/// Deepest bracket nesting an expression may have.
+const MAX_NESTING: usize = 24;
+
 /// A compiled CEL expression.
 pub(crate) struct Expression {
     source: String,
@@ -39,6 +42,25 @@ impl std::fmt::Debug for Expression {
 impl Expression {
     /// Compiles `source`; the error is CEL's own message with its position.
     pub fn compile(source: &str) -> Result<Expression, String> {
+        // The CEL parser recurses per nesting level; refuse absurd nesting
+        // instead of risking the stack.
+        let mut depth = 0usize;
+        let mut deepest = 0usize;
+        for c in source.chars() {
+            match c {
+                '(' | '[' | '{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if deepest > MAX_NESTING {
+            return Err(format!(
+                "expression {source:?} nests {deepest} levels deep; at most {MAX_NESTING} are allowed"
+            ));
+        }
         let program = env().compile(source).map_err(|e| {
             let detail = e
                 .to_string()
@@ -58,6 +80,13 @@ impl Expression {
             program,
             variables,
         })
+    }
+
+    /// The record fields it reads (its variables other than `record` and `root`).
+    pub fn variables(&self) -> impl Iterator<Item = &String> {
+        self.variables
+            .iter()
+            .filter(|v| *v != "record" && *v != "root")
     }
 
     /// Evaluates against `record` (and `root` for the whole input).
@@ -149,6 +178,12 @@ mod tests {
             Expression::compile("first +")
                 .unwrap_err()
                 .contains("does not compile")
+        );
+        let deep = format!("{}1{}", "(".repeat(60), ")".repeat(60));
+        assert!(
+            Expression::compile(&deep)
+                .unwrap_err()
+                .contains("nests 60 levels")
         );
     }
 }

@@ -19,11 +19,46 @@ pub(crate) enum Node<'s> {
     Object(Vec<(&'s str, Node<'s>)>),
     Array(Vec<Node<'s>>),
     Leaf(Val),
+    /// A leaf from a constant in the spec (`value = ...`).
+    Fixed(Val),
 }
 
 impl<'s> Node<'s> {
     pub fn object() -> Self {
         Node::Object(Vec::new())
+    }
+
+    /// The node at a dotted path (`shipping_address`, `price.amount`).
+    pub fn get_mut(&mut self, dotted: &str) -> Option<&mut Node<'s>> {
+        let mut at = self;
+        for k in dotted.split('.') {
+            let Node::Object(fields) = at else {
+                return None;
+            };
+            at = &mut fields.iter_mut().find(|(name, _)| *name == k)?.1;
+        }
+        Some(at)
+    }
+
+    /// Removes the node at a dotted path.
+    pub fn remove(&mut self, dotted: &str) {
+        let (parent, last) = match dotted.rsplit_once('.') {
+            Some((p, l)) => (self.get_mut(p), l),
+            None => (Some(self), dotted),
+        };
+        if let Some(Node::Object(fields)) = parent {
+            fields.retain(|(name, _)| *name != last);
+        }
+    }
+
+    /// True when every leaf below came from a constant.
+    pub fn only_fixed(&self) -> bool {
+        match self {
+            Node::Fixed(_) => true,
+            Node::Leaf(_) => false,
+            Node::Object(fields) => fields.iter().all(|(_, n)| n.only_fixed()),
+            Node::Array(items) => items.iter().all(Node::only_fixed),
+        }
     }
 
     /// Sets `value` at the dotted target `keys`, creating objects on the way.
@@ -62,7 +97,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
                 value: None,
             }),
             Node::Array(items) => visitor.visit_seq(Items(items.iter())),
-            Node::Leaf(v) => match v {
+            Node::Leaf(v) | Node::Fixed(v) => match v {
                 Val::Null => visitor.visit_unit(),
                 Val::Bool(b) => visitor.visit_bool(*b),
                 Val::Int(i) => visitor.visit_i64(*i),
@@ -81,7 +116,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.0 {
-            Node::Leaf(Val::Null) => visitor.visit_none(),
+            Node::Leaf(Val::Null) | Node::Fixed(Val::Null) => visitor.visit_none(),
             _ => visitor.visit_some(self),
         }
     }
@@ -93,7 +128,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         match self.0 {
-            Node::Leaf(Val::Text(s)) => {
+            Node::Leaf(Val::Text(s)) | Node::Fixed(Val::Text(s)) => {
                 let d: StrDeserializer<'_, Error> = s.as_str().into_deserializer();
                 d.deserialize_enum(name, variants, visitor)
             }

@@ -126,6 +126,15 @@ pub enum RecordDiff {
         /// The first version's error.
         error: String,
     },
+    /// Both versions refuse it, but for different reasons.
+    FailsDifferently {
+        /// Input position.
+        record: usize,
+        /// The first version's failed fields.
+        left: Vec<String>,
+        /// The second version's failed fields.
+        right: Vec<String>,
+    },
 }
 
 /// The result of running two versions on the same inputs.
@@ -142,6 +151,9 @@ pub struct Comparison {
     pub same: usize,
     /// Records that differ.
     pub differences: Vec<RecordDiff>,
+    /// The two specs' systems, when they are not the same (comparing specs
+    /// for different sources is usually a mistake).
+    pub systems_differ: Option<(String, String)>,
 }
 
 impl fmt::Display for Comparison {
@@ -181,13 +193,27 @@ impl fmt::Display for Comparison {
                     "\n  record #{record} fails in v{}: {error}",
                     self.left_version
                 )?,
+                RecordDiff::FailsDifferently {
+                    record,
+                    left,
+                    right,
+                } => write!(
+                    f,
+                    "\n  record #{record} fails in both, differently: v{}: {}; v{}: {}",
+                    self.left_version,
+                    left.join("; "),
+                    self.right_version,
+                    right.join("; ")
+                )?,
             }
         }
         Ok(())
     }
 }
 
-/// Maps `inputs` with `left` and `right` and reports every record whose output differs.
+/// Maps `inputs` with `left` and `right` and reports every record whose output
+/// differs — including records both refuse, when they refuse them differently.
+/// Specs for different systems are flagged in [`Comparison::systems_differ`].
 pub fn compare<E: Mappable>(
     left: &MappingSpec<E>,
     right: &MappingSpec<E>,
@@ -200,6 +226,8 @@ pub fn compare<E: Mappable>(
         records: inputs.len(),
         same: 0,
         differences: Vec::new(),
+        systems_differ: (left.system() != right.system())
+            .then(|| (left.system().to_string(), right.system().to_string())),
     };
     for (record, input) in inputs.iter().enumerate() {
         match (left.apply_with(input, opts), right.apply_with(input, opts)) {
@@ -219,7 +247,21 @@ pub fn compare<E: Mappable>(
                 record,
                 error: e.to_string(),
             }),
-            (Err(_), Err(_)) => out.same += 1,
+            (Err(a), Err(b)) => {
+                let show = |e: &super::MappingError| -> Vec<String> {
+                    e.failures.iter().map(ToString::to_string).collect()
+                };
+                let (left, right) = (show(&a), show(&b));
+                if left == right {
+                    out.same += 1;
+                } else {
+                    out.differences.push(RecordDiff::FailsDifferently {
+                        record,
+                        left,
+                        right,
+                    });
+                }
+            }
         }
     }
     out

@@ -15,6 +15,12 @@ pub enum FieldType {
     Text,
     /// A whole number.
     Integer,
+    /// A whole number that cannot be negative (an ordered quantity, an index).
+    Count,
+    /// A SKU (trimmed, not empty, no control characters).
+    Sku,
+    /// A list of GTIN barcodes (check digits verified).
+    GtinList,
     /// A decimal number (amounts, rates, weights).
     Decimal,
     /// true / false.
@@ -37,6 +43,9 @@ impl FieldType {
         match self {
             FieldType::Text => "text".into(),
             FieldType::Integer => "integer".into(),
+            FieldType::Count => "non-negative integer".into(),
+            FieldType::Sku => "SKU".into(),
+            FieldType::GtinList => "list of GTINs".into(),
             FieldType::Decimal => "decimal".into(),
             FieldType::Bool => "bool".into(),
             FieldType::DateTime => "date-time".into(),
@@ -66,6 +75,10 @@ pub struct Schema {
     pub fields: Vec<TargetField>,
     /// Lists of nested records (`lines`), each with its own schema.
     pub lists: Vec<(&'static str, Schema)>,
+    /// Optional parts that are all-or-nothing (`weight` needs `value` and
+    /// `unit`): a record that maps some of a group's members but not all of
+    /// them fails, naming what is missing.
+    pub groups: Vec<(&'static str, Vec<&'static str>)>,
 }
 
 impl Schema {
@@ -80,7 +93,13 @@ impl Schema {
                 })
                 .collect(),
             lists: Vec::new(),
+            groups: Vec::new(),
         }
+    }
+
+    fn with_group(mut self, prefix: &'static str, members: &[&'static str]) -> Self {
+        self.groups.push((prefix, members.to_vec()));
+        self
     }
 
     fn with_list(mut self, name: &'static str, schema: Schema) -> Self {
@@ -158,11 +177,11 @@ fn address(prefix: &str) -> Fields {
 
 fn variant_fields() -> Fields {
     owned(&[
-        ("sku", Text, true),
+        ("sku", Sku, true),
         ("product_handle", Text, true),
         ("title", Text, false),
         ("options", TextMap, false),
-        ("barcodes", TextList, false),
+        ("barcodes", GtinList, false),
         ("price.amount", Decimal, true),
         ("price.currency", Currency, true),
         ("compare_at_price.amount", Decimal, false),
@@ -177,9 +196,15 @@ fn variant_fields() -> Fields {
     ])
 }
 
+/// The all-or-nothing parts of a variant.
+fn variant_groups(s: Schema) -> Schema {
+    s.with_group("compare_at_price", &["amount", "currency"])
+        .with_group("weight", &["value", "unit"])
+}
+
 impl Mappable for Variant {
     fn schema() -> Schema {
-        Schema::new(&variant_fields())
+        variant_groups(Schema::new(&variant_fields()))
     }
 }
 
@@ -196,14 +221,14 @@ impl Mappable for Product {
             ("created_at", DateTime, true),
             ("updated_at", DateTime, true),
         ])
-        .with_list("variants", Schema::new(&variant_fields()))
+        .with_list("variants", variant_groups(Schema::new(&variant_fields())))
     }
 }
 
 impl Mappable for InventoryLevel {
     fn schema() -> Schema {
         Schema::new(&[
-            ("sku", Text, true),
+            ("sku", Sku, true),
             ("location", Text, true),
             ("on_hand", Integer, false),
             ("available", Integer, false),
@@ -231,6 +256,8 @@ impl Mappable for Location {
         ]);
         fields.extend(address("address"));
         Schema::new(&fields)
+            .with_group("address", &["line1", "city", "country"])
+            .with_group("coordinates", &["lat", "lon"])
     }
 }
 
@@ -286,7 +313,7 @@ fn tax_line_schema() -> Schema {
 }
 
 fn allocation_schema() -> Schema {
-    let mut f = owned(&[("discount", Integer, true)]);
+    let mut f = owned(&[("discount", Count, true)]);
     f.extend(money("amount", true));
     Schema::new(&f)
 }
@@ -319,14 +346,15 @@ impl Mappable for Order {
 
         let mut line = owned(&[
             ("id", Text, true),
-            ("sku", Text, true),
+            ("sku", Sku, true),
             ("title", Text, false),
-            ("quantity", Integer, true),
+            ("quantity", Count, true),
             ("fulfillment_location", Text, false),
         ]);
         line.extend(money("unit_price", true));
         line.extend(money("total", false));
         let lines = Schema::new(&line)
+            .with_group("total", &["amount", "currency"])
             .with_list("discount_allocations", allocation_schema())
             .with_list("tax_lines", tax_line_schema());
 
@@ -344,6 +372,9 @@ impl Mappable for Order {
         discount.extend(money("amount", true));
 
         Schema::new(&top)
+            .with_group("customer", &["system", "id"])
+            .with_group("billing_address", &["line1", "city", "country"])
+            .with_group("shipping_address", &["line1", "city", "country"])
             .with_list("lines", lines)
             .with_list("shipping_lines", shipping_lines)
             .with_list("discounts", Schema::new(&discount))

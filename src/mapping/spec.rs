@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::expr::Expression;
 use super::schema::{FieldType, Mappable, Schema};
-use super::transform::{Transform, TransformSpec, Ty};
+use super::transform::{Transform, TransformSpec, Ty, ty_of};
 use super::value::{Path, Val};
 use crate::error::Error;
 
@@ -143,6 +143,8 @@ impl FieldMap {
 pub(crate) struct ListMap {
     pub target: String,
     pub source: Path,
+    /// Whether a missing source list is an error (an empty one never is).
+    pub required: bool,
     pub group: Group,
 }
 
@@ -151,44 +153,11 @@ pub(crate) struct ListMap {
 pub(crate) struct Group {
     pub fields: Vec<FieldMap>,
     pub lists: Vec<ListMap>,
+    /// All-or-nothing parts of the target (from the schema).
+    pub parts: Vec<(&'static str, Vec<&'static str>)>,
 }
 
-impl Group {
-    /// Top-level keys of the record this group reads (for unknown-field detection).
-    pub fn known_keys(&self) -> Vec<String> {
-        let mut keys = Vec::new();
-        let first = |p: &Path| -> Option<String> {
-            if p.from_root() {
-                return None;
-            }
-            let t = p.as_str();
-            Some(match t.strip_prefix('/') {
-                Some(rest) => rest
-                    .split('/')
-                    .next()
-                    .unwrap_or("")
-                    .replace("~1", "/")
-                    .replace("~0", "~"),
-                None => t.to_string(),
-            })
-        };
-        for f in &self.fields {
-            match &f.source {
-                SourceKind::Path(p) => keys.extend(first(p)),
-                SourceKind::Expr(_) | SourceKind::Const(_) | SourceKind::Now => {}
-            }
-            for t in &f.transforms {
-                if let Transform::Concat { with, .. } = t {
-                    keys.extend(with.iter().filter_map(first));
-                }
-            }
-        }
-        for l in &self.lists {
-            keys.extend(first(&l.source));
-        }
-        keys
-    }
-}
+impl Group {}
 
 /// A checked, compiled mapping spec for entity `E`.
 ///
@@ -245,7 +214,10 @@ impl<E: Mappable> MappingSpec<E> {
             .map_err(|e| Error::config(format!("cannot read mapping spec {origin}: {e}")))?;
         match path.extension().and_then(|e| e.to_str()) {
             Some("json") => Ok(Self::from_json(&text, &origin)?),
-            _ => Ok(Self::from_toml(&text, &origin)?),
+            Some("toml") => Ok(Self::from_toml(&text, &origin)?),
+            _ => Err(Error::config(format!(
+                "mapping spec {origin}: the file name must end in .toml or .json"
+            ))),
         }
     }
 
@@ -290,7 +262,10 @@ impl<E: Mappable> MappingSpec<E> {
     pub fn one_way_fields(&self) -> Vec<String> {
         fn walk(g: &Group, prefix: &str, out: &mut Vec<String>) {
             for f in &g.fields {
-                if !f.reversible() && !matches!(f.source, SourceKind::Const(_)) {
+                // Root-relative sources inside a list cannot be written back per element.
+                let from_root =
+                    !prefix.is_empty() && matches!(&f.source, SourceKind::Path(p) if p.from_root());
+                if from_root || (!f.reversible() && !matches!(f.source, SourceKind::Const(_))) {
                     out.push(format!("{prefix}{}", f.target));
                 }
             }
@@ -321,7 +296,7 @@ const TOP_KEYS: &[&str] = &[
     "lists",
 ];
 const FIELD_KEYS: &[&str] = &["from", "value", "now", "expr", "transforms", "required"];
-const LIST_KEYS: &[&str] = &["from", "fields", "lists"];
+const LIST_KEYS: &[&str] = &["from", "required", "fields", "lists"];
 
 impl Checker<'_> {
     fn problem(&mut self, path: &[Seg], message: impl Into<String>) {
@@ -408,10 +383,17 @@ impl Checker<'_> {
                 None
             }
         };
-        let description = m
-            .get("description")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let description = match m.get("description") {
+            None => None,
+            Some(Value::String(d)) => Some(d.clone()),
+            Some(other) => {
+                self.problem(
+                    &[Seg::Key("description".into())],
+                    format!("must be text, found {}", kind(other)),
+                );
+                None
+            }
+        };
         let root = self.group(m, &E::schema(), &[]);
         Some(MappingSpec {
             system: system?,
@@ -423,7 +405,10 @@ impl Checker<'_> {
     }
 
     fn group(&mut self, m: &Map<String, Value>, schema: &Schema, at: &[Seg]) -> Group {
-        let mut group = Group::default();
+        let mut group = Group {
+            parts: schema.groups.clone(),
+            ..Group::default()
+        };
         let fields_at = [at, &[Seg::Key("fields".into())]].concat();
         let lists_at = [at, &[Seg::Key("lists".into())]].concat();
         let fields = m.get("fields").and_then(|f| self.table(f, &fields_at));
@@ -439,18 +424,14 @@ impl Checker<'_> {
             // A target written in the spec counts, even if its mapping has its own problem.
             let mapped = fields.is_some_and(|f| f.contains_key(&required.path));
             if !mapped {
-                let at_text = if at.is_empty() {
-                    String::new()
-                } else {
-                    format!(" in {}", path_text(at))
-                };
                 self.problem(
                     &fields_at,
                     format!(
-                        "required target `{}` ({}) is not mapped{at_text}; add [fields.\"{}\"] with `from`, `value`, `now` or `expr`",
+                        "required target `{}` ({}) is not mapped; add `{}` under [{}] with `from`, `value`, `now` or `expr`",
                         required.path,
                         required.ty.name(),
-                        required.path
+                        required.path,
+                        path_text(&fields_at)
                     ),
                 );
             }
@@ -486,11 +467,23 @@ impl Checker<'_> {
                         None
                     }
                 };
+                let required = match lm.get("required") {
+                    None => true,
+                    Some(Value::Bool(b)) => *b,
+                    Some(other) => {
+                        self.problem(
+                            &[here.as_slice(), &[Seg::Key("required".into())]].concat(),
+                            format!("must be true or false, found {}", kind(other)),
+                        );
+                        true
+                    }
+                };
                 let inner = self.group(lm, nested, &here);
                 if let Some(source) = source {
                     group.lists.push(ListMap {
                         target: target.clone(),
                         source,
+                        required,
                         group: inner,
                     });
                 }
@@ -499,6 +492,8 @@ impl Checker<'_> {
         group
     }
 
+    /// Checks one field mapping; every problem is recorded, and the field is
+    /// compiled only when it has none.
     fn field(
         &mut self,
         target: &str,
@@ -506,11 +501,12 @@ impl Checker<'_> {
         schema: &Schema,
         at: &[Seg],
     ) -> Option<FieldMap> {
-        let Some(tf) = schema.field(target).cloned() else {
+        let before = self.problems.len();
+        let tf = schema.field(target).cloned();
+        if tf.is_none() {
             let hint = suggestion(target, &schema.field_names());
             self.problem(at, format!("unknown target field{hint}"));
-            return None;
-        };
+        }
         let key = |k: &str| [at, &[Seg::Key(k.into())]].concat();
         // Shorthand: `sku = "/variant/sku"` means `from`.
         let spec_table;
@@ -525,76 +521,20 @@ impl Checker<'_> {
         };
         self.unknown_keys(m, FIELD_KEYS, at);
 
-        let given: Vec<&str> = ["from", "value", "now", "expr"]
-            .into_iter()
-            .filter(|k| m.contains_key(*k))
-            .collect();
-        if given.len() != 1 {
-            self.problem(
-                at,
-                format!(
-                    "give exactly one of `from`, `value`, `now` or `expr` (found {})",
-                    if given.is_empty() {
-                        "none".to_string()
-                    } else {
-                        given.join(", ")
-                    }
-                ),
-            );
-            return None;
-        }
-        let source = match given[0] {
-            "from" => match m.get("from") {
-                Some(Value::String(p)) => match Path::parse(p) {
-                    Ok(p) => SourceKind::Path(p),
-                    Err(e) => {
-                        self.problem(&key("from"), e);
-                        return None;
-                    }
-                },
-                _ => {
-                    self.problem(&key("from"), "must be a path (`/json/pointer` or `column`)");
-                    return None;
-                }
-            },
-            "value" => SourceKind::Const(Val::from_json(&m["value"])),
-            "now" => {
-                if m.get("now") != Some(&Value::Bool(true)) {
-                    self.problem(&key("now"), "`now` may only be true");
-                    return None;
-                }
-                SourceKind::Now
-            }
-            _ => match m.get("expr") {
-                Some(Value::String(src)) => match Expression::compile(src) {
-                    Ok(e) => SourceKind::Expr(e),
-                    Err(e) => {
-                        self.problem(&key("expr"), e);
-                        return None;
-                    }
-                },
-                _ => {
-                    self.problem(&key("expr"), "must be a CEL expression as text");
-                    return None;
-                }
-            },
-        };
-
-        let mut transforms = Vec::new();
+        let source = self.source(m, at);
         let mut ty = match &source {
-            SourceKind::Const(v) => const_ty(v),
-            SourceKind::Now => Ty::Time,
+            Some(SourceKind::Const(v)) => ty_of(v),
+            Some(SourceKind::Now) => Ty::Time,
             _ => Ty::Any,
         };
+        let mut transforms = Vec::new();
         let mut typed = true;
         match m.get("transforms") {
             None => {}
             Some(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     let here = [key("transforms").as_slice(), &[Seg::Index(i)]].concat();
-                    let compiled =
-                        TransformSpec::from_value(item).and_then(|s| Transform::compile(&s));
-                    match compiled {
+                    match TransformSpec::from_value(item).and_then(|s| Transform::compile(&s)) {
                         Err(e) => {
                             self.problem(&here, e);
                             typed = false;
@@ -619,6 +559,7 @@ impl Checker<'_> {
                 format!("must be an array, found {}", kind(other)),
             ),
         }
+        let tf = tf?;
         if typed && !fits(ty, tf.ty) {
             self.problem(
                 at,
@@ -630,8 +571,37 @@ impl Checker<'_> {
                 ),
             );
         }
+        // What the spec fixes must itself fit: constants, and the outputs of
+        // a value map that feeds an enum.
+        if let (Some(SourceKind::Const(v)), true) = (&source, transforms.is_empty())
+            && let Err(e) = super::apply::check_value(v.clone(), tf.ty)
+        {
+            self.problem(&key("value"), e);
+        }
+        if let (Some(Transform::Map { table, fallback }), FieldType::Enum(values)) =
+            (transforms.last(), tf.ty)
+        {
+            for out in table.values().chain(fallback) {
+                if !values.contains(&out.as_str()) {
+                    self.problem(
+                        &key("transforms"),
+                        format!(
+                            "the map produces {out:?}, which is not one of {}",
+                            values.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
         let required = match m.get("required") {
             None => tf.required,
+            Some(Value::Bool(false)) if tf.required => {
+                self.problem(
+                    &key("required"),
+                    format!("`{target}` is required by the entity; it cannot be optional here"),
+                );
+                true
+            }
             Some(Value::Bool(b)) => *b,
             Some(other) => {
                 self.problem(
@@ -641,6 +611,9 @@ impl Checker<'_> {
                 tf.required
             }
         };
+        if self.problems.len() > before {
+            return None;
+        }
         let target_path = Path::parse(&format!(
             "/{}",
             target
@@ -648,28 +621,76 @@ impl Checker<'_> {
                 .replace('/', "~1")
                 .replace('.', "/")
         ))
-        .expect("a non-empty pointer parses");
+        .ok()?;
         Some(FieldMap {
             target: target.to_string(),
             target_path,
             target_keys: target.split('.').map(str::to_string).collect(),
             ty: tf.ty,
-            source,
+            source: source?,
             transforms,
             required,
         })
     }
-}
 
-fn const_ty(v: &Val) -> Ty {
-    match v {
-        Val::Bool(_) => Ty::Bool,
-        Val::Int(_) => Ty::Int,
-        Val::Dec(_) => Ty::Dec,
-        Val::Text(_) => Ty::Text,
-        Val::Time(_) => Ty::Time,
-        Val::List(_) => Ty::List,
-        Val::Null | Val::Json(_) => Ty::Any,
+    /// The field's source: exactly one of `from`, `value`, `now`, `expr`.
+    fn source(&mut self, m: &Map<String, Value>, at: &[Seg]) -> Option<SourceKind> {
+        let key = |k: &str| [at, &[Seg::Key(k.into())]].concat();
+        let given: Vec<&str> = ["from", "value", "now", "expr"]
+            .into_iter()
+            .filter(|k| m.contains_key(*k))
+            .collect();
+        if given.len() != 1 {
+            self.problem(
+                at,
+                format!(
+                    "give exactly one of `from`, `value`, `now` or `expr` (found {})",
+                    if given.is_empty() {
+                        "none".to_string()
+                    } else {
+                        given.join(", ")
+                    }
+                ),
+            );
+            return None;
+        }
+        match given[0] {
+            "from" => match m.get("from") {
+                Some(Value::String(p)) => match Path::parse(p) {
+                    Ok(p) => Some(SourceKind::Path(p)),
+                    Err(e) => {
+                        self.problem(&key("from"), e);
+                        None
+                    }
+                },
+                _ => {
+                    self.problem(&key("from"), "must be a path (`/json/pointer` or `column`)");
+                    None
+                }
+            },
+            "value" => Some(SourceKind::Const(Val::from_json(&m["value"]))),
+            "now" => {
+                if m.get("now") == Some(&Value::Bool(true)) {
+                    Some(SourceKind::Now)
+                } else {
+                    self.problem(&key("now"), "`now` may only be true");
+                    None
+                }
+            }
+            _ => match m.get("expr") {
+                Some(Value::String(src)) => match Expression::compile(src) {
+                    Ok(e) => Some(SourceKind::Expr(e)),
+                    Err(e) => {
+                        self.problem(&key("expr"), e);
+                        None
+                    }
+                },
+                _ => {
+                    self.problem(&key("expr"), "must be a CEL expression as text");
+                    None
+                }
+            },
+        }
     }
 }
 
@@ -679,26 +700,19 @@ fn fits(ty: Ty, target: FieldType) -> bool {
     use FieldType as F;
     match ty {
         Ty::Any => true,
-        Ty::Text => matches!(
-            target,
-            F::Text
-                | F::Currency
-                | F::Enum(_)
-                | F::TextMap
-                | F::Integer
-                | F::Decimal
-                | F::Bool
-                | F::DateTime
-                | F::TextList
-        ),
+        // Text is parsed on the way in (`"12"` into an integer, a code into an enum).
+        Ty::Text => !matches!(target, F::Bool),
         Ty::Int => matches!(
             target,
-            F::Integer | F::Decimal | F::Text | F::TextMap | F::Bool
+            F::Integer | F::Count | F::Decimal | F::Text | F::TextMap | F::Bool | F::Sku
         ),
-        Ty::Dec => matches!(target, F::Decimal | F::Integer | F::Text | F::TextMap),
+        Ty::Dec => matches!(
+            target,
+            F::Decimal | F::Integer | F::Count | F::Text | F::TextMap
+        ),
         Ty::Bool => matches!(target, F::Bool | F::Text | F::TextMap),
         Ty::Time => matches!(target, F::DateTime | F::Text | F::TextMap),
-        Ty::List => matches!(target, F::TextList),
+        Ty::List => matches!(target, F::TextList | F::GtinList),
     }
 }
 
@@ -706,7 +720,10 @@ fn fix_hint(ty: Ty, target: FieldType) -> &'static str {
     match (ty, target) {
         (Ty::List, _) => "; a list only fits a list target (drop the `split`)",
         (_, FieldType::DateTime) => "; add a `datetime` transform",
-        (_, FieldType::Decimal) | (_, FieldType::Integer) => "; drop the transform that made it so",
+        (_, FieldType::Decimal | FieldType::Integer | FieldType::Count) => {
+            "; drop the transform that made it so"
+        }
+        (Ty::Text, FieldType::Bool) => "; add a `bool` transform",
         (_, FieldType::TextList) => "; add a `split` transform",
         _ => "",
     }

@@ -325,7 +325,9 @@ impl Transform {
             Transform::Decimal(_) => needs(&[Ty::Text, Ty::Int, Ty::Dec], "decimal", Ty::Dec),
             Transform::Integer => needs(&[Ty::Text, Ty::Int, Ty::Dec], "integer", Ty::Int),
             Transform::Bool => needs(&[Ty::Text, Ty::Int, Ty::Bool], "bool", Ty::Bool),
-            Transform::Datetime { .. } => needs(&[Ty::Text, Ty::Time], "datetime", Ty::Time),
+            Transform::Datetime { .. } => {
+                needs(&[Ty::Text, Ty::Time, Ty::Int], "datetime", Ty::Time)
+            }
             Transform::Concat { .. } => needs(&[Ty::Text, Ty::Int, Ty::Dec], "concat", Ty::Text),
             Transform::Split(_) => needs(&[Ty::Text], "split", Ty::List),
             Transform::Regex(..) => needs(&[Ty::Text, Ty::Int], "regex", Ty::Text),
@@ -335,7 +337,12 @@ impl Transform {
 
     /// Whether [`Transform::undo`] can reverse it for the way back.
     pub fn is_reversible(&self) -> bool {
-        !matches!(self, Transform::Concat { .. } | Transform::Regex(..))
+        match self {
+            Transform::Concat { .. } | Transform::Regex(..) => false,
+            // Many inputs map to the fallback; which one to write back is unknown.
+            Transform::Map { fallback, .. } => fallback.is_none(),
+            _ => true,
+        }
     }
 
     /// Applies the transform. A missing value passes through untouched except
@@ -344,8 +351,12 @@ impl Transform {
         if let Transform::Default(d) = self {
             return Ok(if v.is_blank() { d.clone() } else { v });
         }
-        if matches!(v, Val::Null) {
-            return Ok(v);
+        // Blank text is a missing value (an empty CSV cell, an empty SQL
+        // string): it passes through every transform untouched, and the
+        // caller decides whether missing is an error. `concat` still runs,
+        // so the other parts are not lost.
+        if v.is_blank() && !matches!(self, Transform::Concat { .. }) {
+            return Ok(Val::Null);
         }
         match self {
             Transform::Default(_) => unreachable!("handled above"),
@@ -395,15 +406,22 @@ impl Transform {
             Transform::Bool => boolean(&v).map(Val::Bool),
             Transform::Datetime { formats, tz } => datetime(&v, formats, *tz).map(Val::Time),
             Transform::Concat { with, sep } => {
-                let mut parts = vec![text(&v, "concat")?.into_owned()];
+                let mut parts = Vec::with_capacity(with.len() + 1);
+                if !v.is_blank() {
+                    parts.push(text(&v, "concat")?.into_owned());
+                }
                 for p in with {
                     match p.get(ctx.record, ctx.root).map(Val::from_json) {
                         None | Some(Val::Null) => {}
                         Some(other) => parts.push(text(&other, "concat")?.into_owned()),
                     }
                 }
-                parts.retain(|p| !p.is_empty());
-                Ok(Val::Text(parts.join(sep)))
+                parts.retain(|p| !p.trim().is_empty());
+                Ok(if parts.is_empty() {
+                    Val::Null
+                } else {
+                    Val::Text(parts.join(sep))
+                })
             }
             Transform::Split(sep) => Ok(Val::List(
                 text(&v, "split")?
@@ -511,9 +529,10 @@ impl Transform {
     }
 }
 
-fn ty_of(v: &Val) -> Ty {
+/// The static type of a known value (a constant or a default).
+pub(crate) fn ty_of(v: &Val) -> Ty {
     match v {
-        Val::Null | Val::Json(_) => Ty::Any,
+        Val::Null | Val::Json(_) | Val::Inexact(_) => Ty::Any,
         Val::Bool(_) => Ty::Bool,
         Val::Int(_) => Ty::Int,
         Val::Dec(_) => Ty::Dec,
@@ -535,6 +554,7 @@ fn text<'a>(v: &'a Val, what: &str) -> Result<std::borrow::Cow<'a, str>, String>
         Val::Int(i) => Ok(Cow::Owned(i.to_string())),
         Val::Dec(d) => Ok(Cow::Owned(d.to_string())),
         Val::Bool(b) => Ok(Cow::Owned(b.to_string())),
+        Val::Inexact(n) => Err(inexact(n)),
         other => Err(format!("{what} needs text, got {} {other}", other.kind())),
     }
 }
@@ -557,27 +577,24 @@ fn title_case(s: &str) -> String {
 }
 
 /// Parses a decimal from text with the given separators, or takes a number as is.
+/// The message for a JSON number that lost digits before seamwork saw it.
+fn inexact(n: &str) -> String {
+    format!(
+        "number {n} has more significant digits than a JSON number keeps exactly; the source must send it as text"
+    )
+}
+
+/// Parses a decimal from text with the given separators, or takes a number as is.
+///
+/// Strict, because a lenient parser gets amounts silently wrong: an optional
+/// sign, digits, thousands separators only between groups of three digits
+/// before the decimal separator, at most one decimal separator, nothing else.
 pub(crate) fn decimal(v: &Val, f: &DecimalFormat) -> Result<Decimal, String> {
     match v {
         Val::Dec(d) => Ok(*d),
         Val::Int(i) => Ok(Decimal::from(*i)),
-        Val::Text(s) => {
-            let raw = s.trim();
-            let sep = f.separator.unwrap_or('.');
-            let mut cleaned = String::with_capacity(raw.len());
-            for c in raw.chars() {
-                if Some(c) == f.thousands {
-                    continue;
-                } else if c == sep {
-                    cleaned.push('.');
-                } else {
-                    cleaned.push(c);
-                }
-            }
-            Decimal::from_str(&cleaned)
-                .or_else(|_| Decimal::from_scientific(&cleaned))
-                .map_err(|_| format!("{raw:?} is not a decimal number (separator {sep:?})"))
-        }
+        Val::Inexact(n) => Err(inexact(n)),
+        Val::Text(s) => parse_decimal(s.trim(), f),
         other => Err(format!(
             "expected a decimal number, got {} {other}",
             other.kind()
@@ -585,9 +602,59 @@ pub(crate) fn decimal(v: &Val, f: &DecimalFormat) -> Result<Decimal, String> {
     }
 }
 
+fn parse_decimal(raw: &str, f: &DecimalFormat) -> Result<Decimal, String> {
+    let sep = f.separator.unwrap_or('.');
+    let bad = |why: &str| {
+        let thousands = f
+            .thousands
+            .map_or(String::new(), |t| format!(", thousands {t:?}"));
+        Err(format!(
+            "{raw:?} is not a decimal number (separator {sep:?}{thousands}): {why}"
+        ))
+    };
+    let (sign, body) = match raw.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", raw.strip_prefix('+').unwrap_or(raw)),
+    };
+    let (int_part, frac_part) = match body.split_once(sep) {
+        Some((i, fr)) => (i, Some(fr)),
+        None => (body, None),
+    };
+    let groups: Vec<&str> = match f.thousands {
+        Some(t) => int_part.split(t).collect(),
+        None => vec![int_part],
+    };
+    if groups.len() > 1
+        && (groups[0].is_empty() || groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3))
+    {
+        return bad("thousands separators must split the digits into groups of three");
+    }
+    let digits: String = groups.concat();
+    let frac = frac_part.unwrap_or("");
+    if digits.is_empty() && frac.is_empty() {
+        return bad("no digits");
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return bad("unexpected character");
+    }
+    if frac_part.is_some() && frac.is_empty() {
+        return bad("nothing after the decimal separator");
+    }
+    let text = if frac.is_empty() {
+        format!("{sign}{digits}")
+    } else {
+        format!(
+            "{sign}{}.{frac}",
+            if digits.is_empty() { "0" } else { &digits }
+        )
+    };
+    Decimal::from_str(&text).or_else(|_| bad("too many digits"))
+}
+
 fn integer(v: &Val) -> Result<i64, String> {
     match v {
         Val::Int(i) => Ok(*i),
+        Val::Inexact(n) => Err(inexact(n)),
         Val::Dec(d) if d.fract().is_zero() => {
             i64::try_from(*d).map_err(|_| format!("{d} is out of range for an integer"))
         }
@@ -628,9 +695,15 @@ pub(crate) fn datetime(
     formats: &[TimeFormat],
     tz: Option<Tz>,
 ) -> Result<DateTime<Utc>, String> {
+    let owned;
     let s = match v {
         Val::Time(t) => return Ok(*t),
         Val::Text(s) => s.trim(),
+        // Epoch seconds arrive as numbers; a `%s` format reads them.
+        Val::Int(i) => {
+            owned = i.to_string();
+            owned.as_str()
+        }
         other => {
             return Err(format!(
                 "expected a date or time, got {} {other}",
@@ -740,6 +813,40 @@ mod tests {
             Ok(Val::Dec(Decimal::from_str("12.5").unwrap()))
         );
         assert!(run(json!("decimal"), text_val("12,5")).is_err());
+        // Strict: nothing that would silently change an amount.
+        let de = json!({"decimal": {"separator": ",", "thousands": "."}});
+        for bad in [
+            "12.50", "1,234.50", "1.2.3,4", "1_000", "1e3", "1,", ",", "--1",
+        ] {
+            assert!(
+                run(de.clone(), text_val(bad)).is_err(),
+                "{bad} must be refused"
+            );
+        }
+        assert!(run(json!({"decimal": {"separator": ","}}), text_val("1.234")).is_err());
+        for (ok, want) in [
+            ("-1.234.567,8", "-1234567.8"),
+            (",5", "0.5"),
+            ("+7", "7"),
+            ("999", "999"),
+        ] {
+            assert_eq!(
+                run(de.clone(), text_val(ok)),
+                Ok(Val::Dec(Decimal::from_str(want).unwrap())),
+                "{ok}"
+            );
+        }
+        // Blank values are missing, not errors.
+        assert_eq!(run(json!("decimal"), text_val(" ")), Ok(Val::Null));
+        assert_eq!(run(json!({"map": {"A": "a"}}), text_val("")), Ok(Val::Null));
+        assert!(
+            run(
+                json!("decimal"),
+                Val::Inexact("12345678901234567.89".into())
+            )
+            .unwrap_err()
+            .contains("as text")
+        );
         assert_eq!(run(json!("integer"), text_val(" 42 ")), Ok(Val::Int(42)));
         assert_eq!(run(json!("integer"), text_val("42.0")), Ok(Val::Int(42)));
         assert!(run(json!("integer"), text_val("4.2")).is_err());
@@ -747,6 +854,11 @@ mod tests {
         assert_eq!(
             run(json!({"concat": {"with": ["/last"]}}), text_val("Ada")),
             Ok(text_val("Ada Lovelace"))
+        );
+        // A missing first part does not lose the others.
+        assert_eq!(
+            run(json!({"concat": {"with": ["/last"]}}), Val::Null),
+            Ok(text_val("Lovelace"))
         );
         assert_eq!(
             run(json!({"split": {"sep": ","}}), text_val("a, b,,c")),
@@ -783,6 +895,13 @@ mod tests {
             run(rfc, text_val("2026-03-01T12:00:00-05:00")),
             Ok(Val::Time(
                 Utc.with_ymd_and_hms(2026, 3, 1, 17, 0, 0).unwrap()
+            ))
+        );
+        let epoch = json!({"datetime": {"formats": ["%s"]}});
+        assert_eq!(
+            run(epoch, Val::Int(1_772_366_400)),
+            Ok(Val::Time(
+                Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
             ))
         );
         let date_only = json!({"datetime": {"formats": ["%Y-%m-%d"]}});

@@ -31,7 +31,13 @@ pub enum Val {
     List(Vec<Val>),
     /// An object kept as JSON (a nested part of the record).
     Json(Value),
+    /// A JSON number with more digits than a JSON float keeps: its value is
+    /// unknown, so every use of it fails instead of silently using a rounded one.
+    Inexact(String),
 }
+
+/// Significant digits a JSON number (an f64 inside serde_json) carries exactly.
+const MAX_EXACT_DIGITS: usize = 15;
 
 impl Val {
     /// Reads a JSON value. Integers become `Int`; other numbers become `Dec`
@@ -42,10 +48,18 @@ impl Val {
             Value::Bool(b) => Val::Bool(*b),
             Value::Number(n) => match n.as_i64() {
                 Some(i) => Val::Int(i),
-                None => Decimal::from_str(&n.to_string())
-                    .or_else(|_| Decimal::from_scientific(&n.to_string()))
-                    .map(Val::Dec)
-                    .unwrap_or_else(|_| Val::Text(n.to_string())),
+                None => {
+                    let text = n.to_string();
+                    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+                    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+                    if significant > MAX_EXACT_DIGITS {
+                        return Val::Inexact(text);
+                    }
+                    Decimal::from_str(&text)
+                        .or_else(|_| Decimal::from_scientific(&text))
+                        .map(Val::Dec)
+                        .unwrap_or(Val::Inexact(text))
+                }
             },
             Value::String(s) => Val::Text(s.clone()),
             Value::Array(items) => Val::List(items.iter().map(Val::from_json).collect()),
@@ -64,6 +78,7 @@ impl Val {
             Val::Time(t) => Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
             Val::List(items) => Value::Array(items.iter().map(Val::to_json).collect()),
             Val::Json(v) => v.clone(),
+            Val::Inexact(text) => Value::String(text.clone()),
         }
     }
 
@@ -87,6 +102,7 @@ impl Val {
             Val::Time(_) => "date-time",
             Val::List(_) => "list",
             Val::Json(_) => "object",
+            Val::Inexact(_) => "imprecise number",
         }
     }
 }
@@ -102,12 +118,43 @@ impl fmt::Display for Val {
     }
 }
 
+/// A row of named columns (CSV, SQL) as the record tree a spec reads:
+/// one object, each column a text value.
+///
+/// ```
+/// use seamwork::mapping::value::record_from_columns;
+///
+/// let row = record_from_columns(["ITEM_NO", "QTY"].into_iter().zip(["100-200", "12"])).unwrap();
+/// assert_eq!(row["QTY"], "12");
+/// ```
+///
+/// A header that appears twice is an error naming it: silently keeping one
+/// of the two columns would lose data.
+pub fn record_from_columns<K, V>(columns: impl IntoIterator<Item = (K, V)>) -> Result<Value, String>
+where
+    K: Into<String>,
+    V: Into<String>,
+{
+    let mut row = Map::new();
+    for (k, v) in columns {
+        let k = k.into();
+        if row.contains_key(&k) {
+            return Err(format!("column {k:?} appears twice in the header"));
+        }
+        row.insert(k, Value::String(v.into()));
+    }
+    Ok(Value::Object(row))
+}
+
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
     Key(String),
     Index(usize),
 }
+
+/// The largest array index a path may name (writing it creates that many slots).
+pub const MAX_INDEX: usize = 10_000;
 
 /// A compiled path into a record: JSON pointer or column name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,15 +181,25 @@ impl Path {
             Some(pointer) => pointer
                 .split('/')
                 .map(|raw| {
+                    if raw.split('~').skip(1).any(|after| !after.starts_with(['0', '1'])) {
+                        return Err(format!(
+                            "path {text:?}: `~` must be followed by 0 (for ~) or 1 (for /)"
+                        ));
+                    }
                     let key = raw.replace("~1", "/").replace("~0", "~");
-                    match key.parse::<usize>() {
-                        Ok(i) if !key.starts_with('+') && (key == "0" || !key.starts_with('0')) => {
+                    Ok(match key.parse::<usize>() {
+                        Ok(i) if i <= MAX_INDEX && (key == "0" || !key.starts_with(['0', '+'])) => {
                             Step::Index(i)
                         }
+                        Ok(_) if !key.starts_with(['0', '+']) => {
+                            return Err(format!(
+                                "path {text:?}: index {key} is beyond {MAX_INDEX}; no record list is that long"
+                            ));
+                        }
                         _ => Step::Key(key),
-                    }
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, _>>()?,
         };
         Ok(Path {
             text: text.to_string(),
@@ -154,6 +211,17 @@ impl Path {
     /// The path as written.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The keys it steps through (indexes as their digits).
+    pub(crate) fn keys(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                Step::Key(k) => k.clone(),
+                Step::Index(i) => i.to_string(),
+            })
+            .collect()
     }
 
     /// Whether it starts at the root record.
@@ -176,33 +244,44 @@ impl Path {
     }
 
     /// Writes `value` at this path in `record`, creating objects (and
-    /// arrays, for index steps) on the way.
-    pub fn set(&self, record: &mut Value, value: Value) {
+    /// arrays, for index steps) where nothing is yet. Refuses — rather than
+    /// overwrite — a path that runs into a value another field already wrote
+    /// (an index step on an existing object is read as that key, as `get` does).
+    pub fn set(&self, record: &mut Value, value: Value) -> Result<(), String> {
         let mut at = record;
         for step in &self.steps {
-            at = match step {
-                Step::Key(k) => {
-                    if !at.is_object() {
-                        *at = Value::Object(Map::new());
-                    }
-                    at.as_object_mut()
-                        .expect("just made an object")
-                        .entry(k.clone())
-                        .or_insert(Value::Null)
-                }
-                Step::Index(i) => {
-                    if !at.is_array() {
-                        *at = Value::Array(Vec::new());
-                    }
-                    let a = at.as_array_mut().expect("just made an array");
+            if at.is_null() {
+                *at = match step {
+                    Step::Key(_) => Value::Object(Map::new()),
+                    Step::Index(_) => Value::Array(Vec::new()),
+                };
+            }
+            at = match (step, at) {
+                (Step::Key(k), Value::Object(m)) => m.entry(k.clone()).or_insert(Value::Null),
+                (Step::Index(i), Value::Object(m)) => m.entry(i.to_string()).or_insert(Value::Null),
+                (Step::Index(i), Value::Array(a)) => {
                     if a.len() <= *i {
                         a.resize(*i + 1, Value::Null);
                     }
                     &mut a[*i]
                 }
+                (_, other) => {
+                    return Err(format!(
+                        "path {}: runs into the {} another field wrote there",
+                        self.text,
+                        Val::from_json(other).kind()
+                    ));
+                }
             };
         }
+        if !at.is_null() {
+            return Err(format!(
+                "path {}: another field already wrote a value there",
+                self.text
+            ));
+        }
         *at = value;
+        Ok(())
     }
 }
 
@@ -228,6 +307,12 @@ mod tests {
         assert_eq!(get("^/currency"), Some(json!("EUR")));
         assert_eq!(get("/a/missing"), None);
         assert!(Path::parse("").is_err());
+        assert!(Path::parse("/a~2b").unwrap_err().contains("`~`"));
+        assert!(
+            Path::parse("/h/99999999999999")
+                .unwrap_err()
+                .contains("beyond")
+        );
     }
 
     #[test]
@@ -235,9 +320,31 @@ mod tests {
         let mut v = Value::Null;
         Path::parse("/price/amount")
             .unwrap()
-            .set(&mut v, json!("1.00"));
-        Path::parse("/tags/1").unwrap().set(&mut v, json!("b"));
+            .set(&mut v, json!("1.00"))
+            .unwrap();
+        Path::parse("/tags/1")
+            .unwrap()
+            .set(&mut v, json!("b"))
+            .unwrap();
         assert_eq!(v, json!({"price": {"amount": "1.00"}, "tags": [null, "b"]}));
+        // Two fields writing the same place: the second is refused, not lost.
+        let e = Path::parse("/price")
+            .unwrap()
+            .set(&mut v, json!("x"))
+            .unwrap_err();
+        assert!(e.contains("already wrote"), "{e}");
+        let e = Path::parse("/price/amount/x")
+            .unwrap()
+            .set(&mut v, json!("x"))
+            .unwrap_err();
+        assert!(e.contains("runs into the text"), "{e}");
+        // An index on an existing object is its key.
+        let mut s = json!({"stock": {"sku": "A"}});
+        Path::parse("/stock/1")
+            .unwrap()
+            .set(&mut s, json!("DC"))
+            .unwrap();
+        assert_eq!(s, json!({"stock": {"sku": "A", "1": "DC"}}));
     }
 
     #[test]
@@ -248,5 +355,7 @@ mod tests {
         );
         assert_eq!(Val::from_json(&json!(7)), Val::Int(7));
         assert_eq!(Val::Dec(Decimal::new(1234, 2)).to_json(), json!("12.34"));
+        let big: Value = serde_json::from_str("12345678901234567.89").unwrap();
+        assert!(matches!(Val::from_json(&big), Val::Inexact(_)));
     }
 }

@@ -37,7 +37,7 @@ pub trait CrossReferences: Send + Sync {
     fn to_outside(&self, namespace: &str, system: &str, canonical: &str) -> Option<String>;
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Table {
     to_canonical: HashMap<String, String>,
     to_outside: HashMap<String, String>,
@@ -138,17 +138,23 @@ impl MemoryCrossReferences {
         type Crosswalks = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
         let parsed: Crosswalks = toml::from_str(toml_text)
             .map_err(|e| Error::config(format!("crosswalk file: {}", e.to_string().trim_end())))?;
+        // All or nothing: bind into a copy, and keep it only if every line fits.
+        let staged = MemoryCrossReferences {
+            tables: RwLock::new(self.tables.read().expect("xref lock poisoned").clone()),
+        };
         let mut problems = Vec::new();
         for (system, namespaces) in &parsed {
             for (namespace, pairs) in namespaces {
                 for (outside, canonical) in pairs {
-                    if let Err(e) = self.bind(namespace, system, outside, canonical) {
+                    if let Err(e) = staged.bind(namespace, system, outside, canonical) {
                         problems.push(format!("{system}.{namespace}.{outside:?}: {}", e.message()));
                     }
                 }
             }
         }
         if problems.is_empty() {
+            *self.tables.write().expect("xref lock poisoned") =
+                staged.tables.into_inner().expect("xref lock poisoned");
             Ok(())
         } else {
             Err(Error::config(format!(
@@ -234,6 +240,8 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.to_string().contains("2 problem(s)"), "{e}");
+        // Nothing of the refused file was kept.
+        assert_eq!(x.to_canonical("location", "erp", "WH-01"), None);
         let syntax = x.load_crosswalks("[erp.location\n").unwrap_err();
         assert!(syntax.to_string().contains("line 1"), "{syntax}");
     }
