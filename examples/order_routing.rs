@@ -37,7 +37,7 @@ fn main() -> Result<(), seamwork::Error> {
 
     let morning = at(14, 0);
     let evening = at(21, 30);
-    let cases: [(&str, Order, RouteContext); 6] = [
+    let cases: [(&str, Order, RouteContext); 7] = [
         (
             "Boston, morning: the nearest DC has everything",
             order("1001", &[("TEE-BLK-M", 2), ("MUG-WHITE", 1)], "US", "MA"),
@@ -77,6 +77,13 @@ fn main() -> Result<(), seamwork::Error> {
             RouteContext::new()
                 .at(morning)
                 .destination(point("41.88", "-87.63")),
+        ),
+        (
+            "Denver: two lines of posters, 4 each; no DC has 8, two DCs ship a line each",
+            order("1007", &[("POSTER-XL", 4), ("POSTER-XL", 4)], "US", "CO"),
+            RouteContext::new()
+                .at(morning)
+                .destination(point("39.74", "-104.99")),
         ),
         (
             "Chicago, a customer who wants one parcel: splitting forbidden for this order",

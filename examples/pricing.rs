@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use seamwork::model::{Currency, Money, RoundingMode, Sku};
 use seamwork::rules::{
-    PriceRequest, PricingEngine, PricingRules, TaxInput, TaxRounding, allocate_discount,
+    PriceRequest, PricingEngine, PricingRules, TaxBasis, TaxInput, TaxRounding, allocate_discount,
     compute_taxes,
 };
 
@@ -63,6 +63,14 @@ fn main() -> Result<(), seamwork::Error> {
             PriceRequest::new(&tee, 1, Currency::EUR, may).with_tax(Decimal::new(19, 2), false),
         ),
         ("tee, CHF", PriceRequest::new(&tee, 1, Currency::CHF, may)),
+        (
+            "tee x120, wholesale, EUR",
+            PriceRequest::new(&tee, 120, Currency::EUR, may).for_customer_group("wholesale"),
+        ),
+        (
+            "hoodie, GBP",
+            PriceRequest::new(&hoodie, 1, Currency::GBP, may),
+        ),
     ];
     println!(
         "{:<26} {:>14} {:>16}  list",
@@ -80,7 +88,7 @@ fn main() -> Result<(), seamwork::Error> {
         );
         decisions.push(d);
     }
-    for i in [0, 5, 6, 10] {
+    for i in [0, 5, 6, 10, 11, 12] {
         println!("\n{}", decisions[i].explain());
     }
 
@@ -93,8 +101,18 @@ fn main() -> Result<(), seamwork::Error> {
         TaxInput::new(usd(495), ten_percent),
         TaxInput::new(usd(495), ten_percent),
     ];
-    let per_line = compute_taxes(&lines, false, TaxRounding::PerLine, RoundingMode::HalfUp)?;
-    let per_total = compute_taxes(&lines, false, TaxRounding::PerTotal, RoundingMode::HalfUp)?;
+    let per_line = compute_taxes(
+        &lines,
+        TaxBasis::Exclusive,
+        TaxRounding::PerLine,
+        RoundingMode::HalfUp,
+    )?;
+    let per_total = compute_taxes(
+        &lines,
+        TaxBasis::Exclusive,
+        TaxRounding::PerTotal,
+        RoundingMode::HalfUp,
+    )?;
     let diff = per_line.total.tax.checked_sub(per_total.total.tax)?;
     println!("\n{}", per_line.explain());
     println!("{}", per_total.explain());
@@ -103,7 +121,7 @@ fn main() -> Result<(), seamwork::Error> {
         per_line.total.tax,
         per_total.total.tax,
         diff,
-        per_line.tolerance(RoundingMode::HalfUp)
+        per_line.tolerance()
     );
 
     // An order discount spread over the lines, adding up to the cent.

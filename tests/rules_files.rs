@@ -78,6 +78,40 @@ fn rule_errors_name_the_file_rule_and_field() {
 }
 
 #[test]
+fn type_errors_name_the_file_key_path_and_rule() {
+    let file = TempFile::new(
+        "availability.toml",
+        "[[locations]]\nid = \"DC\"\n\n[[safety_stock]]\nid = \"floor\"\nlocation = \"DC\"\nquantity = -2\n",
+    );
+    let err = AvailabilityRules::load(&file.0).unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Config);
+    assert_eq!(
+        err.context().field.as_deref(),
+        Some("safety_stock[0].quantity")
+    );
+    assert_eq!(
+        (err.context().line, err.context().column),
+        (Some(7), Some(12))
+    );
+    assert!(
+        err.message()
+            .contains(":7:12: safety_stock[0].quantity (rule \"floor\"): invalid value: integer `-2`, expected u64"),
+        "{err}"
+    );
+    let file = TempFile::new(
+        "pricing-type.toml",
+        "[[price_lists]]\nid = \"retail\"\ncurrency = \"USD\"\nprices = [{ sku = \"A\", price = \"1.00\", tiers = [{ min_quantity = \"ten\", percent = \"-5\" }] }]\n",
+    );
+    let err = PricingRules::load(&file.0).unwrap_err();
+    assert!(
+        err.message().contains(
+            "price_lists[0].prices[0].tiers[0].min_quantity (rule \"retail\"): invalid type"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_file_is_a_config_error_naming_it() {
     let err = AvailabilityRules::load("/nonexistent/rules.toml").unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Config);

@@ -9,20 +9,155 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 
 /// Parses `text` as TOML into `T`; a syntax or type error names `source`,
-/// the line and the column.
+/// the line and the column, and — when the error points into a value — the
+/// key path (`price_lists[2].tiers[1].min_quantity`) and the rule it belongs
+/// to (the `id`, `sku` or `currency` of the top-level entry).
 pub(crate) fn from_toml<T: DeserializeOwned>(text: &str, what: &str, source: &str) -> Result<T> {
     toml::from_str(text).map_err(|e| {
-        let (line, column) = e.span().map(|span| line_column(text, span.start)).unzip();
+        let span = e.span();
+        let (line, column) = span
+            .as_ref()
+            .map(|span| line_column(text, span.start))
+            .unzip();
         let place = match (line, column) {
             (Some(l), Some(c)) => format!("{source}:{l}:{c}"),
             _ => source.to_string(),
         };
         let message = e.message().trim_end();
-        Error::config(format!("{what} at {place}: {message}")).with_file(source, line, column)
+        let key = span.and_then(|s| key_path(text, s.start));
+        let err = match key {
+            Some((path, rule)) => {
+                let rule = rule.map_or(String::new(), |r| format!(" (rule \"{r}\")"));
+                Error::config(format!("{what} at {place}: {path}{rule}: {message}"))
+                    .with_field(path)
+            }
+            None => Error::config(format!("{what} at {place}: {message}")),
+        };
+        err.with_file(source, line, column)
     })
 }
 
+/// One step of a key path: a table key or an array index.
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The key path of the deepest key or value at byte `offset` of `text`, and
+/// the rule (the `id`, `sku` or `currency` of the top-level entry) it is in.
+/// `None` when the text does not parse or nothing is there.
+fn key_path(text: &str, offset: usize) -> Option<(String, Option<String>)> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let root = doc.get_ref();
+    let mut segs = Vec::new();
+    if !find_in_table(root, offset, &mut segs) {
+        return None;
+    }
+    let mut path = String::new();
+    for seg in &segs {
+        match seg {
+            Seg::Key(k) if path.is_empty() => path.push_str(k),
+            Seg::Key(k) => {
+                path.push('.');
+                path.push_str(k);
+            }
+            Seg::Index(i) => path.push_str(&format!("[{i}]")),
+        }
+    }
+    // The rule: the top-level entry (an element of an array of tables, or a table).
+    let top = match segs.first() {
+        Some(Seg::Key(k)) => root.iter().find(|(key, _)| key.get_ref() == k),
+        _ => None,
+    };
+    let entry = match (top.map(|(_, v)| v.get_ref()), segs.get(1)) {
+        (Some(DeValue::Array(items)), Some(Seg::Index(i))) => items.get(*i).map(|v| v.get_ref()),
+        (Some(v @ DeValue::Table(_)), _) => Some(v),
+        _ => None,
+    };
+    let rule = match entry {
+        Some(DeValue::Table(t)) => ["id", "sku", "currency"].iter().find_map(|name| {
+            t.iter()
+                .find(|(k, _)| k.get_ref() == name)
+                .and_then(|(_, v)| v.get_ref().as_str().map(str::to_owned))
+        }),
+        _ => None,
+    };
+    Some((path, rule))
+}
+
+fn contains(span: std::ops::Range<usize>, offset: usize) -> bool {
+    span.start <= offset && (offset < span.end || span.start == span.end)
+}
+
+fn find_in_table<'a>(
+    table: &'a toml::de::DeTable<'_>,
+    offset: usize,
+    segs: &mut Vec<Seg<'a>>,
+) -> bool {
+    for (k, v) in table.iter() {
+        segs.push(Seg::Key(k.get_ref()));
+        if find_in_value(v.get_ref(), offset, segs)
+            || contains(k.span(), offset)
+            || contains(v.span(), offset)
+        {
+            return true;
+        }
+        segs.pop();
+    }
+    false
+}
+
+/// Descends into tables and arrays; a table's own span may not cover its
+/// entries (arrays of tables), so every child is tried.
+fn find_in_value<'a>(
+    value: &'a toml::de::DeValue<'_>,
+    offset: usize,
+    segs: &mut Vec<Seg<'a>>,
+) -> bool {
+    use toml::de::DeValue;
+    match value {
+        DeValue::Table(t) => find_in_table(t, offset, segs),
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                segs.push(Seg::Index(i));
+                if find_in_value(item.get_ref(), offset, segs) || contains(item.span(), offset) {
+                    return true;
+                }
+                segs.pop();
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
 /// Reads a rule file to text.
+/// Parses and checks rules from TOML text (`source` names it in messages).
+pub(crate) fn parse_rules<T: DeserializeOwned>(
+    text: &str,
+    what: &str,
+    source: &str,
+    validate: impl FnOnce(&T) -> Result<()>,
+) -> Result<T> {
+    let rules: T = from_toml(text, what, source)?;
+    validate(&rules)?;
+    Ok(rules)
+}
+
+/// Reads, parses and checks a TOML rule file; errors name the file, line and column.
+pub(crate) fn load_rules<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    validate: impl FnOnce(&T) -> Result<()>,
+) -> Result<T> {
+    let text = read_file(path, what)?;
+    let name = path.display().to_string();
+    parse_rules(&text, what, &name, |r| {
+        validate(r).map_err(|e| e.with_file(name.clone(), None, None))
+    })
+}
+
 pub(crate) fn read_file(path: &Path, what: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| {
         Error::config(format!("cannot read {what} from {}: {e}", path.display()))
@@ -267,6 +402,28 @@ pub(crate) mod serde_util {
         }
     }
 
+    /// `Option<chrono_tz::Tz>`: an IANA time zone name such as `"America/New_York"`.
+    pub(crate) mod opt_timezone {
+        use super::*;
+        use chrono_tz::Tz;
+
+        pub(crate) fn serialize<S: Serializer>(v: &Option<Tz>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(tz) => s.serialize_str(tz.name()),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Tz>, D::Error> {
+            let text = <String as serde::Deserialize>::deserialize(d)?;
+            text.trim().parse::<Tz>().map(Some).map_err(|_| {
+                de::Error::custom(format!(
+                    "unknown time zone {text:?}: write an IANA name such as \"America/New_York\" or \"Europe/Berlin\""
+                ))
+            })
+        }
+    }
+
     /// `true`, for `#[serde(default = ...)]`.
     pub(crate) fn yes() -> bool {
         true
@@ -299,9 +456,68 @@ mod tests {
         assert_eq!(err.context().column, Some(1));
         assert!(
             err.message()
-                .starts_with("test rules at t.toml:2:1: unknown field `nmae`"),
+                .starts_with("test rules at t.toml:2:1: nmae: unknown field `nmae`"),
             "{err}"
         );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Doc {
+        #[serde(default)]
+        lists: Vec<List>,
+        #[serde(default)]
+        split: Option<Split>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct List {
+        id: String,
+        #[serde(default)]
+        tiers: Vec<TierDoc>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct TierDoc {
+        min: u64,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Split {
+        id: String,
+        quantity: u64,
+    }
+
+    #[test]
+    fn type_errors_name_the_key_path_and_rule() {
+        let text = "[[lists]]\nid = \"a\"\n\n[[lists]]\nid = \"web\"\ntiers = [{ min = 1 }, { min = -1 }]\n";
+        let err = from_toml::<Doc>(text, "t", "t.toml").unwrap_err();
+        assert!(
+            err.message().starts_with(
+                "t at t.toml:6:31: lists[1].tiers[1].min (rule \"web\"): invalid value"
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.context().field.as_deref(),
+            Some("lists[1].tiers[1].min")
+        );
+        assert_eq!(err.context().line, Some(6));
+        // A table (not an array of tables) names its own id.
+        let err =
+            from_toml::<Doc>("[split]\nid = \"s\"\nquantity = \"x\"\n", "t", "t").unwrap_err();
+        assert!(
+            err.message()
+                .contains("split.quantity (rule \"s\"): invalid type"),
+            "{err}"
+        );
+        // A syntax error has no key path, only the place.
+        let err = from_toml::<Doc>("[split\n", "t", "t").unwrap_err();
+        assert!(err.context().field.is_none(), "{err}");
+        assert!(err.message().starts_with("t at t:1:"), "{err}");
     }
 
     #[test]

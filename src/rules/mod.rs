@@ -59,15 +59,15 @@ pub use availability::{
     AvailabilityEngine, AvailabilityReport, AvailabilityRules, BackorderRule, BufferRule,
     BundleComponent, BundleRule, Categories, ChannelAvailability, ChannelRule, ChannelShare,
     ChannelSplit, KitAvailability, LocationAvailability, LocationRule, NoCategories,
-    SafetyStockRule, SkuAvailability,
+    SafetyStockRule, SkuAvailability, SplitMode,
 };
 pub use explain::{Explanation, Step};
 pub use geo::haversine_metres;
 pub use pricing::{
-    DiscountSplit, EndingDirection, MapAction, MapRule, PriceDecision, PriceEnding, PriceEntry,
-    PriceList, PriceRequest, PricingEngine, PricingRules, Rate, RateTable, TaxInput, TaxRounding,
-    TaxSplit, TaxedAmount, Tier, add_tax, allocate_discount, compute_taxes, extract_tax,
-    tax_rounding_tolerance,
+    CurrencyPrecedence, DiscountSplit, EndingDirection, EndingScope, MapAction, MapRule,
+    PriceDecision, PriceEnding, PriceEntry, PriceList, PriceRequest, PricingEngine, PricingRules,
+    Rate, RateTable, TaxBasis, TaxInput, TaxRounding, TaxSplit, TaxedAmount, Tier, add_tax,
+    allocate_discount, compute_taxes, extract_tax, tax_rounding_tolerance,
 };
 pub use routing::{
     Criterion, Fallback, FallbackAction, LineAllocation, RouteContext, RoutingDecision,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::model::{LocationId, RoundingMode, Sku};
-use crate::rules::config::{At, Problems, from_toml, read_file, serde_util};
+use crate::rules::config::{At, Problems, load_rules, parse_rules, serde_util};
 
 const WHAT: &str = "availability rules";
 
@@ -34,8 +34,10 @@ pub struct AvailabilityRules {
     /// A buffer kept back from every location after safety stock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buffer: Option<BufferRule>,
-    /// How a location's sellable stock is split between the channels it feeds;
-    /// without it every channel sees all of it (a shared pool).
+    /// How a location's sellable stock is divided between the channels it
+    /// feeds. Without it the stock is still allocated: divided evenly between
+    /// those channels (see [`ChannelSplit`]); a shared pool, where every
+    /// channel sees all of it, must be asked for with `mode = "shared"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<ChannelSplit>,
     /// Kits sold as one SKU and built from components.
@@ -54,21 +56,12 @@ impl AvailabilityRules {
 
     /// Parses and checks rules from TOML text.
     pub fn from_toml_str(text: &str) -> Result<Self> {
-        let rules: Self = from_toml(text, WHAT, "<toml>")?;
-        rules.validate()?;
-        Ok(rules)
+        parse_rules(text, WHAT, "<toml>", Self::validate)
     }
 
     /// Reads, parses and checks a TOML rule file; errors name the file, line and column.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = read_file(path, WHAT)?;
-        let name = path.display().to_string();
-        let rules: Self = from_toml(&text, WHAT, &name)?;
-        rules
-            .validate()
-            .map_err(|e| e.with_file(name, None, None))?;
-        Ok(rules)
+        load_rules(path.as_ref(), WHAT, Self::validate)
     }
 
     /// Adds a location.
@@ -211,16 +204,33 @@ impl AvailabilityRules {
         }
 
         if let Some(s) = &self.split {
-            p.check(
-                channels.contains(s.remainder_to.as_str()),
-                "split.remainder_to",
-                Some(&s.id),
-                format_args!(
-                    "unknown channel {:?}: declare it under [[channels]]",
-                    s.remainder_to
+            match (s.mode, &s.remainder_to) {
+                (SplitMode::Allocate, Some(r)) => p.check(
+                    channels.contains(r.as_str()),
+                    "split.remainder_to",
+                    Some(&s.id),
+                    format_args!("unknown channel {r:?}: declare it under [[channels]]"),
                 ),
+                (SplitMode::Allocate, None) => p.add(
+                    "split.remainder_to",
+                    Some(&s.id),
+                    "an allocating split needs the channel that receives what the shares leave \
+                     (or leave out [split] to divide stock evenly)",
+                ),
+                (SplitMode::Shared, Some(_)) => p.add(
+                    "split.remainder_to",
+                    Some(&s.id),
+                    "a shared pool allocates nothing: remainder_to only applies to mode = \"allocate\"",
+                ),
+                (SplitMode::Shared, None) => {}
+            }
+            p.check(
+                s.mode == SplitMode::Allocate || s.shares.is_empty(),
+                "split.shares",
+                Some(&s.id),
+                "a shared pool allocates nothing: shares only apply to mode = \"allocate\"",
             );
-            let mut total = Decimal::ZERO;
+            let mut total = Some(Decimal::ZERO);
             let mut seen = HashSet::new();
             for (i, share) in s.shares.iter().enumerate() {
                 let at = format!("split.{}", At("shares", i));
@@ -247,7 +257,7 @@ impl AvailabilityRules {
                             Some(&s.id),
                             format_args!("must be above 0 and at most 100, found {pct}"),
                         );
-                        total += pct.max(Decimal::ZERO);
+                        total = total.and_then(|t| t.checked_add(pct.max(Decimal::ZERO)));
                     }
                     (None, Some(_)) => {}
                     _ => p.add(
@@ -257,12 +267,19 @@ impl AvailabilityRules {
                     ),
                 }
             }
-            p.check(
-                total <= Decimal::ONE_HUNDRED,
-                "split.shares",
-                Some(&s.id),
-                format_args!("percentages add up to {total}, more than 100"),
-            );
+            match total {
+                Some(total) => p.check(
+                    total <= Decimal::ONE_HUNDRED,
+                    "split.shares",
+                    Some(&s.id),
+                    format_args!("percentages add up to {total}, more than 100"),
+                ),
+                None => p.add(
+                    "split.shares",
+                    Some(&s.id),
+                    "percentages add up to more than a decimal holds, far more than 100",
+                ),
+            }
         }
 
         let bundle_skus: HashSet<&Sku> = self.bundles.iter().map(|b| &b.sku).collect();
@@ -498,15 +515,28 @@ impl BufferRule {
     }
 }
 
-/// How a location's sellable units are split between the channels it feeds.
+/// How a location's sellable units are divided between the channels it feeds.
 ///
 /// A location that feeds a single channel gives it everything. Where several
-/// channels share a location, fixed quantities are served first, in file
-/// order; percentages then apply to what is left, each rounded with
-/// `rounding` and never above what remains; the units still left go to
-/// `remainder_to` when the location feeds it, else to the first channel (in
-/// rule order) it feeds. So the shares add up to exactly what the location
-/// has: never more, and nothing silently held back.
+/// channels share a location, the `mode` decides:
+///
+/// - `allocate` (the default): every unit goes to exactly one channel, so
+///   the channels together never publish more than the location has. Fixed
+///   quantities are served first, in file order; percentages then apply to
+///   what is left, each rounded with `rounding` and never above what
+///   remains; the units still left go to `remainder_to` when the location
+///   feeds it, else to the first channel (in rule order) it feeds.
+/// - `shared`: every channel sees all of the location's units. This is *not
+///   an allocation*: two channels may each sell the same unit, and only
+///   fast stock sync stops the second sale. Use it only for channels that
+///   really draw on one pool (one storefront on two domains).
+///
+/// Without a `[split]` rule the stock is still allocated: each location's
+/// units are divided evenly between the channels it feeds, the units that do
+/// not divide going one each to the first channels in rule order.
+///
+/// The same split divides the incoming units and the backorder allowances
+/// (see [`BackorderRule`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -514,14 +544,31 @@ pub struct ChannelSplit {
     /// Rule id, for explanations.
     #[serde(default = "default_split_id")]
     pub id: String,
-    /// The channel that receives the remainder (where the location feeds it).
-    pub remainder_to: String,
+    /// Allocate (default) or share the units.
+    #[serde(default)]
+    pub mode: SplitMode,
+    /// The channel that receives the remainder (where the location feeds it);
+    /// required when allocating, not allowed when shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remainder_to: Option<String>,
     /// Rounding of percentage shares to whole units (default: down).
     #[serde(default = "default_split_rounding")]
     pub rounding: RoundingMode,
-    /// The shares.
-    #[serde(default)]
+    /// The shares (allocating only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shares: Vec<ChannelShare>,
+}
+
+/// Whether a [`ChannelSplit`] allocates units to channels or lets them share a pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SplitMode {
+    /// Every unit goes to one channel; the channels never publish more than there is.
+    #[default]
+    Allocate,
+    /// Every channel sees every unit: not an allocation (may oversell between channels).
+    Shared,
 }
 
 fn default_split_id() -> String {
@@ -533,11 +580,24 @@ fn default_split_rounding() -> RoundingMode {
 }
 
 impl ChannelSplit {
-    /// A split whose remainder goes to `remainder_to`, rounding shares down.
+    /// An allocating split whose remainder goes to `remainder_to`, rounding shares down.
     pub fn new(remainder_to: impl Into<String>) -> Self {
         ChannelSplit {
             id: default_split_id(),
-            remainder_to: remainder_to.into(),
+            mode: SplitMode::Allocate,
+            remainder_to: Some(remainder_to.into()),
+            rounding: RoundingMode::Down,
+            shares: Vec::new(),
+        }
+    }
+
+    /// A shared pool: every channel fed by a location sees all of its units
+    /// (not an allocation; see [`SplitMode::Shared`]).
+    pub fn shared() -> Self {
+        ChannelSplit {
+            id: default_split_id(),
+            mode: SplitMode::Shared,
+            remainder_to: None,
             rounding: RoundingMode::Down,
             shares: Vec::new(),
         }
@@ -597,6 +657,16 @@ impl ChannelShare {
 
 /// A kit sold as one SKU: available = min over components of
 /// floor(component available / quantity per kit), location by location.
+///
+/// A kit's units are the same physical units as its components': the kits
+/// are not taken out of the components' numbers. Per channel, the kits come
+/// from that channel's own share of each component, so a channel never
+/// shows more kits than its share of the parts builds, and the channels'
+/// kits together never exceed the kits the locations can build. But a
+/// channel that shows 4 kits of 2 × MUG and 9 MUG offers the same 8 mugs
+/// twice: whichever sells first uses them, and the next evaluation lowers
+/// the other number. Keep units for kits apart with safety stock on the
+/// components (or a separate location) when that is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -634,10 +704,16 @@ pub struct BundleComponent {
     pub quantity: u32,
 }
 
-/// How many units beyond sellable stock a channel may sell (backorders, pre-orders).
+/// How many units beyond sellable stock may be sold (backorders, pre-orders).
 ///
-/// A rule naming the SKU beats one naming the category, which beats one
-/// naming neither. Bundles never backorder.
+/// Per channel, a rule naming the SKU beats one naming the category, which
+/// beats one naming neither. `limit` is a total over the channels the rule
+/// is chosen for (for this SKU), not a per-channel allowance: it is divided
+/// between them like stock (the [`ChannelSplit`]: shares, evenly without a
+/// split rule; a shared pool shows each channel all of it). With
+/// `limit_to_incoming` the total is also at most the incoming units at the
+/// locations feeding those channels, and each channel gets at most its own
+/// share of the incoming units. Bundles never backorder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -653,7 +729,7 @@ pub struct BackorderRule {
     /// Channels allowed to backorder; empty means every channel.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub channels: Vec<String>,
-    /// Most units that may be sold beyond sellable stock.
+    /// Most units that may be sold beyond sellable stock, in total over the rule's channels.
     pub limit: u64,
     /// Also never more than the incoming units at the channel's locations (pre-orders).
     #[serde(default)]

@@ -83,7 +83,9 @@ pub(super) struct Compiled {
     backorder_by_category: HashMap<String, Vec<u32>>,
     backorder_any: Vec<u32>,
     backorder_channels: Vec<Vec<u16>>,
-    pub(super) split: Option<CompiledSplit>,
+    pub(super) split: CompiledSplit,
+    /// Whether incoming units are divided between channels (a backorder rule caps at them).
+    track_incoming: bool,
     /// Buffer: fixed units and the fraction (percent / 100).
     pub(super) buffer: Option<(u64, Decimal)>,
 }
@@ -151,10 +153,8 @@ impl AvailabilityEngine {
             );
         }
 
-        let split = rules
-            .split
-            .as_ref()
-            .map(|s| CompiledSplit::new(s, |name| channel_ids.get(name).copied()));
+        let split = CompiledSplit::new(rules.split.as_ref(), |name| channel_ids.get(name).copied());
+        let track_incoming = rules.backorders.iter().any(|b| b.limit_to_incoming);
         let buffer = rules
             .buffer
             .as_ref()
@@ -182,6 +182,7 @@ impl AvailabilityEngine {
                 backorder_any,
                 backorder_channels,
                 split,
+                track_incoming,
                 buffer,
             }),
         })
@@ -206,7 +207,8 @@ impl AvailabilityEngine {
     /// never above `on_hand` (negative quantities from a source count as
     /// zero; the level's own `available` is not trusted, it is recomputed).
     /// A channel gets, from each active location that feeds it and sells the
-    /// SKU's category, its share of that sellable stock, plus the backorder
+    /// SKU's category, its share of that sellable stock (see
+    /// [`crate::rules::ChannelSplit`]), plus its part of the backorder
     /// allowance of the SKU when a rule grants one. A (SKU, location) that
     /// appears twice is counted once (the first row; the others are reported
     /// in the explanation).
@@ -218,6 +220,7 @@ impl AvailabilityEngine {
         let c = &*self.compiled;
         let mut report = AvailabilityReport::new(Arc::clone(&self.compiled));
         let mut scratch = vec![0u64; c.channel_count];
+        let mut incoming = vec![0u64; c.channel_count];
         let mut last: Option<usize> = None;
         for level in levels {
             let e = match last {
@@ -237,7 +240,7 @@ impl AvailabilityEngine {
             };
             let entry = &mut report.entries[e];
             // A source that sends one (SKU, location) twice must not publish it twice: the first wins.
-            if entry.rows.iter().rev().any(|r| r.location == location) {
+            if !entry.first_sight(location) {
                 entry.ignored_rows += 1;
                 continue;
             }
@@ -245,11 +248,16 @@ impl AvailabilityEngine {
             row.eligibility = c.eligibility(declared, entry.category.as_deref());
             if row.eligibility == Eligibility::Feeds {
                 let fed = &c.feeds[location as usize];
-                split_units(c.split.as_ref(), row.sellable, fed, &mut scratch);
+                split_units(&c.split, row.sellable, fed, &mut scratch);
+                if c.track_incoming {
+                    split_units(&c.split, row.incoming, fed, &mut incoming);
+                }
                 for &ch in fed {
                     let t = &mut entry.channels[usize::from(ch)];
                     t.sellable = t.sellable.saturating_add(scratch[usize::from(ch)]);
-                    t.incoming = t.incoming.saturating_add(row.incoming);
+                    if c.track_incoming {
+                        t.incoming = t.incoming.saturating_add(incoming[usize::from(ch)]);
+                    }
                 }
             }
             entry.rows.push(row);
@@ -293,6 +301,7 @@ impl AvailabilityEngine {
             bundle: c.bundle_index.get(sku).copied(),
             safety,
             rows: Vec::new(),
+            seen: Vec::new(),
             kits: Vec::new(),
             missing_component: None,
             channels: vec![ChannelTotal::default(); c.channel_count],
@@ -375,7 +384,7 @@ impl AvailabilityEngine {
                 let mut per_channel: Vec<u64> = fed.iter().map(|_| u64::MAX).collect();
                 for (r, q) in &rows {
                     if r.eligibility == Eligibility::Feeds {
-                        split_units(c.split.as_ref(), r.sellable, fed, &mut shares);
+                        split_units(&c.split, r.sellable, fed, &mut shares);
                     } else {
                         fed.iter().for_each(|&ch| shares[usize::from(ch)] = 0);
                     }
@@ -396,12 +405,17 @@ impl AvailabilityEngine {
         }
     }
 
-    /// The backorder allowance of every SKU on every channel.
+    /// The backorder allowance of every SKU on every channel: per channel the
+    /// most specific rule that covers it; each rule's limit is a total over
+    /// the channels it was chosen for, divided like stock.
     fn backorders(&self, report: &mut AvailabilityReport) {
         let c = &*self.compiled;
         if c.rules.backorders.is_empty() {
             return;
         }
+        let mut parts = vec![0u64; c.channel_count];
+        let mut chosen: Vec<u32> = vec![NO_RULE; c.channel_count];
+        let mut group: Vec<u16> = Vec::with_capacity(c.channel_count);
         for entry in &mut report.entries {
             if entry.bundle.is_some() {
                 continue;
@@ -412,27 +426,119 @@ impl AvailabilityEngine {
                 .as_deref()
                 .and_then(|k| c.backorder_by_category.get(k))
                 .map(Vec::as_slice);
-            let candidates = by_sku
+            let candidates: Vec<u32> = by_sku
                 .unwrap_or(&[])
                 .iter()
                 .chain(by_category.unwrap_or(&[]))
-                .chain(&c.backorder_any);
-            let candidates: Vec<u32> = candidates.copied().collect();
-            for (ch, total) in entry.channels.iter_mut().enumerate() {
-                let rule = candidates.iter().copied().find(|&r| {
-                    let chans = &c.backorder_channels[r as usize];
-                    chans.is_empty() || chans.contains(&(ch as u16))
-                });
-                if let Some(r) = rule {
-                    let rule = &c.rules.backorders[r as usize];
-                    let mut allowance = rule.limit;
-                    if rule.limit_to_incoming {
-                        allowance = allowance.min(total.incoming);
+                .chain(&c.backorder_any)
+                .copied()
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            for (ch, slot) in chosen.iter_mut().enumerate() {
+                *slot = candidates
+                    .iter()
+                    .copied()
+                    .find(|&r| {
+                        let chans = &c.backorder_channels[r as usize];
+                        chans.is_empty() || chans.contains(&(ch as u16))
+                    })
+                    .unwrap_or(NO_RULE);
+            }
+            for ch in 0..c.channel_count {
+                let r = chosen[ch];
+                // Each rule once, at the first channel it was chosen for.
+                if r == NO_RULE || chosen[..ch].contains(&r) {
+                    continue;
+                }
+                group.clear();
+                group.extend(
+                    (ch..c.channel_count)
+                        .filter(|&k| chosen[k] == r)
+                        .map(|k| k as u16),
+                );
+                let rule = &c.rules.backorders[r as usize];
+                let incoming: u64 = if c.split.allocates() {
+                    group.iter().fold(0u64, |a, &k| {
+                        a.saturating_add(entry.channels[usize::from(k)].incoming)
+                    })
+                } else {
+                    // A shared pool: each channel is capped at its own incoming below.
+                    u64::MAX
+                };
+                let pool = if rule.limit_to_incoming {
+                    rule.limit.min(incoming)
+                } else {
+                    rule.limit
+                };
+                split_units(&c.split, pool, &group, &mut parts);
+                if rule.limit_to_incoming {
+                    // No channel beyond its own share of the incoming units; what that
+                    // takes from one goes to the others (the pool never exceeds their sum).
+                    let mut excess = 0u64;
+                    for &k in &group {
+                        let cap = entry.channels[usize::from(k)].incoming;
+                        let p = &mut parts[usize::from(k)];
+                        excess += p.saturating_sub(cap);
+                        *p = (*p).min(cap);
                     }
-                    total.backorder = allowance;
-                    total.backorder_rule = r;
+                    if c.split.allocates() {
+                        for &k in &group {
+                            let cap = entry.channels[usize::from(k)].incoming;
+                            let p = &mut parts[usize::from(k)];
+                            let give = excess.min(cap - *p);
+                            *p += give;
+                            excess -= give;
+                        }
+                    }
+                }
+                for &k in &group {
+                    let t = &mut entry.channels[usize::from(k)];
+                    t.backorder = parts[usize::from(k)];
+                    t.backorder_rule = r;
+                    t.backorder_pool = pool;
                 }
             }
+        }
+    }
+}
+
+/// What a level's quantity states leave, the one arithmetic availability and
+/// routing share: every quantity clamped at 0 (a negative source value counts
+/// as 0 and never adds stock), `on_hand` minus the held states, never below 0.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct States {
+    /// On hand, at least 0.
+    pub(crate) on_hand: u64,
+    /// committed + reserved + safety_stock + damaged + quality_control, each at least 0.
+    pub(crate) held: u64,
+    /// `on_hand − held`, at least 0 and at most `on_hand`.
+    pub(crate) after_states: u64,
+    /// Whether any quantity (incoming included) was negative.
+    pub(crate) clamped: bool,
+}
+
+impl States {
+    pub(crate) fn of(level: &InventoryLevel) -> Self {
+        let clamp = |q: i64| u64::try_from(q).unwrap_or(0);
+        let states = [
+            level.committed,
+            level.reserved,
+            level.safety_stock,
+            level.damaged,
+            level.quality_control,
+        ];
+        let clamped = level.on_hand < 0 || level.incoming < 0 || states.iter().any(|&q| q < 0);
+        let on_hand = clamp(level.on_hand);
+        let held = states
+            .iter()
+            .fold(0u64, |acc, &q| acc.saturating_add(clamp(q)));
+        States {
+            on_hand,
+            held,
+            after_states: on_hand.saturating_sub(held),
+            clamped,
         }
     }
 }
@@ -455,20 +561,12 @@ impl Compiled {
         declared: Option<u32>,
         safety: &[u32],
     ) -> Row {
-        let clamp = |q: i64| u64::try_from(q).unwrap_or(0);
-        let states = [
-            level.committed,
-            level.reserved,
-            level.safety_stock,
-            level.damaged,
-            level.quality_control,
-        ];
-        let clamped = level.on_hand < 0 || level.incoming < 0 || states.iter().any(|&q| q < 0);
-        let on_hand = clamp(level.on_hand);
-        let held = states
-            .iter()
-            .fold(0u64, |acc, &q| acc.saturating_add(clamp(q)));
-        let after_states = on_hand.saturating_sub(held);
+        let States {
+            on_hand,
+            held,
+            after_states,
+            clamped,
+        } = States::of(level);
 
         // The most specific SKU or category rule that applies here, else the location's rule.
         let mut safety_rule = safety
@@ -512,7 +610,7 @@ impl Compiled {
             safety_rule,
             buffer,
             sellable: after_safety - buffer,
-            incoming: clamp(level.incoming),
+            incoming: u64::try_from(level.incoming).unwrap_or(0),
             eligibility: Eligibility::Undeclared,
             clamped,
         }

@@ -4,12 +4,15 @@
 //! (`on_hand` minus committed, reserved, safety_stock, damaged and
 //! quality_control), minus the most specific safety stock rule (SKU beats
 //! category beats location) and a buffer. Channels are fed by the locations
-//! they list, when those are active and sell the SKU's category; a split
-//! shares a location's units between its channels (fixed quantities, then
-//! percentages, remainder to a named channel) without ever giving out more
-//! than there is. Bundles are counted location by location from their
-//! components. Backorder rules let a channel publish a bounded number of
-//! units beyond stock; without one, nothing beyond sellable is published.
+//! they list, when those are active and sell the SKU's category. A location
+//! feeding several channels allocates its units between them — evenly by
+//! default, or by a split rule (fixed quantities, then percentages,
+//! remainder to a named channel) — so the channels together never publish
+//! more than there is; a shared pool, where every channel sees every unit,
+//! is an explicit opt-in (`mode = "shared"`). Bundles are counted location
+//! by location from their components. Backorder rules let channels publish
+//! a bounded total of units beyond stock, divided like the stock; without
+//! one, nothing beyond sellable is published.
 //!
 //! ```
 //! use chrono::Utc;
@@ -63,8 +66,9 @@ mod split;
 
 pub use config::{
     AvailabilityRules, BackorderRule, BufferRule, BundleComponent, BundleRule, ChannelRule,
-    ChannelShare, ChannelSplit, LocationRule, SafetyStockRule,
+    ChannelShare, ChannelSplit, LocationRule, SafetyStockRule, SplitMode,
 };
+pub(crate) use engine::States;
 pub use engine::{AvailabilityEngine, Categories, NoCategories};
 pub use report::{
     AvailabilityReport, ChannelAvailability, KitAvailability, LocationAvailability, SkuAvailability,

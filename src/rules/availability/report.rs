@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::config::SplitMode;
 use super::engine::Compiled;
 use super::split::split_units;
 use crate::model::{LocationId, Sku};
@@ -50,9 +51,12 @@ pub(super) struct KitRow {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ChannelTotal {
     pub(super) sellable: u64,
+    /// The channel's share of the incoming units (tracked only when a backorder rule caps at them).
     pub(super) incoming: u64,
     pub(super) backorder: u64,
     pub(super) backorder_rule: u32,
+    /// The rule's total allowance over the channels it was chosen for.
+    pub(super) backorder_pool: u64,
 }
 
 impl Default for ChannelTotal {
@@ -62,7 +66,21 @@ impl Default for ChannelTotal {
             incoming: 0,
             backorder: 0,
             backorder_rule: NO_RULE,
+            backorder_pool: 0,
         }
+    }
+}
+
+impl Entry {
+    /// Marks `location` as seen; false when it already had a row.
+    pub(super) fn first_sight(&mut self, location: u32) -> bool {
+        let (word, bit) = ((location / 64) as usize, 1u64 << (location % 64));
+        if self.seen.len() <= word {
+            self.seen.resize(word + 1, 0);
+        }
+        let fresh = self.seen[word] & bit == 0;
+        self.seen[word] |= bit;
+        fresh
     }
 }
 
@@ -75,6 +93,8 @@ pub(super) struct Entry {
     /// Candidate safety stock rules, most specific first.
     pub(super) safety: Vec<u32>,
     pub(super) rows: Vec<Row>,
+    /// Locations with a row, as a bitset over location indices (declared, then interned).
+    pub(super) seen: Vec<u64>,
     pub(super) kits: Vec<KitRow>,
     pub(super) missing_component: Option<u32>,
     pub(super) channels: Vec<ChannelTotal>,
@@ -340,7 +360,7 @@ impl<'r> SkuAvailability<'r> {
                 &rule,
                 recipe.join(" + "),
                 "kits built from components",
-                "a kit's availability is min over components of floor(component sellable / quantity per kit), location by location, so no kit needs parts from two places",
+                "a kit's availability is min over components of floor(component sellable / quantity per kit), location by location, so no kit needs parts from two places; per channel from that channel's share of each component; the kits are not taken out of the components' numbers, so a channel may offer the same units as kits and as components",
             );
             if e.ignored_rows > 0 {
                 x.add(
@@ -473,7 +493,7 @@ impl<'r> SkuAvailability<'r> {
                 if r.eligibility == Eligibility::Feeds {
                     let fed_idx = &c.feeds[r.location as usize];
                     let mut out = vec![0u64; c.channel_count];
-                    split_units(c.split.as_ref(), r.sellable, fed_idx, &mut out);
+                    split_units(&c.split, r.sellable, fed_idx, &mut out);
                     let parts: Vec<String> = fed_idx
                         .iter()
                         .map(|&ch| {
@@ -484,25 +504,37 @@ impl<'r> SkuAvailability<'r> {
                             )
                         })
                         .collect();
-                    let (rule, why) = match &rules.split {
-                        None => (
-                            "shared".to_string(),
-                            "no split rule: every channel fed by the location sees all of it"
-                                .to_string(),
+                    let (rule, why) = match (&rules.split, fed_idx.len()) {
+                        (None, 1) => (
+                            "allocate".to_string(),
+                            "the only channel this location feeds gets all of it".to_string(),
                         ),
-                        Some(s) => {
-                            let why = if fed_idx.len() == 1 {
-                                "the only channel this location feeds gets all of it".to_string()
-                            } else if fed_idx.contains(&c.channel_index(&s.remainder_to)) {
+                        (None, n) => (
+                            "allocate".to_string(),
+                            format!(
+                                "no split rule: divided evenly between the {n} channels this location feeds, the units that do not divide one each in rule order (an allocation: they add up to {})",
+                                r.sellable
+                            ),
+                        ),
+                        (Some(s), _) if s.mode == SplitMode::Shared => (
+                            format!("split[{}]", s.id),
+                            "shared pool (mode = \"shared\"): every channel fed by the location sees all of it; not an allocation, the channels may sell the same units".to_string(),
+                        ),
+                        (Some(s), 1) => (
+                            format!("split[{}]", s.id),
+                            "the only channel this location feeds gets all of it".to_string(),
+                        ),
+                        (Some(s), _) => {
+                            let remainder = s.remainder_to.as_deref().unwrap_or("");
+                            let why = if fed_idx.contains(&c.channel_index(remainder)) {
                                 format!(
-                                    "fixed shares first, then percentages rounded {:?}, remainder to {}",
-                                    s.rounding, s.remainder_to
+                                    "fixed shares first, then percentages rounded {:?}, remainder to {remainder}",
+                                    s.rounding
                                 )
                             } else {
                                 format!(
-                                    "fixed shares first, then percentages rounded {:?}; {} is not fed by {at}, so the remainder goes to {}",
+                                    "fixed shares first, then percentages rounded {:?}; {remainder} is not fed by {at}, so the remainder goes to {}",
                                     s.rounding,
-                                    s.remainder_to,
                                     rules.channels[usize::from(fed_idx[0])].id
                                 )
                             };
@@ -534,17 +566,32 @@ impl<'r> SkuAvailability<'r> {
             );
             if t.backorder_rule != NO_RULE {
                 let rule = &rules.backorders[t.backorder_rule as usize];
-                let why = if rule.limit_to_incoming {
-                    format!(
-                        "may sell {} beyond stock: limit {}, capped at {} incoming",
-                        t.backorder, rule.limit, t.incoming
-                    )
-                } else {
-                    format!(
-                        "may sell {} beyond stock: limit {}",
-                        t.backorder, rule.limit
-                    )
-                };
+                let sharing: Vec<&str> = e
+                    .channels
+                    .iter()
+                    .zip(&rules.channels)
+                    .filter(|(o, _)| o.backorder_rule == t.backorder_rule)
+                    .map(|(_, c)| c.id.as_str())
+                    .collect();
+                let mut why = format!(
+                    "may sell {} beyond stock: limit {} in total for {}",
+                    t.backorder,
+                    rule.limit,
+                    sharing.join(", ")
+                );
+                if rule.limit_to_incoming {
+                    why.push_str(&format!(
+                        ", capped at the incoming units -> {}; at most this channel's {} incoming",
+                        t.backorder_pool, t.incoming
+                    ));
+                }
+                if sharing.len() > 1 {
+                    why.push_str(if c.split.allocates() {
+                        "; divided between them like stock"
+                    } else {
+                        "; shared pool: each sees all of it"
+                    });
+                }
                 x.add(
                     format!("backorders[{}]", rule.id),
                     t.sellable.to_string(),

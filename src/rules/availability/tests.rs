@@ -56,9 +56,72 @@ fn sellable_from_quantity_states() {
     let a = r.sku(&sku("A")).unwrap();
     let at = a.location(&loc("DC-EAST")).unwrap();
     assert_eq!((at.on_hand, at.held_by_states, at.sellable), (20, 15, 5));
-    assert_eq!(a.published("web"), 5);
-    assert_eq!(a.published("wholesale"), 5); // shared pool without a split
+    // DC-EAST feeds web and wholesale: without a split rule, 5 is divided evenly (3 + 2).
+    assert_eq!(a.published("web"), 3);
+    assert_eq!(a.published("wholesale"), 2);
     assert_eq!(a.published("pos"), 0);
+}
+
+#[test]
+fn without_a_split_rule_channels_never_publish_more_than_there_is() {
+    // Review A10: without [split] every channel used to see all of DC-EAST (7 + 7 from 7 units).
+    let e = engine(base());
+    let r = e.evaluate([&level("A", "DC-EAST", 7)], &NoCategories);
+    let a = r.sku(&sku("A")).unwrap();
+    let published: u64 = a.channels().map(|c| c.published).sum();
+    assert_eq!(published, 7);
+    assert_eq!((a.published("web"), a.published("wholesale")), (4, 3));
+    let why = a.explain();
+    let step = why.step("allocate@DC-EAST").unwrap();
+    assert_eq!(step.output, "web 4, wholesale 3");
+    assert!(step.why.contains("divided evenly"), "{step}");
+}
+
+#[test]
+fn a_shared_pool_is_an_explicit_opt_in_and_says_it_is_not_an_allocation() {
+    let e = engine(base().with_split(ChannelSplit::shared()));
+    let r = e.evaluate([&level("A", "DC-EAST", 7)], &NoCategories);
+    let a = r.sku(&sku("A")).unwrap();
+    assert_eq!((a.published("web"), a.published("wholesale")), (7, 7));
+    let why = a.explain();
+    assert!(
+        why.step("split[split]@DC-EAST")
+            .unwrap()
+            .why
+            .contains("not an allocation"),
+        "{why}"
+    );
+    // From TOML: mode = "shared", and shares or a remainder make no sense with it.
+    let rules = AvailabilityRules::from_toml_str(
+        "[[locations]]\nid = \"L\"\n[[channels]]\nid = \"web\"\nlocations = [\"L\"]\n[split]\nmode = \"shared\"\n",
+    )
+    .unwrap();
+    assert_eq!(rules.split.unwrap().mode, SplitMode::Shared);
+    let err = base()
+        .with_split(ChannelSplit {
+            remainder_to: Some("web".into()),
+            ..ChannelSplit::shared().with_share(ChannelShare::fixed("web", 1))
+        })
+        .validate()
+        .unwrap_err();
+    let m = err.message();
+    assert!(
+        m.contains("split.remainder_to (rule \"split\"): a shared pool allocates nothing"),
+        "{m}"
+    );
+    assert!(
+        m.contains("split.shares (rule \"split\"): a shared pool allocates nothing"),
+        "{m}"
+    );
+    let err = AvailabilityRules::from_toml_str(
+        "[[locations]]\nid = \"L\"\n[[channels]]\nid = \"web\"\nlocations = [\"L\"]\n[split]\nshares = []\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.message()
+            .contains("split.remainder_to (rule \"split\"): an allocating split needs the channel"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -168,11 +231,12 @@ fn channels_aggregate_their_locations_only() {
     ];
     let r = e.evaluate(&rows, &NoCategories);
     let a = r.sku(&sku("A")).unwrap();
-    assert_eq!(a.published("web"), 12);
+    // DC-EAST 5 divides between web (3) and wholesale (2); DC-WEST 7 feeds web only.
+    assert_eq!(a.published("web"), 10);
     assert_eq!(a.published("pos"), 11);
-    assert_eq!(a.published("wholesale"), 5);
+    assert_eq!(a.published("wholesale"), 2);
     assert_eq!(a.published("nope"), 0);
-    assert_eq!(r.published(&sku("A"), "web"), 12);
+    assert_eq!(r.published(&sku("A"), "web"), 10);
     assert_eq!(
         r.channels().collect::<Vec<_>>(),
         ["web", "pos", "wholesale"]
@@ -307,8 +371,9 @@ fn bundles_count_kits_location_by_location() {
     assert!(kit.is_bundle());
     // DC-EAST: min(floor(7/2)=3, floor(2/1)=2) = 2; aggregated over all A and B would wrongly say 5.
     assert_eq!(kit.sellable(), 2);
-    assert_eq!(kit.published("web"), 2);
-    assert_eq!(kit.published("wholesale"), 2);
+    // Per channel, from its own share: A 7 -> web 4, wholesale 3; B 2 -> 1 and 1.
+    assert_eq!(kit.published("web"), 1);
+    assert_eq!(kit.published("wholesale"), 1);
     assert_eq!(kit.published("pos"), 0);
     let kits: Vec<_> = kit
         .kits()
@@ -381,31 +446,113 @@ fn backorders_by_precedence_channel_and_incoming() {
     ];
     let r = e.evaluate(&rows, &cats);
     let ch = |s: &str, c: &str| r.sku(&sku(s)).unwrap().channel(c).unwrap();
+    // 30 incoming at DC-EAST, divided like stock: web 15, wholesale 15; STORE-1 has none.
     assert_eq!(
         (ch("NEW", "web").backorder, ch("NEW", "web").published),
-        (30, 30)
+        (15, 15)
     );
+    assert_eq!(ch("NEW", "wholesale").backorder, 15);
     assert_eq!(ch("NEW", "pos").backorder, 0); // no incoming at STORE-1
     assert_eq!(
         (ch("NOVEL", "web").backorder, ch("NOVEL", "web").published),
-        (5, 7)
+        (5, 6)
     );
-    assert_eq!(ch("NOVEL", "wholesale").backorder, 1); // the books rule is web only
-    assert_eq!(ch("TEE", "pos").published, 3);
+    // "all" (limit 1) covers pos and wholesale for NOVEL: one unit in total, not one each.
+    assert_eq!(
+        ch("NOVEL", "wholesale").backorder + ch("NOVEL", "pos").backorder,
+        1
+    );
+    // TEE: "all" is chosen for every channel, so its 1 unit is divided between the three
+    // (evenly, the odd unit to the first, web).
+    let tee = r.sku(&sku("TEE")).unwrap();
+    assert_eq!(tee.channels().map(|c| c.backorder).sum::<u64>(), 1);
+    assert_eq!(
+        (ch("TEE", "web").published, ch("TEE", "pos").published),
+        (1, 2)
+    );
     let why = r.sku(&sku("NEW")).unwrap().explain();
+    let step = why.step("backorders[preorder]").unwrap();
     assert!(
-        why.step("backorders[preorder]")
-            .unwrap()
-            .why
-            .contains("capped at 30 incoming")
+        step.why.contains(
+            "limit 100 in total for web, pos, wholesale, capped at the incoming units -> 30"
+        ),
+        "{step}"
     );
+}
+
+#[test]
+fn a_backorder_limit_is_a_total_across_channels_never_above_incoming() {
+    // Review A9: 10 incoming promised to two channels used to be 20.
+    let rules = base().with_backorder(
+        BackorderRule::new("pre", 50)
+            .on_channels(["web", "wholesale"])
+            .limited_to_incoming(),
+    );
+    let mut l = level("NEW", "DC-EAST", 0);
+    l.incoming = 10;
+    let r = engine(rules.clone()).evaluate([&l], &NoCategories);
+    let a = r.sku(&sku("NEW")).unwrap();
+    let backorder: u64 = a.channels().map(|c| c.backorder).sum();
+    assert_eq!(backorder, 10);
+    assert_eq!((a.published("web"), a.published("wholesale")), (5, 5));
+    // Without the incoming cap the limit is still a total, divided by the split.
+    let rules = base()
+        .with_split(
+            ChannelSplit::new("web").with_share(ChannelShare::percent("wholesale", dec!(30))),
+        )
+        .with_backorder(BackorderRule::new("bo", 10));
+    let r = engine(rules).evaluate([&level("A", "DC-EAST", 0)], &NoCategories);
+    let a = r.sku(&sku("A")).unwrap();
+    // web, pos and wholesale share 10: wholesale 30 % = 3, the rest to web.
+    assert_eq!(
+        (
+            a.published("web"),
+            a.published("pos"),
+            a.published("wholesale")
+        ),
+        (7, 0, 3)
+    );
+    // Each channel is capped at its own incoming; another channel takes the rest.
+    let rules = base()
+        .with_split(
+            ChannelSplit::new("web").with_share(ChannelShare::percent("wholesale", dec!(50))),
+        )
+        .with_backorder(BackorderRule::new("pre", 8).limited_to_incoming());
+    let mut east = level("B", "DC-EAST", 0);
+    east.incoming = 4; // web 2, wholesale 2
+    let mut west = level("B", "DC-WEST", 0);
+    west.incoming = 6; // web 6
+    let r = engine(rules).evaluate([&east, &west], &NoCategories);
+    let b = r.sku(&sku("B")).unwrap();
+    // Pool min(8, 10) = 8: wholesale 50 % = 4 but only 2 incoming, web takes the other 2.
+    assert_eq!((b.published("web"), b.published("wholesale")), (6, 2));
+    assert_eq!(b.channels().map(|c| c.backorder).sum::<u64>(), 8);
+}
+
+#[test]
+fn kits_and_components_draw_on_the_same_units_per_channel() {
+    // Documented on BundleRule: a channel's kits come from its own share of each
+    // component and are not taken out of the components' numbers.
+    let rules = base().with_bundle(BundleRule::new(sku("KIT")).with_component(sku("MUG"), 2));
+    let r = engine(rules).evaluate([&level("MUG", "DC-EAST", 9)], &NoCategories);
+    let (mug, kit) = (r.sku(&sku("MUG")).unwrap(), r.sku(&sku("KIT")).unwrap());
+    // MUG 9 -> web 5, wholesale 4; kits: web 2, wholesale 2 (of 4 at DC-EAST).
+    assert_eq!((mug.published("web"), mug.published("wholesale")), (5, 4));
+    assert_eq!((kit.published("web"), kit.published("wholesale")), (2, 2));
+    assert_eq!(kit.sellable(), 4);
+    for ch in ["web", "wholesale"] {
+        // Never more kits than the channel's own mugs build...
+        assert!(kit.published(ch) * 2 <= mug.published(ch));
+    }
+    // ...and the channels' kits together never exceed what the location builds.
+    assert!(kit.channels().map(|c| c.published).sum::<u64>() <= kit.sellable());
 }
 
 #[test]
 fn without_backorder_rule_never_publish_beyond_sellable() {
     let r = engine(base()).evaluate([&level("A", "DC-EAST", 3)], &NoCategories);
     let a = r.sku(&sku("A")).unwrap();
-    assert_eq!(a.channel("web").unwrap().published, 3);
+    assert_eq!(a.channel("web").unwrap().published, 2);
     assert_eq!(
         a.explain().step("publish[web]").unwrap().why,
         "no backorder rule: never publish more than sellable"
@@ -524,11 +671,60 @@ fn a_repeated_row_is_counted_once() {
     ];
     let r = e.evaluate(&rows, &NoCategories);
     let a = r.sku(&sku("A")).unwrap();
-    assert_eq!(a.published("web"), 6);
+    assert_eq!(a.published("web"), 3 + 1); // DC-EAST 5 (web 3, wholesale 2) + DC-WEST 1
     assert_eq!(a.locations().count(), 2);
     assert!(
         a.explain()
             .to_string()
             .contains("1 more row(s) for locations already seen -> ignored")
+    );
+}
+
+#[test]
+fn huge_split_percentages_are_a_problem_not_a_panic() {
+    // Review B: `total += pct` overflowed in validate().
+    let rules = base().with_split(
+        ChannelSplit::new("web")
+            .with_share(ChannelShare::percent("pos", rust_decimal::Decimal::MAX))
+            .with_share(ChannelShare::percent(
+                "wholesale",
+                rust_decimal::Decimal::MAX,
+            )),
+    );
+    let err = rules.validate().unwrap_err();
+    assert!(
+        err.message().contains(
+            "split.shares (rule \"split\"): percentages add up to more than a decimal holds"
+        ),
+        "{err}"
+    );
+    assert!(AvailabilityEngine::new(rules).is_err());
+}
+
+#[test]
+fn repeated_rows_are_found_among_many_locations() {
+    // Repeats beyond the first 64 locations of a SKU, and of a declared
+    // location, are found. (The check is a bitset per SKU; its speed is for
+    // `cargo bench`, not for an assertion here.)
+    let e = engine(base());
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let mut rows: Vec<InventoryLevel> = (0..5_000)
+        .map(|i| {
+            let mut l = InventoryLevel::new(sku("A"), loc(&format!("X{i}")), at);
+            l.on_hand = 1;
+            l
+        })
+        .collect();
+    rows.push(level("A", "X70", 50)); // a repeat beyond the first 64 locations
+    rows.push(level("A", "DC-EAST", 4));
+    rows.push(level("A", "DC-EAST", 40)); // a repeat of a declared location
+    let r = e.evaluate(&rows, &NoCategories);
+    let a = r.sku(&sku("A")).unwrap();
+    assert_eq!(a.locations().count(), 5_001);
+    assert_eq!(a.sellable(), 5_004);
+    assert!(
+        a.explain()
+            .to_string()
+            .contains("2 more row(s) for locations already seen")
     );
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::model::{Currency, RoundingMode, Sku};
-use crate::rules::config::{At, Problems, from_toml, read_file, serde_util};
+use crate::rules::config::{At, Problems, load_rules, parse_rules, serde_util};
 
 const WHAT: &str = "pricing rules";
 
@@ -28,6 +28,10 @@ pub struct PricingRules {
     /// What the minimum advertised price guard does to a price below it (default: raise it).
     #[serde(default)]
     pub map_action: MapAction,
+    /// Where "a list in the requested currency" ranks among the precedence
+    /// rules (default: after priority and specificity; see [`CurrencyPrecedence`]).
+    #[serde(default)]
+    pub currency_precedence: CurrencyPrecedence,
     /// The price lists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub price_lists: Vec<PriceList>,
@@ -51,6 +55,7 @@ impl Default for PricingRules {
         PricingRules {
             rounding: default_rounding(),
             map_action: MapAction::Raise,
+            currency_precedence: CurrencyPrecedence::default(),
             price_lists: Vec::new(),
             map: Vec::new(),
             rates: None,
@@ -67,21 +72,12 @@ impl PricingRules {
 
     /// Parses and checks rules from TOML text.
     pub fn from_toml_str(text: &str) -> Result<Self> {
-        let rules: Self = from_toml(text, WHAT, "<toml>")?;
-        rules.validate()?;
-        Ok(rules)
+        parse_rules(text, WHAT, "<toml>", Self::validate)
     }
 
     /// Reads, parses and checks a TOML rule file; errors name the file, line and column.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = read_file(path, WHAT)?;
-        let name = path.display().to_string();
-        let rules: Self = from_toml(&text, WHAT, &name)?;
-        rules
-            .validate()
-            .map_err(|e| e.with_file(name, None, None))?;
-        Ok(rules)
+        load_rules(path.as_ref(), WHAT, Self::validate)
     }
 
     /// Sets the rounding of prices.
@@ -93,6 +89,12 @@ impl PricingRules {
     /// Sets what the MAP guard does.
     pub fn with_map_action(mut self, action: MapAction) -> Self {
         self.map_action = action;
+        self
+    }
+
+    /// Sets where a list in the requested currency ranks.
+    pub fn with_currency_precedence(mut self, precedence: CurrencyPrecedence) -> Self {
+        self.currency_precedence = precedence;
         self
     }
 
@@ -256,6 +258,24 @@ impl PricingRules {
                             base_list.currency, l.currency
                         ),
                     );
+                    let basis = |inc: bool| {
+                        if inc {
+                            "tax-inclusive"
+                        } else {
+                            "tax-exclusive"
+                        }
+                    };
+                    p.check(
+                        base_list.tax_included == l.tax_included,
+                        format_args!("{at}.tax_included"),
+                        id,
+                        format_args!(
+                            "{base:?} has {} prices, {:?} {}; a derived list keeps its base's tax basis",
+                            basis(base_list.tax_included),
+                            l.id,
+                            basis(l.tax_included)
+                        ),
+                    );
                     if let Some(cycle) = self.cycle_from(i, ids) {
                         p.add(
                             format_args!("{at}.based_on"),
@@ -404,10 +424,13 @@ fn whole_minor_units(amount: Decimal, currency: Currency) -> bool {
 /// A price list: prices for one currency, optionally for one channel and one
 /// customer group, valid in a time window.
 ///
-/// Precedence when several lists could price a request: a list in the
-/// requested currency beats one that needs conversion; then higher
-/// `priority`; then the more specific (channel and group, channel, group,
-/// neither); then the earlier in the file.
+/// Precedence when several lists could price a request (each valid now, for
+/// the request's channel and group, and in the requested currency or
+/// convertible to it through the rate table): higher `priority`; then the
+/// more specific (channel and group, channel, group, neither); then a list
+/// in the requested currency before one that needs conversion; then the
+/// earlier in the file. [`CurrencyPrecedence::First`] moves the currency
+/// rule to the front.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -614,28 +637,70 @@ impl Tier {
 }
 
 /// A minimum advertised price for a SKU in a currency.
+///
+/// MAP agreements are per market: a price in another currency is not
+/// checked against it, not even after conversion (the explanation says so).
+/// The minimum is net of tax unless `tax_included`; a price on the other
+/// basis is compared after converting it with the request's tax rate, and a
+/// request that gives no rate cannot be checked (the explanation says so).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct MapRule {
     /// The SKU.
     pub sku: Sku,
-    /// The currency the minimum is in (a price in another currency is not checked against it).
+    /// The currency the minimum is in.
     pub currency: Currency,
     /// The minimum, in whole minor units.
     #[serde(with = "crate::model::money::decimal_serde")]
     pub price: Decimal,
+    /// Whether the minimum includes tax (default: net of tax).
+    #[serde(default)]
+    pub tax_included: bool,
 }
 
 impl MapRule {
-    /// `sku` may not be advertised below `price` in `currency`.
+    /// `sku` may not be advertised below `price` (net of tax) in `currency`.
     pub fn new(sku: Sku, currency: Currency, price: Decimal) -> Self {
         MapRule {
             sku,
             currency,
             price,
+            tax_included: false,
         }
     }
+
+    /// The minimum includes tax.
+    pub fn tax_included(mut self) -> Self {
+        self.tax_included = true;
+        self
+    }
+}
+
+/// Where "a list in the requested currency" ranks when choosing a price list.
+///
+/// The default, [`CurrencyPrecedence::AfterSpecificity`], is what pricing
+/// teams expect: `priority` and the audience (channel, customer group) are
+/// what a merchant sets on purpose, and the currency of a list is only where
+/// its numbers come from. A wholesale customer paying in EUR keeps the
+/// wholesale terms (converted from USD) rather than falling back to EUR
+/// retail, and a VIP web list beats a generic one whatever its currency.
+/// Among lists of the same priority and specificity, one in the requested
+/// currency wins over one that needs conversion, so a merchant's own EUR
+/// prices beat converted USD prices for the same audience. To make a
+/// currency's own prices win over more specific converted ones, give that
+/// list a higher `priority` — or choose [`CurrencyPrecedence::First`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CurrencyPrecedence {
+    /// Priority, then specificity, then the requested currency before
+    /// conversion, then file order (default).
+    #[default]
+    AfterSpecificity,
+    /// Any list in the requested currency before every list that needs
+    /// conversion; then priority, specificity and file order.
+    First,
 }
 
 /// What the minimum advertised price guard does to a price below it.
@@ -707,6 +772,22 @@ pub struct PriceEnding {
     /// Which grid price to take (default: the nearest, ties up).
     #[serde(default)]
     pub direction: EndingDirection,
+    /// Which prices are moved (default: only those converted from another currency).
+    #[serde(default)]
+    pub apply_to: EndingScope,
+}
+
+/// Which prices a [`PriceEnding`] moves. A zero price (a free item) is never moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EndingScope {
+    /// Only prices converted from a list in another currency: a price a
+    /// merchant set in this currency is kept as set (default).
+    #[default]
+    Converted,
+    /// Every price in the currency, the lists' own included.
+    All,
 }
 
 fn one() -> Decimal {
@@ -721,12 +802,19 @@ impl PriceEnding {
             step,
             ending,
             direction: EndingDirection::Nearest,
+            apply_to: EndingScope::Converted,
         }
     }
 
     /// Sets the direction.
     pub fn with_direction(mut self, direction: EndingDirection) -> Self {
         self.direction = direction;
+        self
+    }
+
+    /// Sets which prices are moved.
+    pub fn applying_to(mut self, scope: EndingScope) -> Self {
+        self.apply_to = scope;
         self
     }
 }

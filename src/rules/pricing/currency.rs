@@ -76,13 +76,25 @@ impl Rates {
     }
 }
 
-/// Moves a rounded price onto the ending's grid (`k × step + ending`).
+/// Moves a rounded price onto the ending's grid (`k × step + ending`); a zero
+/// price stays zero, and a price the arithmetic cannot move stays as it is.
 pub(super) fn apply_ending(price: Decimal, e: &PriceEnding, direction: EndingDirection) -> Decimal {
-    let Some(k) = (price - e.ending).checked_div(e.step).map(|q| q.floor()) else {
+    if price.is_zero() {
+        return price;
+    }
+    let grid = || -> Option<(Decimal, Decimal)> {
+        let k = price.checked_sub(e.ending)?.checked_div(e.step)?.floor();
+        let down = k.checked_mul(e.step)?.checked_add(e.ending)?;
+        let up = if down == price {
+            price
+        } else {
+            down.checked_add(e.step)?
+        };
+        Some((down, up))
+    };
+    let Some((down, up)) = grid() else {
         return price;
     };
-    let down = k * e.step + e.ending;
-    let up = if down == price { price } else { down + e.step };
     let down_ok = down >= Decimal::ZERO;
     match direction {
         EndingDirection::Up => up,
@@ -118,6 +130,10 @@ mod tests {
             apply_ending(dec!(1210), &yen, EndingDirection::Nearest),
             dec!(1180)
         );
+        assert_eq!(at(dec!(0), EndingDirection::Nearest), dec!(0)); // free stays free
+        assert_eq!(at(dec!(0), EndingDirection::Up), dec!(0));
+        let near_max = Decimal::MAX - dec!(0.5);
+        assert_eq!(at(near_max, EndingDirection::Up), near_max); // cannot move: kept
         let whole = PriceEnding::new(Currency::EUR, dec!(1), dec!(0));
         assert_eq!(
             apply_ending(dec!(12.50), &whole, EndingDirection::Nearest),

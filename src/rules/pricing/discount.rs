@@ -80,19 +80,11 @@ pub fn allocate_discount(discount: Money, lines: &[Money]) -> Result<DiscountSpl
         discount.allocate(&weights)?
     };
     for (i, (line, part)) in lines.iter().zip(&parts).enumerate() {
-        let exact = if total.is_zero() {
-            Decimal::ZERO
-        } else {
-            discount.amount() * line.amount() / total.amount()
-        };
         x.add(
             format!("lines[{i}]"),
             line.to_string(),
             part.to_string(),
-            format!(
-                "exact share {}; largest remainder keeps the sum exact",
-                exact.round_dp(6)
-            ),
+            format!("in proportion to {line} of {total}; largest remainder keeps the sum exact"),
         );
     }
     Ok(DiscountSplit {
@@ -121,6 +113,24 @@ mod tests {
         let parts: Vec<Decimal> = s.parts.iter().map(Money::amount).collect();
         assert_eq!(parts, [dec!(0.02), dec!(0.02), dec!(0.01)]);
         assert_eq!(s.explain().len(), 3);
+        assert_eq!(
+            s.explain().steps[0].why,
+            "in proportion to 1 USD of 3 USD; largest remainder keeps the sum exact"
+        );
+    }
+
+    #[test]
+    fn amounts_near_the_decimal_limit_are_explained_without_overflow() {
+        // Review B: the explanation computed discount × line / total unchecked.
+        let big = Decimal::from_i128_with_scale(30_000_000_000_000_000_000_000_000_000, 2);
+        let lines = [usd(big), usd(big)];
+        match allocate_discount(usd(big), &lines) {
+            Ok(s) => {
+                assert_eq!(Money::sum(Currency::USD, &s.parts).unwrap(), usd(big));
+                assert_eq!(s.explain().len(), 2);
+            }
+            Err(e) => assert_eq!(e.kind(), &crate::ErrorKind::InvalidData),
+        }
     }
 
     #[test]

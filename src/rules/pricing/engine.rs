@@ -7,7 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use super::config::{MapAction, PriceList, PricingRules, Tier};
+use super::config::{
+    CurrencyPrecedence, EndingDirection, EndingScope, MapAction, PriceList, PricingRules, Tier,
+};
 use super::currency::{Rates, apply_ending};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Currency, Money, Sku};
@@ -56,7 +58,7 @@ pub struct PriceRequest<'a> {
     /// The customer group, if any.
     pub customer_group: Option<&'a str>,
     /// The tax rate and whether the price should include it; when the list's
-    /// basis differs, the price is converted.
+    /// basis differs, the price is converted. A negative rate gets no price.
     pub tax: Option<(Decimal, bool)>,
 }
 
@@ -86,7 +88,9 @@ impl<'a> PriceRequest<'a> {
         self
     }
 
-    /// Wants the price with (`included`) or without tax at `rate` (0.19 for 19 %).
+    /// Wants the price with (`included`) or without tax at `rate` (0.19 for
+    /// 19 %; a negative rate gets no price). The rate also converts between
+    /// the price's and a minimum advertised price's tax basis.
     pub fn with_tax(mut self, rate: Decimal, included: bool) -> Self {
         self.tax = Some((rate, included));
         self
@@ -287,12 +291,16 @@ impl PricingEngine {
 
     /// Prices a request. Pure: the same request gives the same decision.
     ///
-    /// Steps, in order: pick the list (currency, priority, specificity, file
-    /// order; skipping lists for another channel or group or outside their
-    /// validity window); take the SKU's price and quantity break, following
-    /// `based_on` with its adjustments; convert from the list's currency when
-    /// needed; convert between tax-inclusive and -exclusive when asked; round
-    /// to the minor unit; move to the price ending; apply the MAP guard.
+    /// Steps, in order: refuse a negative tax rate; pick the list (priority,
+    /// specificity, the requested currency before conversion, file order —
+    /// see [`CurrencyPrecedence`]; skipping lists for another channel or
+    /// group, outside their validity window, or without a rate to the
+    /// requested currency); take the SKU's price and quantity break,
+    /// following `based_on` with its adjustments; convert from the list's
+    /// currency when needed; convert between tax-inclusive and -exclusive
+    /// when asked; round to the minor unit; move to the price ending (only
+    /// converted prices unless the ending applies to all; never a zero
+    /// price); apply the MAP guard on the minimum's tax basis.
     pub fn price(&self, request: &PriceRequest<'_>) -> PriceDecision {
         let outcome = self.compiled.evaluate(request, &mut NoTrace);
         PriceDecision {
@@ -366,8 +374,118 @@ fn tier_for(tiers: &[Tier], quantity: u32) -> Option<(usize, &Tier)> {
 }
 
 impl Compiled {
+    /// Whether list `l` can give a price in `req.currency` (directly or through the rates).
+    fn convertible(&self, l: &PriceList, req: &PriceRequest<'_>) -> bool {
+        l.currency == req.currency
+            || self
+                .rates
+                .as_ref()
+                .is_some_and(|r| r.rate(l.currency).is_some() && r.rate(req.currency).is_some())
+    }
+
+    /// The list that prices the request, tracing every list passed over.
+    fn choose<T: Trace>(
+        &self,
+        candidates: &[Candidate],
+        req: &PriceRequest<'_>,
+        t: &mut T,
+    ) -> Option<Candidate> {
+        let lists = &self.rules.price_lists;
+        // Steps are built only when traced: the fast path formats nothing.
+        let skip = |t: &mut T, l: &PriceList, why: &dyn Fn() -> String| {
+            t.step(|| {
+                Step::new(
+                    format!("price_lists[{}]", l.id),
+                    format!("{} in {}", req.sku, l.currency),
+                    "skipped",
+                    why(),
+                )
+            })
+        };
+        let usable = |t: &mut T, l: &PriceList| {
+            if !applies(l, req) {
+                skip(t, l, &|| skip_reason(l, req).unwrap_or_default());
+                false
+            } else if !self.convertible(l, req) {
+                skip(t, l, &|| {
+                    format!("no rate between {} and {}", l.currency, req.currency)
+                });
+                false
+            } else {
+                true
+            }
+        };
+        match self.rules.currency_precedence {
+            CurrencyPrecedence::First => {
+                for converting in [false, true] {
+                    for c in candidates {
+                        let l = &lists[c.list as usize];
+                        if (l.currency != req.currency) == converting && usable(t, l) {
+                            return Some(*c);
+                        }
+                    }
+                }
+                None
+            }
+            CurrencyPrecedence::AfterSpecificity => {
+                // Candidates are sorted by (priority, specificity) descending: the
+                // first usable one wins unless it needs conversion and a list of the
+                // same rank in the requested currency is usable too.
+                let mut best: Option<Candidate> = None;
+                for c in candidates {
+                    let l = &lists[c.list as usize];
+                    if let Some(b) = best {
+                        let bl = &lists[b.list as usize];
+                        if (l.priority, l.specificity()) != (bl.priority, bl.specificity()) {
+                            break;
+                        }
+                        if l.currency == req.currency && usable(t, l) {
+                            skip(t, bl, &|| {
+                                format!(
+                                    "needs conversion, and {} has the same priority and specificity in {}",
+                                    l.id, req.currency
+                                )
+                            });
+                            return Some(*c);
+                        }
+                        continue;
+                    }
+                    if usable(t, l) {
+                        if l.currency == req.currency {
+                            return Some(*c);
+                        }
+                        best = Some(*c);
+                    }
+                }
+                best
+            }
+        }
+    }
+
     fn evaluate<T: Trace>(&self, req: &PriceRequest<'_>, t: &mut T) -> Outcome {
         let lists = &self.rules.price_lists;
+        // The tax rate is checked before anything else: a negative rate is a broken request.
+        let tax = match req.tax {
+            None => None,
+            Some((rate, included)) => match Decimal::ONE.checked_add(rate) {
+                Some(factor) if rate >= Decimal::ZERO => Some((rate, factor, included)),
+                other => {
+                    t.step(|| {
+                        Step::new(
+                            "tax",
+                            format!("rate {rate}"),
+                            "no price",
+                            if other.is_none() {
+                                "the tax rate is too large for a decimal".to_string()
+                            } else {
+                                format!("the tax rate {rate} is negative")
+                            },
+                        )
+                    });
+                    return Outcome::default();
+                }
+            },
+        };
         let Some(candidates) = self.by_sku.get(req.sku) else {
             t.step(|| {
                 Step::new(
@@ -380,51 +498,7 @@ impl Compiled {
             return Outcome::default();
         };
 
-        // Lists in the requested currency first, then lists that can be converted.
-        let mut chosen = None;
-        for converting in [false, true] {
-            if converting && self.rates.is_none() {
-                break;
-            }
-            for c in candidates {
-                let l = &lists[c.list as usize];
-                if (l.currency == req.currency) == converting {
-                    continue;
-                }
-                if applies(l, req) {
-                    if converting {
-                        let rates = self.rates.as_ref();
-                        if rates.and_then(|r| r.rate(l.currency)).is_none()
-                            || rates.and_then(|r| r.rate(req.currency)).is_none()
-                        {
-                            t.step(|| {
-                                Step::new(
-                                    format!("price_lists[{}]", l.id),
-                                    format!("{} in {}", req.sku, l.currency),
-                                    "skipped",
-                                    format!("no rate between {} and {}", l.currency, req.currency),
-                                )
-                            });
-                            continue;
-                        }
-                    }
-                    chosen = Some(*c);
-                    break;
-                }
-                t.step(|| {
-                    Step::new(
-                        format!("price_lists[{}]", l.id),
-                        req.sku.to_string(),
-                        "skipped",
-                        skip_reason(l, req).unwrap_or_default(),
-                    )
-                });
-            }
-            if chosen.is_some() {
-                break;
-            }
-        }
-        let Some(c) = chosen else {
+        let Some(c) = self.choose(candidates, req, t) else {
             t.step(|| {
                 Step::new(
                     "price_lists",
@@ -436,17 +510,25 @@ impl Compiled {
             return Outcome::default();
         };
         let list = &lists[c.list as usize];
+        let converted = list.currency != req.currency;
         t.step(|| {
-            let why = if list.currency == req.currency {
-                format!(
+            let why = match (self.rules.currency_precedence, converted) {
+                (CurrencyPrecedence::AfterSpecificity, false) => format!(
+                    "the first list that applies, by priority ({}), then channel/group specificity, then in {} before converted, then file order",
+                    list.priority, req.currency
+                ),
+                (CurrencyPrecedence::AfterSpecificity, true) => format!(
+                    "the first list that applies, by priority ({}) and channel/group specificity; none of the same rank is in {}, so its {} prices are converted",
+                    list.priority, req.currency, list.currency
+                ),
+                (CurrencyPrecedence::First, false) => format!(
                     "the first list in {} that applies, by priority ({}), then channel/group specificity, then file order",
                     req.currency, list.priority
-                )
-            } else {
-                format!(
+                ),
+                (CurrencyPrecedence::First, true) => format!(
                     "no list in {} applies; the first list in another currency that applies, by priority ({})",
                     req.currency, list.priority
-                )
+                ),
             };
             Step::new(format!("price_lists[{}]", list.id), req.sku.to_string(), "chosen", why)
         });
@@ -455,7 +537,7 @@ impl Compiled {
             return self.overflow(t);
         };
 
-        if list.currency != req.currency {
+        if converted {
             let rates = self.rates.as_ref();
             let Some(converted) = rates.and_then(|r| r.convert(price, list.currency, req.currency))
             else {
@@ -478,10 +560,9 @@ impl Compiled {
         }
 
         let mut tax_included = list.tax_included;
-        if let Some((rate, want_included)) = req.tax
+        if let Some((rate, factor, want_included)) = tax
             && want_included != list.tax_included
         {
-            let factor = Decimal::ONE + rate;
             let Some(converted) = (if want_included {
                 price.checked_mul(factor)
             } else {
@@ -517,92 +598,213 @@ impl Compiled {
         });
         let mut unit = rounded;
 
+        // The ending, when it applies to this price (converted, or every price).
         let ending = self
             .rules
             .endings
             .iter()
             .find(|e| e.currency == req.currency);
-        if let Some(e) = ending {
-            let moved = Money::new(apply_ending(unit.amount(), e, e.direction), req.currency);
-            t.step(|| {
+        let ending_applies = ending.filter(|e| e.apply_to == EndingScope::All || converted);
+        match ending {
+            Some(_) if ending_applies.is_none() => t.step(|| {
                 Step::new(
                     format!("endings[{}]", req.currency),
                     unit.to_string(),
-                    moved.to_string(),
-                    format!(
-                        "{:?} on the grid k x {} + {}",
-                        e.direction, e.step, e.ending
-                    ),
+                    unit.to_string(),
+                    "not applied: the ending applies to converted prices (apply_to = \"converted\") and this price is the list's own",
                 )
-            });
-            unit = moved;
-        }
-
-        let mut below_map = false;
-        let map = self.map.get(req.sku).and_then(|ms| {
-            ms.iter()
-                .map(|&i| &self.rules.map[i as usize])
-                .find(|m| m.currency == req.currency)
-        });
-        if let Some(m) = map {
-            let rule = format!("map[{}]", m.sku);
-            if unit.amount() >= m.price {
+            }),
+            Some(_) if unit.is_zero() => t.step(|| {
+                Step::new(
+                    format!("endings[{}]", req.currency),
+                    unit.to_string(),
+                    unit.to_string(),
+                    "not applied: a zero price is never moved",
+                )
+            }),
+            Some(e) => {
+                let moved = Money::new(apply_ending(unit.amount(), e, e.direction), req.currency);
                 t.step(|| {
                     Step::new(
-                        rule,
+                        format!("endings[{}]", req.currency),
                         unit.to_string(),
-                        unit.to_string(),
-                        format!("at or above the minimum advertised price {}", m.price),
+                        moved.to_string(),
+                        format!(
+                            "{:?} on the grid k x {} + {}",
+                            e.direction, e.step, e.ending
+                        ),
                     )
                 });
-            } else {
-                match self.rules.map_action {
-                    MapAction::Raise => {
-                        let mut raised = m.price;
-                        if let Some(e) = ending {
-                            raised = apply_ending(raised, e, super::config::EndingDirection::Up);
-                        }
-                        let raised = Money::new(raised, req.currency).round(mode);
-                        t.step(|| {
-                            Step::new(
-                                rule,
-                                unit.to_string(),
-                                raised.to_string(),
-                                format!(
-                                    "below the minimum advertised price {}: raised{}",
-                                    m.price,
-                                    if ending.is_some() {
-                                        " (to the next price ending)"
-                                    } else {
-                                        ""
-                                    }
-                                ),
-                            )
-                        });
-                        unit = raised;
-                    }
-                    MapAction::Flag => {
-                        below_map = true;
-                        t.step(|| {
-                            Step::new(
-                                rule,
-                                unit.to_string(),
-                                unit.to_string(),
-                                format!(
-                                    "below the minimum advertised price {}: flagged, not changed",
-                                    m.price
-                                ),
-                            )
-                        });
-                    }
-                }
+                unit = moved;
             }
+            None => {}
         }
+
+        let below_map = self.map_guard(
+            req,
+            tax.map(|(_, f, _)| f),
+            tax_included,
+            ending_applies,
+            &mut unit,
+            t,
+        );
         Outcome {
             unit: Some(unit),
             list: Some(c.list),
             below_map,
             tax_included,
+        }
+    }
+
+    /// The minimum advertised price guard, on the minimum's tax basis; returns
+    /// whether the price is left below it (flag mode).
+    fn map_guard<T: Trace>(
+        &self,
+        req: &PriceRequest<'_>,
+        factor: Option<Decimal>,
+        tax_included: bool,
+        ending: Option<&super::config::PriceEnding>,
+        unit: &mut Money,
+        t: &mut T,
+    ) -> bool {
+        let Some(rules) = self.map.get(req.sku) else {
+            return false;
+        };
+        let Some(m) = rules
+            .iter()
+            .map(|&i| &self.rules.map[i as usize])
+            .find(|m| m.currency == req.currency)
+        else {
+            t.step(|| {
+                let mut in_: Vec<&str> = rules
+                    .iter()
+                    .map(|&i| self.rules.map[i as usize].currency.code())
+                    .collect();
+                in_.dedup();
+                Step::new(
+                    format!("map[{}]", req.sku),
+                    unit.to_string(),
+                    unit.to_string(),
+                    format!(
+                        "not checked: the minimum advertised price is set in {} only, and MAP applies per currency (add a rule in {} to guard these prices)",
+                        in_.join(", "),
+                        req.currency
+                    ),
+                )
+            });
+            return false;
+        };
+        let rule = || format!("map[{}]", m.sku);
+        let basis = |inc: bool| if inc { "tax-inclusive" } else { "net" };
+        // The price on the minimum's basis (exact), and how to bring a minimum back to the price's.
+        let (compared, to_price_basis): (Option<Decimal>, Option<Decimal>) = match (
+            tax_included == m.tax_included,
+            factor,
+        ) {
+            (true, _) => (Some(unit.amount()), Some(m.price)),
+            (false, None) => {
+                t.step(|| {
+                        Step::new(
+                            rule(),
+                            unit.to_string(),
+                            unit.to_string(),
+                            format!(
+                                "not checked: the price is {} and the minimum {} {}, and the request gives no tax rate to compare them",
+                                basis(tax_included),
+                                basis(m.tax_included),
+                                m.price
+                            ),
+                        )
+                    });
+                return false;
+            }
+            (false, Some(f)) if m.tax_included => {
+                (unit.amount().checked_mul(f), m.price.checked_div(f))
+            }
+            (false, Some(f)) => (unit.amount().checked_div(f), m.price.checked_mul(f)),
+        };
+        let (Some(compared), Some(minimum)) = (compared, to_price_basis) else {
+            t.step(|| {
+                Step::new(
+                    rule(),
+                    unit.to_string(),
+                    unit.to_string(),
+                    "not checked: the numbers are too large for a decimal",
+                )
+            });
+            return false;
+        };
+        let on = if tax_included == m.tax_included {
+            String::new()
+        } else {
+            format!(
+                " ({} {} on its {} basis)",
+                basis(m.tax_included),
+                compared.round_dp(6),
+                basis(m.tax_included)
+            )
+        };
+        let before = *unit;
+        if compared >= m.price {
+            t.step(|| {
+                Step::new(
+                    rule(),
+                    before.to_string(),
+                    before.to_string(),
+                    format!(
+                        "at or above the minimum advertised price {} {}{on}",
+                        m.price,
+                        basis(m.tax_included)
+                    ),
+                )
+            });
+            return false;
+        }
+        match self.rules.map_action {
+            MapAction::Raise => {
+                // Up to the minimum on the price's basis, rounded up so it stays at or above it.
+                let mut raised = Money::new(minimum, req.currency)
+                    .round(crate::model::RoundingMode::Ceiling)
+                    .amount();
+                if let Some(e) = ending {
+                    raised = apply_ending(raised, e, EndingDirection::Up);
+                }
+                let raised = Money::new(raised, req.currency);
+                t.step(|| {
+                    Step::new(
+                        rule(),
+                        before.to_string(),
+                        raised.to_string(),
+                        format!(
+                            "below the minimum advertised price {} {}{on}: raised{}",
+                            m.price,
+                            basis(m.tax_included),
+                            if ending.is_some() {
+                                " (to the next price ending)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    )
+                });
+                *unit = raised;
+                false
+            }
+            MapAction::Flag => {
+                t.step(|| {
+                    Step::new(
+                        rule(),
+                        before.to_string(),
+                        before.to_string(),
+                        format!(
+                            "below the minimum advertised price {} {}{on}: flagged, not changed",
+                            m.price,
+                            basis(m.tax_included)
+                        ),
+                    )
+                });
+                true
+            }
         }
     }
 

@@ -4,11 +4,14 @@
 //! exact discount allocation.
 //!
 //! A request (SKU, quantity, currency, instant, optional channel and
-//! customer group) is priced by the first list that applies — in the
-//! requested currency before any that needs conversion, then by priority,
-//! specificity and file order. Arithmetic is exact `Decimal` until one
-//! rounding to the currency's minor unit with the rules' mode; the price
-//! ending and the MAP guard come after it.
+//! customer group) is priced by the first list that applies — by priority,
+//! then specificity (channel and group), then a list in the requested
+//! currency before one that needs conversion, then file order (see
+//! [`CurrencyPrecedence`] for why, and for the alternative). Arithmetic is
+//! exact `Decimal` until one rounding to the currency's minor unit with the
+//! rules' mode; the price ending (converted prices only, unless told
+//! otherwise; never a zero price) and the MAP guard (in its own currency, on
+//! its own tax basis) come after it.
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -61,13 +64,13 @@ mod engine;
 mod tax;
 
 pub use config::{
-    EndingDirection, MapAction, MapRule, PriceEnding, PriceEntry, PriceList, PricingRules, Rate,
-    RateTable, Tier,
+    CurrencyPrecedence, EndingDirection, EndingScope, MapAction, MapRule, PriceEnding, PriceEntry,
+    PriceList, PricingRules, Rate, RateTable, Tier,
 };
 pub use discount::{DiscountSplit, allocate_discount};
 pub use engine::{PriceDecision, PriceRequest, PricingEngine};
 pub use tax::{
-    TaxInput, TaxRounding, TaxSplit, TaxedAmount, add_tax, compute_taxes, extract_tax,
+    TaxBasis, TaxInput, TaxRounding, TaxSplit, TaxedAmount, add_tax, compute_taxes, extract_tax,
     tax_rounding_tolerance,
 };
 

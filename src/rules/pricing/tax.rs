@@ -53,9 +53,9 @@ pub fn extract_tax(gross: Money, rate: Decimal, mode: RoundingMode) -> Result<Ta
     check_rate(rate)?;
     check_rounded(gross, "gross amount")?;
     let net = Money::new(
-        gross
-            .amount()
-            .checked_div(Decimal::ONE + rate)
+        Decimal::ONE
+            .checked_add(rate)
+            .and_then(|factor| gross.amount().checked_div(factor))
             .ok_or_else(|| Error::invalid_data(format!("{gross} / (1 + {rate}) overflows")))?,
         gross.currency(),
     )
@@ -78,6 +78,17 @@ fn check_rounded(m: Money, what: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether amounts include tax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TaxBasis {
+    /// Amounts are net: tax is added on top.
+    Exclusive,
+    /// Amounts are gross: tax is taken out of them.
+    Inclusive,
 }
 
 /// One line to tax: its amount (net, or gross when prices include tax) and its rate.
@@ -108,6 +119,8 @@ pub struct TaxSplit {
     pub total: TaxedAmount,
     /// How it was rounded.
     pub rounding: TaxRounding,
+    /// The rounding mode used.
+    pub mode: RoundingMode,
     /// How many distinct rates there were.
     pub rate_groups: usize,
     explanation: Explanation,
@@ -119,20 +132,20 @@ impl TaxSplit {
         &self.explanation
     }
 
-    /// The largest difference the other rounding choice could produce for
-    /// these lines (see [`tax_rounding_tolerance`]).
-    pub fn tolerance(&self, mode: RoundingMode) -> Money {
+    /// The largest difference the other rounding choice (in the same mode)
+    /// could produce for these lines (see [`tax_rounding_tolerance`]).
+    pub fn tolerance(&self) -> Money {
         tax_rounding_tolerance(
             self.lines.len(),
             self.rate_groups,
             self.total.tax.currency(),
-            mode,
+            self.mode,
         )
     }
 }
 
-/// Taxes `lines`, whose amounts are net (`prices_include_tax = false`) or
-/// gross, rounding per line or per total. Either way every line has
+/// Taxes `lines`, whose amounts are net ([`TaxBasis::Exclusive`]) or gross
+/// ([`TaxBasis::Inclusive`]), rounding per line or per total. Either way every line has
 /// `net + tax = gross` and the line taxes add up exactly to the total tax.
 ///
 /// Per total, lines are grouped by rate; each group's tax is rounded once
@@ -140,7 +153,7 @@ impl TaxSplit {
 /// [`Money::allocate`] (largest remainder), which needs non-negative amounts.
 pub fn compute_taxes(
     lines: &[TaxInput],
-    prices_include_tax: bool,
+    basis: TaxBasis,
     rounding: TaxRounding,
     mode: RoundingMode,
 ) -> Result<TaxSplit> {
@@ -167,6 +180,7 @@ pub fn compute_taxes(
             .with_field(field()));
         }
     }
+    let prices_include_tax = basis == TaxBasis::Inclusive;
     let basis = if prices_include_tax { "gross" } else { "net" };
     let mut x = Explanation::new(format!(
         "tax on {} line(s), prices {} tax, rounded {rounding:?} {mode:?}",
@@ -265,6 +279,7 @@ pub fn compute_taxes(
         lines,
         total,
         rounding,
+        mode,
         rate_groups: rates.len(),
         explanation: x,
     })
@@ -329,13 +344,53 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_too_large_for_a_decimal_is_an_error_not_a_panic() {
+        // Review B: `Decimal::ONE + rate` overflowed.
+        let err = extract_tax(usd(dec!(1.00)), Decimal::MAX, RoundingMode::HalfUp).unwrap_err();
+        assert!(err.message().contains("overflows"), "{err}");
+        let lines = [TaxInput::new(usd(dec!(1.00)), Decimal::MAX)];
+        for rounding in [TaxRounding::PerLine, TaxRounding::PerTotal] {
+            assert!(
+                compute_taxes(&lines, TaxBasis::Inclusive, rounding, RoundingMode::HalfUp).is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn a_split_remembers_its_rounding_mode() {
+        let lines = [TaxInput::new(usd(dec!(0.35)), dec!(0.10)); 3];
+        let down = compute_taxes(
+            &lines,
+            TaxBasis::Exclusive,
+            TaxRounding::PerLine,
+            RoundingMode::Down,
+        )
+        .unwrap();
+        assert_eq!(down.mode, RoundingMode::Down);
+        assert_eq!(
+            down.tolerance(),
+            tax_rounding_tolerance(3, 1, Currency::USD, RoundingMode::Down)
+        );
+    }
+
+    #[test]
     fn per_line_and_per_total_differ_by_the_classic_cent() {
         // Three lines of 0.35 at 10%: per line 0.035 -> 0.04 each = 0.12; per total 1.05 -> 0.105 -> 0.11.
         let lines = [TaxInput::new(usd(dec!(0.35)), dec!(0.10)); 3];
-        let per_line =
-            compute_taxes(&lines, false, TaxRounding::PerLine, RoundingMode::HalfUp).unwrap();
-        let per_total =
-            compute_taxes(&lines, false, TaxRounding::PerTotal, RoundingMode::HalfUp).unwrap();
+        let per_line = compute_taxes(
+            &lines,
+            TaxBasis::Exclusive,
+            TaxRounding::PerLine,
+            RoundingMode::HalfUp,
+        )
+        .unwrap();
+        let per_total = compute_taxes(
+            &lines,
+            TaxBasis::Exclusive,
+            TaxRounding::PerTotal,
+            RoundingMode::HalfUp,
+        )
+        .unwrap();
         assert_eq!(per_line.total.tax.amount(), dec!(0.12));
         assert_eq!(per_total.total.tax.amount(), dec!(0.11));
         let taxes: Vec<Decimal> = per_total.lines.iter().map(|l| l.tax.amount()).collect();
@@ -346,11 +401,8 @@ mod tests {
             .checked_sub(per_total.total.tax)
             .unwrap()
             .abs();
-        assert!(diff.amount() <= per_line.tolerance(RoundingMode::HalfUp).amount());
-        assert_eq!(
-            per_line.tolerance(RoundingMode::HalfUp).amount(),
-            dec!(0.02)
-        );
+        assert!(diff.amount() <= per_line.tolerance().amount());
+        assert_eq!(per_line.tolerance().amount(), dec!(0.02));
         assert!(
             per_total
                 .explain()
@@ -366,7 +418,13 @@ mod tests {
             TaxInput::new(usd(dec!(10.70)), dec!(0.07)),
             TaxInput::new(usd(dec!(5.95)), dec!(0.19)),
         ];
-        let s = compute_taxes(&lines, true, TaxRounding::PerTotal, RoundingMode::HalfUp).unwrap();
+        let s = compute_taxes(
+            &lines,
+            TaxBasis::Inclusive,
+            TaxRounding::PerTotal,
+            RoundingMode::HalfUp,
+        )
+        .unwrap();
         assert_eq!(s.rate_groups, 2);
         // 19%: 17.85 gross -> net 15.00, tax 2.85 split 1.90 / 0.95; 7%: 10.70 -> 10.00 + 0.70.
         let taxes: Vec<Decimal> = s.lines.iter().map(|l| l.tax.amount()).collect();
@@ -380,16 +438,45 @@ mod tests {
     #[test]
     fn per_total_refuses_negative_lines_and_mixed_currencies() {
         let neg = [TaxInput::new(usd(dec!(-1)), dec!(0.1))];
-        let err =
-            compute_taxes(&neg, false, TaxRounding::PerTotal, RoundingMode::HalfUp).unwrap_err();
+        let err = compute_taxes(
+            &neg,
+            TaxBasis::Exclusive,
+            TaxRounding::PerTotal,
+            RoundingMode::HalfUp,
+        )
+        .unwrap_err();
         assert_eq!(err.context().field.as_deref(), Some("lines[0]"));
-        assert!(compute_taxes(&neg, false, TaxRounding::PerLine, RoundingMode::HalfUp).is_ok());
+        assert!(
+            compute_taxes(
+                &neg,
+                TaxBasis::Exclusive,
+                TaxRounding::PerLine,
+                RoundingMode::HalfUp
+            )
+            .is_ok()
+        );
         let mixed = [
             TaxInput::new(usd(dec!(1)), dec!(0.1)),
             TaxInput::new(Money::new(dec!(1), Currency::EUR), dec!(0.1)),
         ];
-        assert!(compute_taxes(&mixed, false, TaxRounding::PerLine, RoundingMode::HalfUp).is_err());
-        assert!(compute_taxes(&[], false, TaxRounding::PerLine, RoundingMode::HalfUp).is_err());
+        assert!(
+            compute_taxes(
+                &mixed,
+                TaxBasis::Exclusive,
+                TaxRounding::PerLine,
+                RoundingMode::HalfUp
+            )
+            .is_err()
+        );
+        assert!(
+            compute_taxes(
+                &[],
+                TaxBasis::Exclusive,
+                TaxRounding::PerLine,
+                RoundingMode::HalfUp
+            )
+            .is_err()
+        );
     }
 
     #[test]

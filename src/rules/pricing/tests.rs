@@ -233,10 +233,14 @@ fn map_guard_raises_or_flags() {
     let d = flag.price(&req);
     assert_eq!(d.unit_price().unwrap().amount(), dec!(10.00));
     assert!(d.below_map());
-    // With a .99 ending, a raised price goes to the next ending, never below the minimum.
-    let ending = engine(rules.with_ending(
-        PriceEnding::new(Currency::USD, dec!(1), dec!(0.99)).with_direction(EndingDirection::Down),
-    ));
+    // With a .99 ending on every price, a raised price goes to the next ending, never below the minimum.
+    let ending = engine(
+        rules.with_ending(
+            PriceEnding::new(Currency::USD, dec!(1), dec!(0.99))
+                .with_direction(EndingDirection::Down)
+                .applying_to(EndingScope::All),
+        ),
+    );
     assert_eq!(price_of(&ending, &req), Some(dec!(15.99)));
     // At or above the minimum: untouched.
     assert_eq!(
@@ -321,7 +325,9 @@ fn explanation_lists_every_step_in_order() {
     let e = engine(
         PricingRules::new()
             .with_price_list(retail().with_tier(Tier::percent(5, dec!(-12.5))))
-            .with_ending(PriceEnding::new(Currency::USD, dec!(1), dec!(0.99)))
+            .with_ending(
+                PriceEnding::new(Currency::USD, dec!(1), dec!(0.99)).applying_to(EndingScope::All),
+            )
             .with_map(MapRule::new(sku("TEE"), Currency::USD, dec!(10))),
     );
     let tee = sku("TEE");
@@ -430,4 +436,253 @@ fn rules_round_trip_through_toml() {
         .with_ending(PriceEnding::new(Currency::USD, dec!(1), dec!(0.99)));
     let text = toml::to_string(&rules).unwrap();
     assert_eq!(PricingRules::from_toml_str(&text).unwrap(), rules);
+}
+
+#[test]
+fn a_negative_tax_rate_gets_no_price() {
+    // Review A4: with_tax(-2, true) priced a 10.00 net list at -10.00.
+    let e = engine(PricingRules::new().with_price_list(
+        PriceList::new("us", Currency::USD).with_price(PriceEntry::new(sku("TEE"), dec!(10.00))),
+    ));
+    let tee = sku("TEE");
+    for rate in [dec!(-2), dec!(-0.01)] {
+        let d = e.price(&PriceRequest::new(&tee, 1, Currency::USD, at(1)).with_tax(rate, true));
+        assert_eq!(d.unit_price(), None);
+        let why = d.explain();
+        assert_eq!(why.steps[0].rule, "tax");
+        assert!(why.steps[0].why.contains("is negative"), "{why}");
+        assert_eq!(d.require().unwrap_err().kind(), &ErrorKind::NotFound);
+    }
+    // Too large for a decimal: refused, not a panic.
+    let d = e.price(&PriceRequest::new(&tee, 1, Currency::USD, at(1)).with_tax(Decimal::MAX, true));
+    assert_eq!(d.unit_price(), None);
+    // Zero is a valid rate.
+    let d = e.price(&PriceRequest::new(&tee, 1, Currency::USD, at(1)).with_tax(dec!(0), true));
+    assert_eq!(d.unit_price().unwrap().amount(), dec!(10.00));
+}
+
+#[test]
+fn map_is_compared_on_its_tax_basis() {
+    // Review A5: a tax-inclusive 17.00 was compared with a net minimum of 15.00.
+    let rules = PricingRules::new()
+        .with_price_list(
+            PriceList::new("de", Currency::EUR)
+                .tax_included()
+                .with_price(PriceEntry::new(sku("TEE"), dec!(17.00))),
+        )
+        .with_map(MapRule::new(sku("TEE"), Currency::EUR, dec!(15.00)));
+    let tee = sku("TEE");
+    let gross = PriceRequest::new(&tee, 1, Currency::EUR, at(1)).with_tax(dec!(0.19), true);
+    // 17.00 / 1.19 = 14.29 net < 15.00: raised to 15.00 x 1.19 = 17.85 gross.
+    let d = engine(rules.clone()).price(&gross);
+    assert_eq!(d.unit_price().unwrap().amount(), dec!(17.85));
+    assert!(d.tax_included());
+    let step = d.explain().step("map[TEE]").cloned().unwrap();
+    assert!(
+        step.why
+            .contains("below the minimum advertised price 15.00 net"),
+        "{step}"
+    );
+    // The same request for the net price: 14.29 < 15.00, raised to 15.00.
+    let net = PriceRequest::new(&tee, 1, Currency::EUR, at(1)).with_tax(dec!(0.19), false);
+    assert_eq!(
+        engine(rules.clone())
+            .price(&net)
+            .unit_price()
+            .unwrap()
+            .amount(),
+        dec!(15.00)
+    );
+    // Flag mode flags it and keeps the price.
+    let flag = engine(rules.clone().with_map_action(MapAction::Flag)).price(&gross);
+    assert_eq!(flag.unit_price().unwrap().amount(), dec!(17.00));
+    assert!(flag.below_map());
+    // A tax-inclusive minimum compares with gross prices directly.
+    let mut incl = rules.clone();
+    incl.map[0] = MapRule::new(sku("TEE"), Currency::EUR, dec!(16.00)).tax_included();
+    assert_eq!(
+        engine(incl.clone())
+            .price(&gross)
+            .unit_price()
+            .unwrap()
+            .amount(),
+        dec!(17.00)
+    );
+    // A net request is compared after adding the tax: 14.29 x 1.19 = 17.0051 >= 16.00.
+    assert_eq!(
+        engine(incl).price(&net).unit_price().unwrap().amount(),
+        dec!(14.29)
+    );
+    // Without a tax rate the bases cannot be compared: said, not guessed.
+    let d = engine(rules).price(&PriceRequest::new(&tee, 1, Currency::EUR, at(1)));
+    assert_eq!(d.unit_price().unwrap().amount(), dec!(17.00));
+    assert!(!d.below_map());
+    assert!(
+        d.explain()
+            .step("map[TEE]")
+            .unwrap()
+            .why
+            .starts_with("not checked: the price is tax-inclusive"),
+        "{}",
+        d.explain()
+    );
+}
+
+#[test]
+fn map_in_another_currency_is_not_checked_and_the_explanation_says_so() {
+    let e = engine(
+        PricingRules::new()
+            .with_price_list(retail())
+            .with_map(MapRule::new(sku("TEE"), Currency::USD, dec!(25.00)))
+            .with_rates(RateTable::new(Currency::USD).with_rate(Currency::EUR, dec!(0.92))),
+    );
+    let tee = sku("TEE");
+    assert_eq!(
+        price_of(&e, &PriceRequest::new(&tee, 1, Currency::USD, at(1))),
+        Some(dec!(25.00))
+    );
+    let d = e.price(&PriceRequest::new(&tee, 1, Currency::EUR, at(1)));
+    assert_eq!(d.unit_price().unwrap().amount(), dec!(18.40));
+    assert!(
+        d.explain()
+            .step("map[TEE]")
+            .unwrap()
+            .why
+            .contains("not checked: the minimum advertised price is set in USD only"),
+        "{}",
+        d.explain()
+    );
+}
+
+#[test]
+fn endings_move_converted_prices_unless_told_otherwise_and_never_a_free_item() {
+    // Review A6: a .99 ending rewrote the merchant's own 20.00 and turned 0.00 into 0.99.
+    let rules = PricingRules::new()
+        .with_price_list(
+            PriceList::new("uk", Currency::GBP)
+                .with_price(PriceEntry::new(sku("TEE"), dec!(20.00)))
+                .with_price(PriceEntry::new(sku("GIFT"), dec!(0.00))),
+        )
+        .with_price_list(
+            PriceList::new("us", Currency::USD)
+                .with_price(PriceEntry::new(sku("MUG"), dec!(10.00))),
+        )
+        .with_rates(RateTable::new(Currency::USD).with_rate(Currency::GBP, dec!(0.79)))
+        .with_ending(PriceEnding::new(Currency::GBP, dec!(1), dec!(0.99)));
+    let e = engine(rules.clone());
+    let p = |e: &PricingEngine, s: &str| {
+        price_of(e, &PriceRequest::new(&sku(s), 1, Currency::GBP, at(1)))
+    };
+    assert_eq!(p(&e, "TEE"), Some(dec!(20.00))); // the list's own price
+    assert_eq!(p(&e, "MUG"), Some(dec!(7.99))); // 7.90 converted -> nearest .99
+    assert_eq!(p(&e, "GIFT"), Some(dec!(0.00)));
+    let why = e
+        .price(&PriceRequest::new(&sku("TEE"), 1, Currency::GBP, at(1)))
+        .explain();
+    assert!(
+        why.step("endings[GBP]")
+            .unwrap()
+            .why
+            .contains("applies to converted prices")
+    );
+    let mut all = rules;
+    all.endings[0].apply_to = EndingScope::All;
+    let e = engine(all);
+    assert_eq!(p(&e, "TEE"), Some(dec!(19.99)));
+    assert_eq!(p(&e, "GIFT"), Some(dec!(0.00)));
+    let why = e
+        .price(&PriceRequest::new(&sku("GIFT"), 1, Currency::GBP, at(1)))
+        .explain();
+    assert_eq!(
+        why.step("endings[GBP]").unwrap().why,
+        "not applied: a zero price is never moved"
+    );
+    // From TOML.
+    let rules = PricingRules::from_toml_str(
+        "[[endings]]\ncurrency = \"GBP\"\nending = \"0.99\"\napply_to = \"all\"\n",
+    )
+    .unwrap();
+    assert_eq!(rules.endings[0].apply_to, EndingScope::All);
+}
+
+#[test]
+fn priority_and_audience_outrank_the_currency_by_default() {
+    // Review A7: a wholesale customer paying in EUR got EUR retail, not wholesale terms.
+    let rules = PricingRules::new()
+        .with_price_list(retail())
+        .with_price_list(
+            PriceList::new("wholesale", Currency::USD)
+                .for_customer_group("wholesale")
+                .based_on("retail", Some(dec!(-40))),
+        )
+        .with_price_list(
+            PriceList::new("retail-eur", Currency::EUR)
+                .with_price(PriceEntry::new(sku("TEE"), dec!(19.00))),
+        )
+        .with_rates(RateTable::new(Currency::USD).with_rate(Currency::EUR, dec!(0.90)));
+    let tee = sku("TEE");
+    let eur = PriceRequest::new(&tee, 1, Currency::EUR, at(1));
+    let e = engine(rules.clone());
+    // 20.00 x 0.60 = 12.00 USD -> 10.80 EUR: the group's terms, converted.
+    let d = e.price(&eur.for_customer_group("wholesale"));
+    assert_eq!(
+        (d.price_list(), d.unit_price().unwrap().amount()),
+        (Some("wholesale"), dec!(10.80))
+    );
+    assert!(
+        d.explain()
+            .step("price_lists[wholesale]")
+            .unwrap()
+            .why
+            .contains("so its USD prices are converted")
+    );
+    // Same rank (retail vs retail-eur): the list in the requested currency wins over conversion.
+    let d = e.price(&eur);
+    assert_eq!(d.price_list(), Some("retail-eur"));
+    let why = d.explain();
+    assert!(
+        why.step("price_lists[retail]").unwrap().why.contains(
+            "needs conversion, and retail-eur has the same priority and specificity in EUR"
+        ),
+        "{why}"
+    );
+    // Priority still beats everything: a prioritised EUR list wins for the group too.
+    let mut prioritised = rules.clone();
+    prioritised.price_lists[2].priority = 1;
+    assert_eq!(
+        engine(prioritised)
+            .price(&eur.for_customer_group("wholesale"))
+            .price_list(),
+        Some("retail-eur")
+    );
+    // The old order, on request: the currency first.
+    let first = engine(rules.with_currency_precedence(CurrencyPrecedence::First));
+    assert_eq!(
+        first
+            .price(&eur.for_customer_group("wholesale"))
+            .price_list(),
+        Some("retail-eur")
+    );
+    let rules = PricingRules::from_toml_str("currency_precedence = \"first\"\n").unwrap();
+    assert_eq!(rules.currency_precedence, CurrencyPrecedence::First);
+}
+
+#[test]
+fn based_on_must_keep_the_tax_basis() {
+    // Review A8.
+    let err = PricingRules::new()
+        .with_price_list(retail())
+        .with_price_list(
+            PriceList::new("gross", Currency::USD)
+                .tax_included()
+                .based_on("retail", None),
+        )
+        .validate()
+        .unwrap_err();
+    assert!(
+        err.message().contains(
+            "price_lists[1].tax_included (rule \"gross\"): \"retail\" has tax-exclusive prices, \"gross\" tax-inclusive"
+        ),
+        "{err}"
+    );
 }

@@ -11,9 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::model::validation::Validator;
 use crate::model::{Currency, GeoPoint, LocationId};
-use crate::rules::config::{At, Problems, from_toml, read_file, serde_util};
+use crate::rules::config::{At, Problems, load_rules, parse_rules, serde_util};
 
 const WHAT: &str = "routing rules";
+
+/// The largest cost per shipment the rules accept (in the rules' currency).
+pub(super) const MAX_COST: u64 = 1_000_000_000;
 
 /// Order routing rules. A new warehouse is one more `[[locations]]` entry.
 ///
@@ -70,21 +73,12 @@ impl RoutingRules {
 
     /// Parses and checks rules from TOML text.
     pub fn from_toml_str(text: &str) -> Result<Self> {
-        let rules: Self = from_toml(text, WHAT, "<toml>")?;
-        rules.validate()?;
-        Ok(rules)
+        parse_rules(text, WHAT, "<toml>", Self::validate)
     }
 
     /// Reads, parses and checks a TOML rule file; errors name the file, line and column.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = read_file(path, WHAT)?;
-        let name = path.display().to_string();
-        let rules: Self = from_toml(&text, WHAT, &name)?;
-        rules
-            .validate()
-            .map_err(|e| e.with_file(name, None, None))?;
-        Ok(rules)
+        load_rules(path.as_ref(), WHAT, Self::validate)
     }
 
     /// Sets the currency of shipment costs.
@@ -179,10 +173,14 @@ impl RoutingRules {
                         "needs the rules' `currency` to say what it is in",
                     ),
                     Some(c) => p.check(
-                        cost >= Decimal::ZERO && cost.normalize().scale() <= c.minor_units(),
+                        cost >= Decimal::ZERO
+                            && cost <= Decimal::from(MAX_COST)
+                            && cost.normalize().scale() <= c.minor_units(),
                         format_args!("{at}.cost_per_shipment"),
                         id,
-                        format_args!("must be at least 0 and whole {c} minor units, found {cost}"),
+                        format_args!(
+                            "must be between 0 and {MAX_COST} in whole {c} minor units, found {cost}"
+                        ),
                     ),
                 }
             }
@@ -208,12 +206,19 @@ impl RoutingRules {
                 None,
                 "action \"location\" needs a location",
             ),
-            (FallbackAction::Location, Some(l)) => p.check(
-                self.locations.iter().any(|x| &x.id == l),
-                "fallback.location",
-                None,
-                format_args!("unknown location \"{l}\": declare it under [[locations]]"),
-            ),
+            (FallbackAction::Location, Some(l)) => match self.locations.iter().find(|x| &x.id == l) {
+                None => p.add(
+                    "fallback.location",
+                    None,
+                    format_args!("unknown location \"{l}\": declare it under [[locations]]"),
+                ),
+                Some(x) => p.check(
+                    x.active,
+                    "fallback.location",
+                    Some(l.as_str()),
+                    format_args!("\"{l}\" is inactive, so it can take no orders: activate it or choose another"),
+                ),
+            },
             (_, Some(_)) => p.add(
                 "fallback.location",
                 None,
@@ -251,13 +256,23 @@ pub struct RoutingLocation {
         with = "serde_util::opt_decimal"
     )]
     pub cost_per_shipment: Option<Decimal>,
-    /// Carrier cutoff (UTC time of day): orders after it ship the next day.
+    /// Carrier cutoff, a time of day in the location's `timezone` (UTC
+    /// without one): orders routed after it ship the next day.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "serde_util::opt_time"
     )]
     pub cutoff: Option<NaiveTime>,
+    /// The location's IANA time zone (`America/New_York`), for its cutoff:
+    /// the routing instant is turned into the local time there, so the
+    /// cutoff holds across midnight UTC and daylight saving changes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_util::opt_timezone"
+    )]
+    pub timezone: Option<chrono_tz::Tz>,
 }
 
 impl RoutingLocation {
@@ -271,6 +286,7 @@ impl RoutingLocation {
             serves: Vec::new(),
             cost_per_shipment: None,
             cutoff: None,
+            timezone: None,
         }
     }
 
@@ -294,10 +310,8 @@ impl RoutingLocation {
 
     /// Adds a country it ships to, limited to `regions` when any are given.
     pub fn serving(mut self, country: impl Into<String>, regions: &[&str]) -> Self {
-        self.serves.push(ServiceArea {
-            country: country.into(),
-            regions: regions.iter().map(|r| (*r).to_string()).collect(),
-        });
+        self.serves
+            .push(ServiceArea::new(country, regions.iter().copied()));
         self
     }
 
@@ -307,9 +321,15 @@ impl RoutingLocation {
         self
     }
 
-    /// Sets the carrier cutoff (UTC).
+    /// Sets the carrier cutoff (local time in the `timezone`, UTC without one).
     pub fn with_cutoff(mut self, cutoff: NaiveTime) -> Self {
         self.cutoff = Some(cutoff);
+        self
+    }
+
+    /// Sets the location's time zone.
+    pub fn in_timezone(mut self, timezone: chrono_tz::Tz) -> Self {
+        self.timezone = Some(timezone);
         self
     }
 }
@@ -324,6 +344,19 @@ pub struct ServiceArea {
     /// Region codes as in addresses (`CA`, `NY`); empty means the whole country.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<String>,
+}
+
+impl ServiceArea {
+    /// `country` (ISO 3166-1 alpha-2), limited to `regions` when any are given.
+    pub fn new(
+        country: impl Into<String>,
+        regions: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        ServiceArea {
+            country: country.into(),
+            regions: regions.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// Whether an order may ship from several locations, and a line too.
@@ -446,7 +479,8 @@ pub enum FallbackAction {
     /// can ship the most, otherwise without a location.
     #[default]
     Backorder,
-    /// Backorder the units at the fallback location.
+    /// Backorder the units at the fallback location (which must be active);
+    /// for an order it does not serve, backorder as [`FallbackAction::Backorder`].
     Location,
     /// Allocate nothing unless everything can ship.
     Reject,

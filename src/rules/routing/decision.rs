@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::config::{Criterion, FallbackAction};
-use super::engine::Compiled;
+use super::engine::{Compiled, SEARCH_BUDGET};
 use crate::model::{GeoPoint, LocationId, Sku};
 use crate::rules::explain::Explanation;
 use crate::rules::geo::haversine_metres;
@@ -28,10 +28,13 @@ pub(super) enum LocStatus {
 pub(super) struct LocTrace {
     pub(super) status: LocStatus,
     pub(super) same_day: bool,
-    /// Demands it can ship whole (bit j = demand j).
+    /// Demands it can help with (bit j = demand j, the first 64): a whole
+    /// line it has in full, or some units of what may split.
     pub(super) mask: u64,
     /// Units it could ship, partially.
     pub(super) units: u64,
+    /// SKUs of the order it has in full (every line of them).
+    pub(super) whole: u32,
     pub(super) distance: u64,
     pub(super) shipped: bool,
 }
@@ -49,11 +52,25 @@ pub(super) enum Plan {
     Nothing,
 }
 
-/// The units of one SKU the order asked for.
+/// How the search for the fewest shipments ended, when it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Search {
+    /// A single location had everything, or the order may not split.
+    NotNeeded,
+    /// Every set of up to `max_shipments` locations was tried.
+    Exhausted,
+    /// The combination budget ran out first.
+    BudgetHit,
+    /// More than 64 demands: no exhaustive search.
+    TooManyLines,
+}
+
+/// The units of one line (or of the lines of a SKU that may split) the order asked for.
 #[derive(Debug, Clone)]
 pub(super) struct DemandTrace {
     pub(super) sku: Sku,
     pub(super) quantity: u64,
+    pub(super) splittable: bool,
 }
 
 /// The outcome of routing an order.
@@ -104,10 +121,14 @@ pub struct RoutingDecision {
     pub(super) shortfalls: Vec<Shortfall>,
     pub(super) locations: Vec<LocTrace>,
     pub(super) demands: Vec<DemandTrace>,
+    /// Distinct SKUs in the order.
+    pub(super) skus: u32,
     /// Each order line's demand (`NO_DEMAND` for a line of quantity 0).
     pub(super) line_demand: Vec<u32>,
     pub(super) plan: Plan,
-    pub(super) budget_hit: bool,
+    pub(super) search: Search,
+    /// The fallback location was not eligible for this order, so it took nothing.
+    pub(super) fallback_skipped: bool,
     pub(super) split: (bool, bool, u32),
 }
 
@@ -154,7 +175,6 @@ impl RoutingDecision {
         let c = &*self.compiled;
         let rules = &c.rules;
         let mut x = Explanation::new(format!("routing of order {} to {}", self.order, self.place));
-        let d = self.demands.len();
         for (j, dm) in self.demands.iter().enumerate() {
             let lines: Vec<String> = (0..self.line_demand.len())
                 .filter(|&l| self.line_demand[l] == j as u32)
@@ -165,11 +185,31 @@ impl RoutingDecision {
                     "order",
                     format!("{} on lines {}", dm.sku, lines.join(", ")),
                     format!("{} x{}", dm.sku, dm.quantity),
-                    "lines with the same SKU are routed together",
+                    "lines of the same SKU that may split are routed together",
                 );
             }
         }
-        let full = if d >= 64 { u64::MAX } else { (1u64 << d) - 1 };
+        // Whole lines of one SKU stay apart; say so once per SKU.
+        let mut told: Vec<&Sku> = Vec::new();
+        for dm in self.demands.iter().filter(|dm| !dm.splittable) {
+            let same: Vec<String> = (0..self.line_demand.len())
+                .filter(|&l| {
+                    self.demands
+                        .get(self.line_demand[l] as usize)
+                        .is_some_and(|o| !o.splittable && o.sku == dm.sku)
+                })
+                .map(|l| format!("#{l}"))
+                .collect();
+            if same.len() > 1 && !told.contains(&&dm.sku) {
+                told.push(&dm.sku);
+                x.add(
+                    "order",
+                    format!("{} on lines {}", dm.sku, same.join(", ")),
+                    "separate whole lines",
+                    "each line ships whole from one location, and lines sent to one location never need more than it has",
+                );
+            }
+        }
         let chosen: Vec<usize> = (0..self.locations.len())
             .filter(|&i| self.locations[i].shipped)
             .collect();
@@ -209,11 +249,10 @@ impl RoutingDecision {
                     ),
                 ),
                 LocStatus::Eligible => {
-                    let whole = t.mask.count_ones();
                     let total: u64 = self.demands.iter().map(|dm| dm.quantity).sum();
                     let input = format!(
-                        "ships {whole} of {d} SKU(s) whole, {} of {total} unit(s)",
-                        t.units
+                        "has {} of {} SKU(s) in full, {} of {total} unit(s)",
+                        t.whole, self.skus, t.units
                     );
                     if t.units == 0 {
                         x.add(rule, input, "skipped", "no stock for any line");
@@ -229,7 +268,7 @@ impl RoutingDecision {
                             .collect();
                         x.add(rule, input, format!("ships {}", parts.join(", ")), metrics);
                     } else {
-                        let why = self.not_chosen_reason(i, t, full, &chosen);
+                        let why = self.not_chosen_reason(i, t, &chosen);
                         x.add(rule, input, "not chosen", format!("{metrics}; {why}"));
                     }
                 }
@@ -252,24 +291,56 @@ impl RoutingDecision {
             format!("{} shipment(s): {}", names.len(), names.join(", "))
         };
         let criteria = order_by.join(", ");
+        let whole = if line_split {
+            "lines that may split spread over them, the others whole"
+        } else {
+            "every line whole"
+        };
         let why = match self.plan {
             Plan::Empty => "the order has no line with a quantity".to_string(),
             Plan::Single => format!("one location ships every line; the best by {criteria}"),
             Plan::Cover(k) => format!(
-                "no single location ships every line; {k} locations ship every line whole, the fewest possible, best by summed {criteria}"
+                "no single location ships every line; {k} locations ship everything ({whole}), the fewest possible (every smaller set was tried), best by summed {criteria}"
             ),
-            Plan::Greedy(_) => format!(
-                "no {} ships every line whole; units placed where most can ship{}{}",
-                if max >= 2 { format!("set of at most {max} locations") } else { "single location".to_string() },
-                if line_split { ", splitting lines" } else { ", whole lines only" },
-                if self.budget_hit { " (the search for fewer shipments hit its budget)" } else { "" }
-            ),
+            Plan::Greedy(_) => match self.search {
+                Search::BudgetHit => format!(
+                    "the search for the fewest shipments stopped after {SEARCH_BUDGET} combinations of locations; units placed greedily where most can ship{} — the plan may use more shipments than needed",
+                    if line_split { ", splitting lines" } else { ", whole lines only" },
+                ),
+                Search::TooManyLines => format!(
+                    "more than 64 lines to place: no exhaustive search; units placed greedily where most can ship{}",
+                    if line_split { ", splitting lines" } else { ", whole lines only" },
+                ),
+                _ => format!(
+                    "no {} ships everything ({whole}; every such set was tried); units placed greedily where most can ship, the rest goes to the fallback",
+                    if max >= 2 { format!("set of at most {max} locations") } else { "single location".to_string() },
+                ),
+            },
             Plan::FallbackLocation => "splitting is forbidden and no location ships everything: the fallback location takes the order".to_string(),
             Plan::BestPartial => "splitting is forbidden and no location ships everything: the location that can ship the most units takes the order, the rest is backordered there".to_string(),
             Plan::Rejected => "not every unit can ship and the fallback rejects partial routing: nothing is routed".to_string(),
             Plan::Nothing => "no eligible location can ship any line under the split policy".to_string(),
         };
         x.add("plan", policy, output, why);
+        if self.fallback_skipped
+            && let Some(f) = c.fallback_location
+        {
+            let t = &self.locations[f as usize];
+            let reason = match t.status {
+                LocStatus::NotServed => format!("it does not serve {}", self.place),
+                LocStatus::NoAddress => {
+                    "the order has no shipping address and it serves only some countries"
+                        .to_string()
+                }
+                _ => "it is not eligible".to_string(),
+            };
+            x.add(
+                "fallback",
+                format!("fallback location {}", rules.locations[f as usize].id),
+                "not used",
+                format!("{reason}: it takes nothing from this order, and what cannot ship is backordered without it"),
+            );
+        }
 
         for s in &self.shortfalls {
             let sku = self
@@ -283,9 +354,10 @@ impl RoutingDecision {
                 }
                 (_, Some(at)) => (
                     format!("backorder at {at}"),
-                    match rules.fallback.action {
-                        FallbackAction::Location => "fallback: the fallback location".to_string(),
-                        _ => "fallback: backorder where the order ships".to_string(),
+                    if rules.fallback.action == FallbackAction::Location && !self.fallback_skipped {
+                        "fallback: the fallback location".to_string()
+                    } else {
+                        "fallback: backorder where the order ships".to_string()
                     },
                 ),
                 (_, None) => (
@@ -319,13 +391,17 @@ impl RoutingDecision {
         }
         parts.push(match (t.same_day, l.cutoff) {
             (true, _) => "ships today".to_string(),
-            (false, Some(cutoff)) => format!("after its {} UTC cutoff", cutoff.format("%H:%M")),
+            (false, Some(cutoff)) => format!(
+                "after its {} {} cutoff",
+                cutoff.format("%H:%M"),
+                l.timezone.map_or("UTC", |tz| tz.name())
+            ),
             (false, None) => "ships later".to_string(),
         });
         parts.join(", ")
     }
 
-    fn not_chosen_reason(&self, i: usize, t: &LocTrace, full: u64, chosen: &[usize]) -> String {
+    fn not_chosen_reason(&self, i: usize, t: &LocTrace, chosen: &[usize]) -> String {
         let rules = &self.compiled.rules;
         match self.plan {
             Plan::Single => {
@@ -333,7 +409,7 @@ impl RoutingDecision {
                     return String::new();
                 };
                 let other = &rules.locations[c].id;
-                if t.mask != full {
+                if t.whole != self.skus {
                     return format!("cannot ship every line whole; {other} can");
                 }
                 for &criterion in &rules.order_by {

@@ -2,13 +2,16 @@
 //!
 //! Locations are data (a new warehouse is a config change): whether they
 //! are active, which countries and regions they serve, their priority,
-//! coordinates, cost per shipment and carrier cutoff. Routing picks the plan
-//! with the fewest shipments — one location with every line when there is
-//! one — and ranks equally short plans by the rules' `order_by` (same-day,
-//! priority, haversine distance, cost by default). Splits are allowed or
-//! forbidden per order and per line; what no location can ship goes to the
-//! fallback (backorder, a fallback location, or reject). No location is
-//! ever given more than its stock.
+//! coordinates, cost per shipment and carrier cutoff (a local time in the
+//! location's IANA time zone). Routing picks the plan with the fewest
+//! shipments — one location with every line when there is one, else the
+//! smallest set of locations whose stock covers the order, found by an
+//! exhaustive search within a budget — and ranks equally short plans by the
+//! rules' `order_by` (same-day, priority, haversine distance, cost by
+//! default). Splits are allowed or forbidden per order and per line; what no
+//! location can ship goes to the fallback (backorder, a fallback location
+//! where it serves the order, or reject). No location is ever given more
+//! than its stock, over all the lines it ships.
 //!
 //! ```
 //! use chrono::Utc;

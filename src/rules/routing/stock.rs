@@ -1,11 +1,11 @@
 //! Stock per SKU and routing location, laid out for routing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::model::{InventoryLevel, LocationId, Sku};
-use crate::rules::availability::AvailabilityReport;
+use crate::rules::availability::{AvailabilityReport, States};
 
 /// The routing locations in rule order, by id.
 #[derive(Debug)]
@@ -64,32 +64,54 @@ impl Stock {
         self.by_sku.get(sku).map_or(0, |row| row[i as usize])
     }
 
-    /// Sets stock from inventory levels: what the quantity states leave
-    /// (never below zero, never above on hand). Returns how many levels were
-    /// at locations the routing rules do not know (they are skipped).
+    /// Sets stock from inventory levels: what the quantity states leave, with
+    /// the same arithmetic as availability (each quantity clamped at 0, so a
+    /// negative `committed` never adds stock; never below zero, never above
+    /// on hand). Within one call a (SKU, location) counts once: the first
+    /// row wins. Returns how many levels were skipped: at locations the
+    /// routing rules do not know, or repeating a (SKU, location).
     pub fn add_levels<'a>(
         &mut self,
         levels: impl IntoIterator<Item = &'a InventoryLevel>,
     ) -> usize {
         let mut skipped = 0;
+        let mut seen: HashSet<(&'a Sku, u32)> = HashSet::new();
         for level in levels {
             let Some(&i) = self.locations.index.get(&level.location) else {
                 skipped += 1;
                 continue;
             };
-            let on_hand = level.on_hand.max(0);
-            let units = level.expected_available().clamp(0, on_hand);
-            self.row(&level.sku)[i as usize] = u64::try_from(units).unwrap_or(0);
+            if !seen.insert((&level.sku, i)) {
+                skipped += 1;
+                continue;
+            }
+            self.row(&level.sku)[i as usize] = States::of(level).after_states;
         }
         skipped
     }
 
     /// Sets stock from an availability report: each SKU's sellable units per
-    /// location (so safety stock and buffers hold for routing too). Returns
-    /// how many rows were at locations the routing rules do not know.
+    /// location (so safety stock and buffers hold for routing too), and for
+    /// each bundle the whole kits each location can build from its own
+    /// components. Returns how many rows were at locations the routing rules
+    /// do not know.
+    ///
+    /// A kit's stock is made of the same units as its components' stock: an
+    /// order with a kit and one of its components may be given both at one
+    /// location although they need the same units. Route such orders with
+    /// the kit expanded into its components when that matters.
     pub fn add_availability(&mut self, report: &AvailabilityReport) -> usize {
         let mut skipped = 0;
         for sku in report.skus() {
+            if sku.is_bundle() {
+                for kit in sku.kits() {
+                    match self.locations.index.get(kit.location) {
+                        Some(&i) => self.row(sku.sku())[i as usize] = kit.kits,
+                        None => skipped += 1,
+                    }
+                }
+                continue;
+            }
             for at in sku.locations() {
                 match self.locations.index.get(at.location) {
                     Some(&i) => self.row(sku.sku())[i as usize] = at.sellable,
