@@ -22,17 +22,25 @@ fn specs() -> &'static Specs {
             .load_crosswalks(include_str!("../../examples/mapping/crosswalks.toml"))
             .expect("example crosswalks load");
         Specs {
-            order: MappingSpec::from_toml(include_str!("../../examples/mapping/shopify_order.toml"), "order")
-                .expect("example spec loads"),
-            variant: MappingSpec::from_toml(include_str!("../../examples/mapping/erp_variant.toml"), "variant")
-                .expect("example spec loads"),
+            order: MappingSpec::from_toml(
+                include_str!("../../examples/mapping/shopify_order.toml"),
+                "order",
+            )
+            .expect("example spec loads"),
+            variant: MappingSpec::from_toml(
+                include_str!("../../examples/mapping/erp_variant.toml"),
+                "variant",
+            )
+            .expect("example spec loads"),
             xrefs,
         }
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(record) = serde_json::from_slice::<serde_json::Value>(data) else { return };
+    let Ok(record) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
     let s = specs();
     let opts = ApplyOptions::default().with_xrefs(&s.xrefs);
     if let Ok(m) = s.order.apply_with(&record, &opts) {
