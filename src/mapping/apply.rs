@@ -326,7 +326,12 @@ impl Run<'_> {
     }
 
     /// The value a field starts from, before its transforms.
-    fn raw(&self, f: &FieldMap, record: &Value, root: &Value) -> Result<Val, String> {
+    fn raw<'x>(
+        &self,
+        f: &'x FieldMap,
+        record: &'x Value,
+        root: &'x Value,
+    ) -> Result<Val<'x>, String> {
         Ok(match &f.source {
             SourceKind::Path(p) => p.get(record, root).map_or(Val::Null, Val::from_json),
             SourceKind::Const(v) => v.clone(),
@@ -338,8 +343,8 @@ impl Run<'_> {
     fn group<'s>(
         &mut self,
         g: &'s Group,
-        record: &Value,
-        root: &Value,
+        record: &'s Value,
+        root: &'s Value,
         out: &mut Node<'s>,
         prefix: &str,
     ) {
@@ -528,14 +533,14 @@ impl Run<'_> {
 }
 
 /// A canonical JSON value read with the type of its target field.
-fn typed(v: &Value, ty: FieldType) -> Val {
+fn typed(v: &Value, ty: FieldType) -> Val<'_> {
     match (ty, v) {
         (FieldType::Decimal, Value::String(s)) => Decimal::from_str(s)
             .map(Val::Dec)
-            .unwrap_or_else(|_| Val::Text(s.clone())),
+            .unwrap_or_else(|_| Val::Text(s.as_str().into())),
         (FieldType::DateTime, Value::String(s)) => DateTime::parse_from_rfc3339(s)
             .map(|t| Val::Time(t.with_timezone(&Utc)))
-            .unwrap_or_else(|_| Val::Text(s.clone())),
+            .unwrap_or_else(|_| Val::Text(s.as_str().into())),
         _ => Val::from_json(v),
     }
 }
@@ -546,15 +551,15 @@ pub(crate) fn check_value(v: Val, ty: FieldType) -> Result<(), String> {
 }
 
 /// Converts a mapped value into the canonical form of its target type.
-fn finish<'s>(v: Val, ty: FieldType) -> Result<Node<'s>, String> {
+fn finish<'s>(v: Val<'s>, ty: FieldType) -> Result<Node<'s>, String> {
     let wrong = |v: &Val| format!("a {} value {v} cannot fill a {} field", v.kind(), ty.name());
-    let leaf = |v: Val| Ok(Node::Leaf(v));
+    let leaf = |v: Val<'s>| Ok(Node::Leaf(v));
     match ty {
         FieldType::Text | FieldType::TextMap => match v {
             Val::Text(_) => leaf(v),
             Val::Int(_) | Val::Dec(_) | Val::Bool(_) | Val::Time(_) => match v.to_json() {
-                Value::String(s) => leaf(Val::Text(s)),
-                other => leaf(Val::Text(other.to_string())),
+                Value::String(s) => leaf(Val::Text(s.into())),
+                other => leaf(Val::Text(other.to_string().into())),
             },
             other => Err(wrong(&other)),
         },
@@ -567,7 +572,7 @@ fn finish<'s>(v: Val, ty: FieldType) -> Result<Node<'s>, String> {
         },
         FieldType::Sku => match v {
             Val::Text(ref s) => crate::model::Sku::new(s)
-                .map(|sku| Node::Leaf(Val::Text(sku.as_str().to_string())))
+                .map(|sku| Node::Leaf(Val::Text(sku.as_str().to_string().into())))
                 .map_err(|e| e.message().to_string()),
             other => finish(other, FieldType::Text).and_then(|n| match n {
                 Node::Leaf(v) => finish(v, FieldType::Sku),
@@ -583,7 +588,7 @@ fn finish<'s>(v: Val, ty: FieldType) -> Result<Node<'s>, String> {
                 .into_iter()
                 .map(|n| match n {
                     Node::Leaf(Val::Text(s)) => crate::model::Gtin::parse(&s)
-                        .map(|g| Node::Leaf(Val::Text(g.as_str().to_string())))
+                        .map(|g| Node::Leaf(Val::Text(g.as_str().to_string().into())))
                         .map_err(|e| e.message().to_string()),
                     other => Ok(other),
                 })
@@ -621,12 +626,12 @@ fn finish<'s>(v: Val, ty: FieldType) -> Result<Node<'s>, String> {
                 Currency::from_code(s)
                     .map_err(|e| e.to_string())?
                     .code()
-                    .to_string(),
+                    .into(),
             )),
             other => Err(wrong(other)),
         },
         FieldType::Enum(values) => match v {
-            Val::Text(ref s) if values.contains(&s.as_str()) => leaf(v),
+            Val::Text(ref s) if values.contains(&s.as_ref()) => leaf(v),
             Val::Text(s) => Err(format!(
                 "{s:?} is not one of {}; add a `map` transform",
                 values.join(", ")

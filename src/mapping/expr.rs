@@ -90,7 +90,7 @@ impl Expression {
     }
 
     /// Evaluates against `record` (and `root` for the whole input).
-    pub fn eval(&self, record: &Value, root: &Value) -> Result<Val, String> {
+    pub fn eval(&self, record: &Value, root: &Value) -> Result<Val<'static>, String> {
         let mut ctx = Context::with_env(Arc::clone(env()));
         for name in &self.variables {
             let v = match name.as_str() {
@@ -128,7 +128,7 @@ fn to_cel(v: &Value) -> CelValue {
     }
 }
 
-fn from_cel(v: CelValue) -> Result<Val, String> {
+fn from_cel(v: CelValue) -> Result<Val<'static>, String> {
     Ok(match v {
         CelValue::Null => Val::Null,
         CelValue::Bool(b) => Val::Bool(b),
@@ -136,7 +136,7 @@ fn from_cel(v: CelValue) -> Result<Val, String> {
         CelValue::UInt(u) => {
             Val::Int(i64::try_from(u).map_err(|_| format!("produced {u}, too large"))?)
         }
-        CelValue::String(s) => Val::Text(s.as_ref().clone()),
+        CelValue::String(s) => Val::Text(s.as_ref().clone().into()),
         CelValue::List(items) => Val::List(
             items
                 .iter()

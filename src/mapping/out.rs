@@ -18,9 +18,9 @@ use super::value::Val;
 pub(crate) enum Node<'s> {
     Object(Vec<(&'s str, Node<'s>)>),
     Array(Vec<Node<'s>>),
-    Leaf(Val),
+    Leaf(Val<'s>),
     /// A leaf from a constant in the spec (`value = ...`).
-    Fixed(Val),
+    Fixed(Val<'s>),
 }
 
 impl<'s> Node<'s> {
@@ -129,7 +129,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
     ) -> Result<V::Value, Error> {
         match self.0 {
             Node::Leaf(Val::Text(s)) | Node::Fixed(Val::Text(s)) => {
-                let d: StrDeserializer<'_, Error> = s.as_str().into_deserializer();
+                let d: StrDeserializer<'_, Error> = s.as_ref().into_deserializer();
                 d.deserialize_enum(name, variants, visitor)
             }
             _ => self.deserialize_any(visitor),

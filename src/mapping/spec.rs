@@ -112,7 +112,7 @@ impl From<SpecError> for Error {
 #[derive(Debug)]
 pub(crate) enum SourceKind {
     Path(Path),
-    Const(Val),
+    Const(Val<'static>),
     Now,
     Expr(Expression),
 }
@@ -668,7 +668,7 @@ impl Checker<'_> {
                     None
                 }
             },
-            "value" => Some(SourceKind::Const(Val::from_json(&m["value"]))),
+            "value" => Some(SourceKind::Const(Val::from_json(&m["value"]).into_owned())),
             "now" => {
                 if m.get("now") == Some(&Value::Bool(true)) {
                     Some(SourceKind::Now)

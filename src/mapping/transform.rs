@@ -6,6 +6,7 @@
 //! at load), and — where that is possible — how to undo itself for the way
 //! back from a canonical entity to an outside payload.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -173,7 +174,7 @@ impl TransformSpec {
 pub(crate) enum Transform {
     Trim,
     Case(Case),
-    Default(Val),
+    Default(Val<'static>),
     Map {
         table: BTreeMap<String, String>,
         fallback: Option<String>,
@@ -241,7 +242,7 @@ impl Transform {
         Ok(match spec {
             TransformSpec::Trim => Transform::Trim,
             TransformSpec::Case(c) => Transform::Case(*c),
-            TransformSpec::Default(v) => Transform::Default(Val::from_json(v)),
+            TransformSpec::Default(v) => Transform::Default(Val::from_json(v).into_owned()),
             TransformSpec::Map(table) => {
                 let mut table = table.clone();
                 let fallback = table.remove("*");
@@ -347,7 +348,7 @@ impl Transform {
 
     /// Applies the transform. A missing value passes through untouched except
     /// for `default`; the caller decides whether missing is an error.
-    pub fn apply(&self, v: Val, ctx: &Ctx<'_>) -> Result<Val, String> {
+    pub fn apply<'a>(&'a self, v: Val<'a>, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
         if let Transform::Default(d) = self {
             return Ok(if v.is_blank() { d.clone() } else { v });
         }
@@ -360,11 +361,12 @@ impl Transform {
         }
         match self {
             Transform::Default(_) => unreachable!("handled above"),
-            Transform::Trim => match v {
-                // Most values need no trimming: keep their allocation.
-                Val::Text(s) if s.trim().len() == s.len() => Ok(Val::Text(s)),
-                other => Ok(Val::Text(text(&other, "trim")?.trim().to_string())),
-            },
+            Transform::Trim => Ok(match v {
+                // Trimming borrowed text is a slice; owned text is kept when already trimmed.
+                Val::Text(Cow::Borrowed(s)) => Val::Text(Cow::Borrowed(s.trim())),
+                Val::Text(Cow::Owned(s)) if s.trim().len() == s.len() => Val::Text(Cow::Owned(s)),
+                other => Val::Text(Cow::Owned(text(&other, "trim")?.trim().to_string())),
+            }),
             Transform::Case(c) => {
                 let t = text(&v, "case")?;
                 let unchanged = match c {
@@ -375,32 +377,23 @@ impl Transform {
                 if unchanged && matches!(v, Val::Text(_)) {
                     return Ok(v);
                 }
-                Ok(Val::Text(match c {
+                Ok(Val::Text(Cow::Owned(match c {
                     Case::Upper => t.to_uppercase(),
                     Case::Lower => t.to_lowercase(),
                     Case::Title => title_case(&t),
-                }))
+                })))
             }
             Transform::Map { table, fallback } => {
                 let key = text(&v, "map")?;
                 match table.get(key.as_ref()).or(fallback.as_ref()) {
-                    Some(out) => Ok(Val::Text(out.clone())),
+                    Some(out) => Ok(Val::Text(Cow::Borrowed(out.as_str()))),
                     None => Err(format!(
                         "value {key:?} is not in the map (known: {})",
                         table.keys().cloned().collect::<Vec<_>>().join(", ")
                     )),
                 }
             }
-            Transform::Unit(from, to) => {
-                let d = decimal(&v, &DecimalFormat::default())?;
-                crate::model::Weight {
-                    value: d,
-                    unit: *from,
-                }
-                .to_unit(*to)
-                .map(|d| Val::Dec(d.normalize()))
-                .ok_or_else(|| format!("{d} is too large to convert"))
-            }
+            Transform::Unit(from, to) => convert_weight(&v, *from, *to),
             Transform::Decimal(f) => decimal(&v, f).map(Val::Dec),
             Transform::Integer => integer(&v).map(Val::Int),
             Transform::Bool => boolean(&v).map(Val::Bool),
@@ -420,7 +413,7 @@ impl Transform {
                 Ok(if parts.is_empty() {
                     Val::Null
                 } else {
-                    Val::Text(parts.join(sep))
+                    Val::Text(parts.join(sep).into())
                 })
             }
             Transform::Split(sep) => Ok(Val::List(
@@ -428,14 +421,14 @@ impl Transform {
                     .split(sep.as_str())
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .map(|s| Val::Text(s.to_string()))
+                    .map(|s| Val::Text(s.to_string().into()))
                     .collect(),
             )),
             Transform::Regex(re, group) => {
                 let t = text(&v, "regex")?;
                 re.captures(&t)
                     .and_then(|c| c.get(*group))
-                    .map(|m| Val::Text(m.as_str().to_string()))
+                    .map(|m| Val::Text(m.as_str().to_string().into()))
                     .ok_or_else(|| format!("{t:?} does not match /{}/", re.as_str()))
             }
             Transform::Lookup(table) => {
@@ -445,7 +438,7 @@ impl Transform {
                 })?;
                 xrefs
                     .to_canonical(table, ctx.system, &key)
-                    .map(Val::Text)
+                    .map(|s| Val::Text(s.into()))
                     .ok_or_else(|| {
                         format!(
                             "no {table} cross-reference for {key:?} in system {}",
@@ -457,7 +450,7 @@ impl Transform {
     }
 
     /// Undoes the transform on the way back (canonical → payload).
-    pub fn undo(&self, v: Val, ctx: &Ctx<'_>) -> Result<Val, String> {
+    pub fn undo<'a>(&'a self, v: Val<'a>, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
         if matches!(v, Val::Null) {
             return Ok(v);
         }
@@ -469,24 +462,25 @@ impl Transform {
                 table
                     .iter()
                     .find(|(_, out)| **out == *want)
-                    .map(|(k, _)| Val::Text(k.clone()))
+                    .map(|(k, _)| Val::Text(Cow::Borrowed(k.as_str())))
                     .ok_or_else(|| format!("no map entry produces {want:?}"))
             }
-            Transform::Unit(from, to) => Transform::Unit(*to, *from).apply(v, ctx),
+            Transform::Unit(from, to) => convert_weight(&v, *to, *from),
             Transform::Decimal(f) => {
                 let d = decimal(&v, &DecimalFormat::default())?;
                 let s = d.to_string();
-                Ok(Val::Text(match f.separator {
+                let out = match f.separator {
                     Some(sep) if sep != '.' => s.replace('.', &sep.to_string()),
                     _ => s,
-                }))
+                };
+                Ok(Val::Text(out.into()))
             }
             Transform::Datetime { formats, tz } => {
                 let t = match v {
                     Val::Time(t) => t,
                     other => datetime(&other, &[TimeFormat::Rfc3339], None)?,
                 };
-                Ok(Val::Text(match &formats[0] {
+                let out = match &formats[0] {
                     TimeFormat::Rfc3339 => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
                     TimeFormat::Items { items, .. } => match tz {
                         Some(tz) => t
@@ -495,7 +489,8 @@ impl Transform {
                             .to_string(),
                         None => t.format_with_items(items.iter()).to_string(),
                     },
-                }))
+                };
+                Ok(Val::Text(out.into()))
             }
             Transform::Split(sep) => match v {
                 Val::List(items) => Ok(Val::Text(
@@ -503,7 +498,8 @@ impl Transform {
                         .iter()
                         .map(|i| text(i, "split").map(|t| t.into_owned()))
                         .collect::<Result<Vec<_>, _>>()?
-                        .join(sep),
+                        .join(sep)
+                        .into(),
                 )),
                 other => Ok(other),
             },
@@ -514,7 +510,7 @@ impl Transform {
                     .ok_or_else(|| format!("reverse lookup in {table:?} needs cross-references"))?;
                 xrefs
                     .to_outside(table, ctx.system, &key)
-                    .map(Val::Text)
+                    .map(|s| Val::Text(s.into()))
                     .ok_or_else(|| {
                         format!(
                             "no {table} cross-reference to {key:?} in system {}",
@@ -529,8 +525,20 @@ impl Transform {
     }
 }
 
+/// Converts a weight value between units (exact, or an error naming the value).
+fn convert_weight(v: &Val<'_>, from: WeightUnit, to: WeightUnit) -> Result<Val<'static>, String> {
+    let d = decimal(v, &DecimalFormat::default())?;
+    crate::model::Weight {
+        value: d,
+        unit: from,
+    }
+    .to_unit(to)
+    .map(|d| Val::Dec(d.normalize()))
+    .ok_or_else(|| format!("{d} is too large to convert"))
+}
+
 /// The static type of a known value (a constant or a default).
-pub(crate) fn ty_of(v: &Val) -> Ty {
+pub(crate) fn ty_of(v: &Val<'_>) -> Ty {
     match v {
         Val::Null | Val::Json(_) | Val::Inexact(_) => Ty::Any,
         Val::Bool(_) => Ty::Bool,
@@ -547,10 +555,9 @@ fn merge(a: Ty, b: Ty) -> Ty {
 }
 
 /// The value as text: text as is, numbers and booleans printed.
-fn text<'a>(v: &'a Val, what: &str) -> Result<std::borrow::Cow<'a, str>, String> {
-    use std::borrow::Cow;
+fn text<'a>(v: &'a Val<'_>, what: &str) -> Result<Cow<'a, str>, String> {
     match v {
-        Val::Text(s) => Ok(Cow::Borrowed(s)),
+        Val::Text(s) => Ok(Cow::Borrowed(s.as_ref())),
         Val::Int(i) => Ok(Cow::Owned(i.to_string())),
         Val::Dec(d) => Ok(Cow::Owned(d.to_string())),
         Val::Bool(b) => Ok(Cow::Owned(b.to_string())),
@@ -589,7 +596,7 @@ fn inexact(n: &str) -> String {
 /// Strict, because a lenient parser gets amounts silently wrong: an optional
 /// sign, digits, thousands separators only between groups of three digits
 /// before the decimal separator, at most one decimal separator, nothing else.
-pub(crate) fn decimal(v: &Val, f: &DecimalFormat) -> Result<Decimal, String> {
+pub(crate) fn decimal(v: &Val<'_>, f: &DecimalFormat) -> Result<Decimal, String> {
     match v {
         Val::Dec(d) => Ok(*d),
         Val::Int(i) => Ok(Decimal::from(*i)),
@@ -651,7 +658,7 @@ fn parse_decimal(raw: &str, f: &DecimalFormat) -> Result<Decimal, String> {
     Decimal::from_str(&text).or_else(|_| bad("too many digits"))
 }
 
-fn integer(v: &Val) -> Result<i64, String> {
+fn integer(v: &Val<'_>) -> Result<i64, String> {
     match v {
         Val::Int(i) => Ok(*i),
         Val::Inexact(n) => Err(inexact(n)),
@@ -675,7 +682,7 @@ fn integer(v: &Val) -> Result<i64, String> {
     }
 }
 
-fn boolean(v: &Val) -> Result<bool, String> {
+fn boolean(v: &Val<'_>) -> Result<bool, String> {
     match v {
         Val::Bool(b) => Ok(*b),
         Val::Int(0) => Ok(false),
@@ -691,7 +698,7 @@ fn boolean(v: &Val) -> Result<bool, String> {
 
 /// Parses a point in time with the first matching format; naive values are read in `tz` (UTC when none).
 pub(crate) fn datetime(
-    v: &Val,
+    v: &Val<'_>,
     formats: &[TimeFormat],
     tz: Option<Tz>,
 ) -> Result<DateTime<Utc>, String> {
@@ -762,14 +769,14 @@ mod tests {
         }
     }
 
-    fn run(spec: Value, input: Val) -> Result<Val, String> {
+    fn run(spec: Value, input: Val<'static>) -> Result<Val<'static>, String> {
         let t = Transform::compile(&TransformSpec::from_value(&spec)?)?;
         let record = json!({"first": "Ada", "last": "Lovelace"});
-        t.apply(input, &ctx(&record))
+        t.apply(input, &ctx(&record)).map(Val::into_owned)
     }
 
-    fn text_val(s: &str) -> Val {
-        Val::Text(s.into())
+    fn text_val(s: &str) -> Val<'static> {
+        Val::Text(s.to_string().into())
     }
 
     #[test]

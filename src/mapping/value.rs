@@ -5,6 +5,7 @@
 //! pointer (`/line_items/0/sku`), a plain column name (`sku`), or either
 //! prefixed with `^` to start at the root record from inside a list element.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -13,8 +14,11 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 /// A value during mapping: what a source field held, after each transform.
+///
+/// Text borrows from the record (or the spec) where it can, so mapping a
+/// record copies only the strings a transform changes.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Val {
+pub enum Val<'a> {
     /// Missing or null.
     Null,
     /// A boolean.
@@ -24,13 +28,13 @@ pub enum Val {
     /// A decimal number (never a float).
     Dec(Decimal),
     /// Text.
-    Text(String),
+    Text(Cow<'a, str>),
     /// A point in time.
     Time(DateTime<Utc>),
     /// A list.
-    List(Vec<Val>),
+    List(Vec<Val<'a>>),
     /// An object kept as JSON (a nested part of the record).
-    Json(Value),
+    Json(Cow<'a, Value>),
     /// A JSON number with more digits than a JSON float keeps: its value is
     /// unknown, so every use of it fails instead of silently using a rounded one.
     Inexact(String),
@@ -39,10 +43,10 @@ pub enum Val {
 /// Significant digits a JSON number (an f64 inside serde_json) carries exactly.
 const MAX_EXACT_DIGITS: usize = 15;
 
-impl Val {
+impl<'a> Val<'a> {
     /// Reads a JSON value. Integers become `Int`; other numbers become `Dec`
     /// through their shortest text, never through float arithmetic.
-    pub fn from_json(v: &Value) -> Val {
+    pub fn from_json(v: &'a Value) -> Val<'a> {
         match v {
             Value::Null => Val::Null,
             Value::Bool(b) => Val::Bool(*b),
@@ -61,9 +65,9 @@ impl Val {
                         .unwrap_or(Val::Inexact(text))
                 }
             },
-            Value::String(s) => Val::Text(s.clone()),
+            Value::String(s) => Val::Text(Cow::Borrowed(s)),
             Value::Array(items) => Val::List(items.iter().map(Val::from_json).collect()),
-            Value::Object(_) => Val::Json(v.clone()),
+            Value::Object(_) => Val::Json(Cow::Borrowed(v)),
         }
     }
 
@@ -74,11 +78,26 @@ impl Val {
             Val::Bool(b) => Value::Bool(*b),
             Val::Int(i) => Value::from(*i),
             Val::Dec(d) => Value::String(d.to_string()),
-            Val::Text(s) => Value::String(s.clone()),
+            Val::Text(s) => Value::String(s.to_string()),
             Val::Time(t) => Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
             Val::List(items) => Value::Array(items.iter().map(Val::to_json).collect()),
-            Val::Json(v) => v.clone(),
+            Val::Json(v) => v.clone().into_owned(),
             Val::Inexact(text) => Value::String(text.clone()),
+        }
+    }
+
+    /// The same value, owning everything it holds.
+    pub fn into_owned(self) -> Val<'static> {
+        match self {
+            Val::Null => Val::Null,
+            Val::Bool(b) => Val::Bool(b),
+            Val::Int(i) => Val::Int(i),
+            Val::Dec(d) => Val::Dec(d),
+            Val::Text(s) => Val::Text(Cow::Owned(s.into_owned())),
+            Val::Time(t) => Val::Time(t),
+            Val::List(items) => Val::List(items.into_iter().map(Val::into_owned).collect()),
+            Val::Json(v) => Val::Json(Cow::Owned(v.into_owned())),
+            Val::Inexact(n) => Val::Inexact(n),
         }
     }
 
@@ -107,7 +126,7 @@ impl Val {
     }
 }
 
-impl fmt::Display for Val {
+impl fmt::Display for Val<'_> {
     /// The value as a person reads it in an error message.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
