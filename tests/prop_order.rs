@@ -168,7 +168,7 @@ proptest! {
         *slot = slot.checked_add(one).unwrap();
         let e = o.validate().unwrap_err();
         prop_assert!(e.has_field(field), "{} not reported in {}", field, e);
-        let v = e.violations.iter().find(|v| v.field == field).unwrap();
+        let v = e.violation(field).unwrap();
         prop_assert!(v.expected.is_some() && v.actual.is_some());
     }
 

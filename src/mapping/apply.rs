@@ -241,7 +241,7 @@ impl<E: Mappable> MappingSpec<E> {
             failures: Vec::new(),
         };
         let mut out = Node::object();
-        run.group(&self.root, input, input, &mut out, "");
+        run.group(&self.root, input, input, &mut out, &mut String::new());
         if !run.failures.is_empty() {
             return Err(self.error(record, run.failures));
         }
@@ -346,7 +346,7 @@ impl Run<'_> {
         record: &'s Value,
         root: &'s Value,
         out: &mut Node<'s>,
-        prefix: &str,
+        prefix: &mut String,
     ) {
         let ctx = Ctx {
             record,
@@ -419,15 +419,14 @@ impl Run<'_> {
                 }
             };
             let mut mapped = Vec::with_capacity(items.len());
+            // One prefix buffer for the whole record: no allocation per element.
+            let outer = prefix.len();
             for (i, item) in items.iter().enumerate() {
                 let mut elem = Node::object();
-                self.group(
-                    &l.group,
-                    item,
-                    root,
-                    &mut elem,
-                    &format!("{prefix}{}[{i}].", l.target),
-                );
+                use std::fmt::Write as _;
+                let _ = write!(prefix, "{}[{i}].", l.target);
+                self.group(&l.group, item, root, &mut elem, prefix);
+                prefix.truncate(outer);
                 mapped.push(elem);
             }
             if let Node::Object(fields) = out {

@@ -93,10 +93,34 @@ pub struct Unknown {
 }
 
 /// The parts of a record a spec reads, as a tree of keys; a leaf is read whole.
-#[derive(Default)]
-struct ReadTree(BTreeMap<String, ReadTree>);
+/// Built once per spec group (cached in the group), not per record.
+#[derive(Debug, Default)]
+pub(crate) struct ReadTree(BTreeMap<String, ReadTree>);
 
 impl ReadTree {
+    /// What `g` reads from its record; root-relative paths count only at the root.
+    fn of(g: &Group, at_root: bool) -> ReadTree {
+        let mut read = ReadTree::default();
+        for p in read_paths(g) {
+            if at_root || !p.from_root() {
+                read.insert(&p.keys());
+            }
+        }
+        for f in &g.fields {
+            if let SourceKind::Expr(e) = &f.source {
+                for v in e.variables() {
+                    read.insert(std::slice::from_ref(v));
+                }
+            }
+        }
+        for l in &g.lists {
+            if !l.source.from_root() {
+                read.insert(&l.source.keys());
+            }
+        }
+        read
+    }
+
     fn insert(&mut self, keys: &[String]) {
         if let Some((first, rest)) = keys.split_first() {
             let child = self.0.entry(first.clone()).or_default();
@@ -105,6 +129,21 @@ impl ReadTree {
             }
         }
     }
+}
+
+/// The paths a group's fields read: sources and `concat` parts.
+fn read_paths(g: &Group) -> impl Iterator<Item = &Path> {
+    g.fields.iter().flat_map(|f| {
+        let source = match &f.source {
+            SourceKind::Path(p) => Some(p),
+            _ => None,
+        };
+        let concat = f.transforms.iter().flat_map(|t| match t {
+            Transform::Concat { with, .. } => with.as_slice(),
+            _ => &[],
+        });
+        source.into_iter().chain(concat)
+    })
 }
 
 /// `prefix/rest`, or `rest` at the top.
@@ -179,53 +218,22 @@ impl SchemaProfile {
         if !prefix.is_empty() {
             *self.scopes.entry(prefix.to_string()).or_default() += 1;
         }
-        let mut read = ReadTree::default();
-        let mut paths: Vec<&Path> = Vec::new();
         for f in &g.fields {
-            match &f.source {
-                SourceKind::Path(p) => paths.push(p),
-                SourceKind::Expr(e) => {
-                    for v in e.variables() {
-                        read.insert(std::slice::from_ref(v));
-                        self.count(join(prefix, v), record.get(v));
-                    }
-                }
-                SourceKind::Const(_) | SourceKind::Now => {}
-            }
-            for t in &f.transforms {
-                if let Transform::Concat { with, .. } = t {
-                    paths.extend(with.iter());
+            if let SourceKind::Expr(e) = &f.source {
+                for v in e.variables() {
+                    self.count(join(prefix, v), record.get(v));
                 }
             }
         }
-        for p in paths {
-            if p.from_root() {
-                if prefix.is_empty() {
-                    read.insert(&p.keys());
-                } else {
-                    continue; // counted at the root
-                }
-            } else {
-                read.insert(&p.keys());
+        for p in read_paths(g) {
+            if p.from_root() && !prefix.is_empty() {
+                continue; // counted at the root
             }
-            let key = if prefix.is_empty() {
-                p.to_string()
-            } else {
-                join(prefix, p.as_str())
-            };
-            self.count(key, p.get(record, root));
+            self.count(join(prefix, p.as_str()), p.get(record, root));
         }
         for l in &g.lists {
-            if !l.source.from_root() {
-                read.insert(&l.source.keys());
-            }
-            let key = if prefix.is_empty() {
-                l.source.to_string()
-            } else {
-                join(prefix, l.source.as_str())
-            };
             let found = l.source.get(record, root);
-            self.count(key, found);
+            self.count(join(prefix, l.source.as_str()), found);
             if let Some(Value::Array(items)) = found {
                 let scope = format!(
                     "{}[]",
@@ -236,7 +244,10 @@ impl SchemaProfile {
                 }
             }
         }
-        self.unknown_keys(record, &read, prefix, "");
+        let read = g
+            .read_tree
+            .get_or_init(|| ReadTree::of(g, prefix.is_empty()));
+        self.unknown_keys(record, read, prefix, "");
     }
 
     /// Records the keys of `v` the spec does not read, descending into the

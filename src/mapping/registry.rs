@@ -100,6 +100,13 @@ pub struct FieldDiff {
     pub right: Option<Value>,
 }
 
+impl FieldDiff {
+    /// A side of the difference as a person reads it (`(absent)` when missing).
+    pub(crate) fn show(v: &Option<Value>) -> String {
+        v.as_ref().map_or("(absent)".to_string(), Value::to_string)
+    }
+}
+
 /// How one record came out of the two versions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -171,15 +178,12 @@ impl fmt::Display for Comparison {
             match d {
                 RecordDiff::Changed { record, fields } => {
                     for x in fields {
-                        let show = |v: &Option<Value>| {
-                            v.as_ref().map_or("(absent)".to_string(), |v| v.to_string())
-                        };
                         write!(
                             f,
                             "\n  record #{record} {}: {} -> {}",
                             x.field,
-                            show(&x.left),
-                            show(&x.right)
+                            FieldDiff::show(&x.left),
+                            FieldDiff::show(&x.right)
                         )?;
                     }
                 }

@@ -4,7 +4,7 @@
 //! unknown target field or a transform chain that ends in the wrong type is a
 //! load error, not a surprise in production.
 
-use crate::connector::{Entity, EntityKind};
+use crate::connector::Entity;
 use crate::model::{Customer, InventoryLevel, Location, Order, Product, Variant};
 
 /// The type a target field holds.
@@ -378,17 +378,5 @@ impl Mappable for Order {
             .with_list("lines", lines)
             .with_list("shipping_lines", shipping_lines)
             .with_list("discounts", Schema::new(&discount))
-    }
-}
-
-/// The schema of `kind`'s entity.
-pub fn schema_of(kind: EntityKind) -> Schema {
-    match kind {
-        EntityKind::Variant => Variant::schema(),
-        EntityKind::Product => Product::schema(),
-        EntityKind::InventoryLevel => InventoryLevel::schema(),
-        EntityKind::Location => Location::schema(),
-        EntityKind::Customer => Customer::schema(),
-        EntityKind::Order => Order::schema(),
     }
 }

@@ -155,6 +155,8 @@ pub(crate) struct Group {
     pub lists: Vec<ListMap>,
     /// All-or-nothing parts of the target (from the schema).
     pub parts: Vec<(&'static str, Vec<&'static str>)>,
+    /// What the group reads, for schema-drift profiling (built on first use).
+    pub read_tree: std::sync::OnceLock<super::drift::ReadTree>,
 }
 
 impl Group {}

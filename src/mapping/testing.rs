@@ -26,7 +26,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::Value;
 
 use super::apply::ApplyOptions;
-use super::registry::diff_fields;
+use super::registry::{FieldDiff, diff_fields};
 use super::schema::Mappable;
 use super::spec::MappingSpec;
 use super::xref::CrossReferences;
@@ -141,14 +141,11 @@ pub fn golden_with<E: Mappable>(
             (true, false) => report.push(format!("record #{i}: expected a failure, but it mapped")),
             (false, false) => {
                 for d in diff_fields(w, a) {
-                    let show = |v: &Option<Value>| {
-                        v.as_ref().map_or("(absent)".to_string(), |v| v.to_string())
-                    };
                     report.push(format!(
                         "record #{i} {}: expected {}, got {}",
                         d.field,
-                        show(&d.left),
-                        show(&d.right)
+                        FieldDiff::show(&d.left),
+                        FieldDiff::show(&d.right)
                     ));
                 }
             }

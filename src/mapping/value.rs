@@ -7,7 +7,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rust_decimal::Decimal;
@@ -40,9 +39,6 @@ pub enum Val<'a> {
     Inexact(String),
 }
 
-/// Significant digits a JSON number (an f64 inside serde_json) carries exactly.
-const MAX_EXACT_DIGITS: usize = 15;
-
 impl<'a> Val<'a> {
     /// Reads a JSON value. Integers become `Int`; other numbers become `Dec`
     /// through their shortest text, never through float arithmetic.
@@ -54,15 +50,8 @@ impl<'a> Val<'a> {
                 Some(i) => Val::Int(i),
                 None => {
                     let text = n.to_string();
-                    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-                    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-                    if significant > MAX_EXACT_DIGITS {
-                        return Val::Inexact(text);
-                    }
-                    Decimal::from_str(&text)
-                        .or_else(|_| Decimal::from_scientific(&text))
-                        .map(Val::Dec)
-                        .unwrap_or(Val::Inexact(text))
+                    crate::model::money::decimal_from_json_number(&text)
+                        .map_or(Val::Inexact(text), Val::Dec)
                 }
             },
             Value::String(s) => Val::Text(Cow::Borrowed(s)),

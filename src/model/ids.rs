@@ -155,6 +155,18 @@ impl Gtin {
         Ok(Gtin(digits))
     }
 
+    /// The GTIN whose digits are `body` followed by its computed check digit
+    /// (for making barcodes, e.g. in-store GTINs with a `2` prefix).
+    pub fn with_check_digit(body: &str) -> Result<Self, Error> {
+        if !body.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(
+                Error::invalid_data(format!("GTIN body {body:?} must be digits only"))
+                    .with_field("barcode"),
+            );
+        }
+        Gtin::parse(&format!("{body}{}", gtin_check_digit(body)))
+    }
+
     /// The digits.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -360,6 +372,11 @@ mod tests {
                 .to_string()
                 .contains("all zeros")
         );
+        assert_eq!(
+            Gtin::with_check_digit("400638133393").unwrap().as_str(),
+            "4006381333931"
+        );
+        assert!(Gtin::with_check_digit("40063813339X").is_err());
     }
 
     #[test]

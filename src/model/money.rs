@@ -587,6 +587,29 @@ impl fmt::Display for Money {
     }
 }
 
+/// Significant digits a JSON number carries exactly: serde_json holds
+/// fractional numbers as f64, which keeps any decimal of up to 15 digits.
+const MAX_EXACT_DIGITS: usize = 15;
+
+/// The decimal a JSON number's text stands for, given as its shortest text
+/// (`0.1`, `1e20`). Up to 15 significant digits that text is exactly what the
+/// sender wrote; beyond, digits may already be lost, so the number is refused
+/// rather than silently changed. Every reader of outside JSON numbers uses this.
+pub(crate) fn decimal_from_json_number(text: &str) -> Result<Decimal, String> {
+    let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+    if significant > MAX_EXACT_DIGITS {
+        return Err(format!(
+            "number {text} has more than {MAX_EXACT_DIGITS} significant digits and may have \
+             lost precision in JSON; send it as a string"
+        ));
+    }
+    Decimal::from_str(text)
+        .or_else(|_| Decimal::from_scientific(text))
+        .map_err(|_| format!("number {text} cannot be represented as a decimal"))
+}
+
 /// A decimal on the wire: written as a string, read from a string or a JSON
 /// number. Used for every `Decimal` field of the model, because ERPs and REST
 /// APIs send rates, weights and coordinates as numbers.
@@ -605,9 +628,6 @@ pub(crate) mod decimal_serde {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
         deserializer.deserialize_any(AmountVisitor)
     }
-
-    /// Significant digits an f64 carries exactly for any decimal input.
-    const MAX_EXACT_DIGITS: usize = 15;
 
     struct AmountVisitor;
 
@@ -644,24 +664,7 @@ pub(crate) mod decimal_serde {
                       shortest decimal text, never used for arithmetic"
         )]
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
-            // Display gives the shortest text that reads back as the same f64
-            // (0.1 → "0.1"). Up to 15 significant digits that text is exactly
-            // what the sender wrote; beyond, digits may already be lost, so
-            // the value is refused rather than silently changed.
-            let text = v.to_string();
-            let digits = text
-                .chars()
-                .filter(char::is_ascii_digit)
-                .collect::<String>();
-            let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-            if significant > MAX_EXACT_DIGITS {
-                return Err(E::custom(format!(
-                    "number {text} has more than {MAX_EXACT_DIGITS} significant digits and may \
-                     have lost precision in JSON; send it as a string"
-                )));
-            }
-            Decimal::from_str(&text)
-                .map_err(|_| E::custom(format!("number {text} cannot be represented as a decimal")))
+            super::decimal_from_json_number(&v.to_string()).map_err(E::custom)
         }
     }
 }

@@ -925,11 +925,7 @@ mod tests {
         assert!(e.has_field("totals.subtotal"));
         assert!(e.has_field("totals.tax_total"));
         assert!(e.has_field("totals.discount_total"));
-        let sub = e
-            .violations
-            .iter()
-            .find(|v| v.field == "totals.subtotal")
-            .unwrap();
+        let sub = e.violation("totals.subtotal").unwrap();
         assert_eq!(sub.expected.as_deref(), Some("45.00 USD"));
         assert_eq!(sub.actual.as_deref(), Some("45.01 USD"));
     }
@@ -961,11 +957,7 @@ mod tests {
         let mut o = sample();
         o.discounts[0].amount = usd(dec!(6.00));
         let e = o.validate().unwrap_err();
-        let d = e
-            .violations
-            .iter()
-            .find(|v| v.field == "discounts[0].amount")
-            .unwrap();
+        let d = e.violation("discounts[0].amount").unwrap();
         assert_eq!(d.expected.as_deref(), Some("5.00 USD"));
     }
 
@@ -983,11 +975,7 @@ mod tests {
         let mut o = sample();
         o.taxes_included = true;
         let e = o.validate().unwrap_err();
-        let t = e
-            .violations
-            .iter()
-            .find(|v| v.field == "totals.total")
-            .unwrap();
+        let t = e.violation("totals.total").unwrap();
         assert_eq!(t.expected.as_deref(), Some("49.99 USD"));
     }
 
@@ -1031,11 +1019,7 @@ mod tests {
             amount: usd(dec!(3.00)),
         });
         let e = o.validate().unwrap_err();
-        let t = e
-            .violations
-            .iter()
-            .find(|v| v.field == "totals.total")
-            .unwrap();
+        let t = e.violation("totals.total").unwrap();
         assert_eq!(t.expected.as_deref(), Some("57.49 USD"));
         let paid = o.computed_totals(usd(dec!(0))).unwrap().total;
         o.totals = o.computed_totals(paid).unwrap();
@@ -1049,11 +1033,7 @@ mod tests {
         o.validate().unwrap();
         o.lines[0].total = Some(usd(dec!(20.00)));
         let e = o.validate().unwrap_err();
-        let v = e
-            .violations
-            .iter()
-            .find(|v| v.field == "lines[0].total")
-            .unwrap();
+        let v = e.violation("lines[0].total").unwrap();
         assert_eq!(v.expected.as_deref(), Some("18.00 USD"));
     }
 

@@ -60,9 +60,14 @@ pub struct ValidationErrors {
 }
 
 impl ValidationErrors {
+    /// The first violation that concerns `field` exactly.
+    pub fn violation(&self, field: &str) -> Option<&Violation> {
+        self.violations.iter().find(|v| v.field == field)
+    }
+
     /// True when some violation concerns `field` exactly.
     pub fn has_field(&self, field: &str) -> bool {
-        self.violations.iter().any(|v| v.field == field)
+        self.violation(field).is_some()
     }
 }
 

@@ -35,7 +35,7 @@ use std::fmt;
 
 use futures::StreamExt;
 
-use crate::connector::{Cursor, Entity, EntityKey, Sink, Source, WriteResult};
+use crate::connector::{Cursor, Entity, EntityKey, Record, Sink, Source, WriteResult};
 
 /// A check that did not pass, with every problem it found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,17 +103,17 @@ impl Problems {
     }
 }
 
-/// Reads every record after `since`, stopping at the first error.
+/// Reads every record after `since`, stopping at the first error (recorded as a problem).
 async fn read_all<E: Entity>(
     source: &dyn Source<E>,
     since: Option<Cursor>,
     problems: &mut Problems,
-) -> Vec<(EntityKey, Cursor)> {
+) -> Vec<Record<E>> {
     let mut out = Vec::new();
     let mut stream = source.read(since.clone());
     while let Some(item) = stream.next().await {
         match item {
-            Ok(r) => out.push((r.entity.key(), r.cursor)),
+            Ok(r) => out.push(r),
             Err(e) => {
                 problems.add(format!(
                     "read after {:?} failed after {} records: {e}",
@@ -147,29 +147,16 @@ pub async fn full_read_yields_each_record_once<E: Entity>(
 ) -> CheckResult {
     let mut p = Problems::new("full_read_yields_each_record_once");
     let mut seen: HashMap<EntityKey, (usize, E)> = HashMap::new();
-    let mut stream = source.read(None);
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(r) => {
-                if r.external_ref.system != *source.system() {
-                    p.add(format!(
-                        "record {} names system {}, but the source is {}",
-                        r.entity.key(),
-                        r.external_ref.system,
-                        source.system()
-                    ));
-                }
-                let entry = seen.entry(r.entity.key()).or_insert((0, r.entity.clone()));
-                entry.0 += 1;
-            }
-            Err(e) => {
-                p.add(format!(
-                    "full read failed after {} records: {e}",
-                    seen.len()
-                ));
-                break;
-            }
+    for r in read_all(source, None, &mut p).await {
+        if r.external_ref.system != *source.system() {
+            p.add(format!(
+                "record {} names system {}, but the source is {}",
+                r.entity.key(),
+                r.external_ref.system,
+                source.system()
+            ));
         }
+        seen.entry(r.entity.key()).or_insert((0, r.entity)).0 += 1;
     }
     let mut expected_keys = std::collections::HashSet::new();
     for e in expected {
@@ -203,7 +190,11 @@ pub async fn resume_never_skips_or_repeats<E: Entity>(
     max_resumes: usize,
 ) -> CheckResult {
     let mut p = Problems::new("resume_never_skips_or_repeats");
-    let full = read_all(source, None, &mut p).await;
+    let full: Vec<(EntityKey, Cursor)> = read_all(source, None, &mut p)
+        .await
+        .into_iter()
+        .map(|r| (r.entity.key(), r.cursor))
+        .collect();
     if full.is_empty() {
         p.add("the source is empty; seed it before running the suite".into());
         return p.finish();
@@ -221,7 +212,8 @@ pub async fn resume_never_skips_or_repeats<E: Entity>(
         let (key, cursor) = &full[i];
         let resumed = read_all(source, Some(cursor.clone()), &mut p).await;
         let want: Vec<&EntityKey> = full[i + 1..].iter().map(|(k, _)| k).collect();
-        let got: Vec<&EntityKey> = resumed.iter().map(|(k, _)| k).collect();
+        let resumed: Vec<EntityKey> = resumed.iter().map(|r| r.entity.key()).collect();
+        let got: Vec<&EntityKey> = resumed.iter().collect();
         if want != got {
             let first_diff = want
                 .iter()
@@ -273,19 +265,11 @@ pub async fn written_records_read_back<E: Entity>(
             p.add(format!("upsert of {} records failed: {e}", chunk.len()));
         }
     }
-    let mut stream = source.read(None);
-    let mut found: HashMap<EntityKey, E> = HashMap::new();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(r) => {
-                found.insert(r.entity.key(), r.entity);
-            }
-            Err(e) => {
-                p.add(format!("reading back failed: {e}"));
-                break;
-            }
-        }
-    }
+    let found: HashMap<EntityKey, E> = read_all(source, None, &mut p)
+        .await
+        .into_iter()
+        .map(|r| (r.entity.key(), r.entity))
+        .collect();
     for e in batch {
         match found.get(&e.key()) {
             None => p.add(format!(

@@ -236,10 +236,7 @@ impl Generator<'_> {
         let body: String = std::iter::once("200".to_string())
             .chain((0..9).map(|_| self.rng.u8(0..10).to_string()))
             .collect();
-        // Try each check digit: exactly one is valid.
-        (0..10)
-            .find_map(|d| Gtin::parse(&format!("{body}{d}")).ok())
-            .expect("one check digit is valid")
+        Gtin::with_check_digit(&body).expect("twelve generated digits make a GTIN-13")
     }
 
     fn products(&mut self) -> Vec<Product> {
