@@ -29,6 +29,7 @@
 //! one; the memory system's own fault tests check that weaker rule.)
 
 pub mod mocks;
+pub mod store;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,0 +1,595 @@
+//! The SQLite state store: one file, zero set-up, the embedded default.
+//!
+//! WAL journal, `synchronous = FULL` (a commit the engine was told about
+//! survives a power cut), writes in `BEGIN IMMEDIATE` transactions so two
+//! writers never deadlock on a lock upgrade. Key lists travel as one JSON
+//! parameter (`json_each`), so statements stay static and every value is bound.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool, SqliteTransaction};
+
+use super::{
+    BatchCommit, Checkpoint, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease,
+    StateStore, expiry, fenced_out, letter_not_open, reference_conflict,
+};
+use crate::connector::Cursor;
+use crate::error::{Error, ErrorKind, Result, Retryability};
+
+/// Versioned schema; applied in order, each once, on open.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "state store",
+    r#"
+CREATE TABLE checkpoints (
+    flow TEXT PRIMARY KEY,
+    cursor TEXT NOT NULL,
+    saved_at INTEGER NOT NULL
+);
+CREATE TABLE idempotency_keys (
+    flow TEXT NOT NULL,
+    key TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (flow, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    flow TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    entity_key TEXT NOT NULL,
+    external_ref TEXT,
+    payload TEXT NOT NULL,
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    first_failed_at INTEGER NOT NULL,
+    last_failed_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    is_open INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX dead_letters_open_key ON dead_letters (flow, entity_key) WHERE is_open = 1;
+CREATE TABLE cross_references (
+    namespace TEXT NOT NULL,
+    system TEXT NOT NULL,
+    outside TEXT NOT NULL,
+    canonical TEXT NOT NULL,
+    PRIMARY KEY (namespace, system, outside),
+    UNIQUE (namespace, system, canonical)
+);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+"#,
+)];
+
+/// A [`StateStore`] in a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the store at `path` and brings its schema
+    /// up to date.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30));
+        Self::connect(options, &path.display().to_string()).await
+    }
+
+    /// A private in-memory database (tests, benches).
+    pub async fn in_memory() -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|e| db_error("sqlite::memory:", e))?;
+        Self::connect(options, "sqlite::memory:").await
+    }
+
+    async fn connect(options: SqliteConnectOptions, name: &str) -> Result<Self> {
+        // One connection: SQLite serializes writers anyway, and a single
+        // connection lets `:memory:` databases work and keeps commits ordered.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| db_error(name, e))?;
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    (*description).into(),
+                    MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(*sql),
+                    false,
+                )
+            })
+            .collect();
+        let mut migrator = Migrator::with_migrations(migrations);
+        migrator.dangerous_set_table_name("seamwork_migrations");
+        migrator.run(&pool).await.map_err(|e| {
+            Error::new(
+                ErrorKind::Unexpected,
+                format!("migrating state store {name}: {e}"),
+            )
+        })?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn write(&self) -> Result<SqliteTransaction<'static>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| db_error("begin", e))
+    }
+}
+
+/// Maps a driver error: I/O, pool and busy errors are worth retrying.
+fn db_error(what: &str, e: sqlx::Error) -> Error {
+    let temporary = match &e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => {
+            let msg = db.message();
+            msg.contains("locked") || msg.contains("busy")
+        }
+        _ => false,
+    };
+    let kind = if temporary {
+        ErrorKind::Unavailable
+    } else {
+        ErrorKind::Unexpected
+    };
+    let retry = if temporary {
+        Retryability::Temporary
+    } else {
+        Retryability::Permanent
+    };
+    Error::new(kind, format!("sqlite state store, {what}: {e}"))
+        .with_retryability(retry)
+        .with_system("sqlite")
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn time(us: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unexpected,
+            format!("stored time {us} µs is out of range"),
+        )
+    })
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    Ok(serde_json::to_string(value)?)
+}
+
+fn from_json<T: DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::new(
+            ErrorKind::Unexpected,
+            format!("state store column `{column}` holds unreadable JSON: {e}"),
+        )
+    })
+}
+
+fn letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter> {
+    let get_text = |c: &str| -> Result<String> { row.try_get(c).map_err(|e| db_error(c, e)) };
+    let get_int = |c: &str| -> Result<i64> { row.try_get(c).map_err(|e| db_error(c, e)) };
+    let external_ref: Option<String> = row
+        .try_get("external_ref")
+        .map_err(|e| db_error("external_ref", e))?;
+    Ok(DeadLetter {
+        id: get_int("id")?,
+        flow: get_text("flow")?,
+        owner: get_text("owner")?,
+        kind: from_json("kind", &get_text("kind")?)?,
+        key: crate::connector::EntityKey::new(get_text("entity_key")?),
+        external_ref: external_ref
+            .map(|t| from_json("external_ref", &t))
+            .transpose()?,
+        payload: from_json("payload", &get_text("payload")?)?,
+        error: from_json("error", &get_text("error")?)?,
+        attempts: u32::try_from(get_int("attempts")?).unwrap_or(u32::MAX),
+        first_failed_at: time(get_int("first_failed_at")?)?,
+        last_failed_at: time(get_int("last_failed_at")?)?,
+        status: from_json("status", &get_text("status")?)?,
+    })
+}
+
+async fn lease_is_current(tx: &mut SqliteTransaction<'static>, lease: &Lease) -> Result<bool> {
+    let row = sqlx::query("SELECT holder, token FROM leases WHERE name = ?")
+        .bind(&lease.name)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|e| db_error("read lease", e))?;
+    Ok(match row {
+        Some(row) => {
+            let holder: String = row.try_get(0).map_err(|e| db_error("holder", e))?;
+            let token: i64 = row.try_get(1).map_err(|e| db_error("token", e))?;
+            holder == lease.holder && token == lease.token
+        }
+        None => false,
+    })
+}
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn checkpoint(&self, flow: &str) -> Result<Option<Checkpoint>> {
+        let row = sqlx::query("SELECT cursor, saved_at FROM checkpoints WHERE flow = ?")
+            .bind(flow)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| db_error("read checkpoint", e))?;
+        row.map(|row| {
+            let cursor: String = row.try_get(0).map_err(|e| db_error("cursor", e))?;
+            let saved_at: i64 = row.try_get(1).map_err(|e| db_error("saved_at", e))?;
+            Ok(Checkpoint {
+                cursor: Cursor::new(cursor),
+                saved_at: time(saved_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn commit(&self, flow: &str, commit: BatchCommit, fence: Option<&Lease>) -> Result<()> {
+        let mut tx = self.write().await?;
+        if let Some(lease) = fence
+            && !lease_is_current(&mut tx, lease).await?
+        {
+            return Err(fenced_out(lease));
+        }
+        if let Some(cursor) = &commit.cursor {
+            sqlx::query(
+                "INSERT INTO checkpoints (flow, cursor, saved_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (flow) DO UPDATE SET cursor = excluded.cursor, saved_at = excluded.saved_at",
+            )
+            .bind(flow)
+            .bind(cursor.as_str())
+            .bind(micros(Utc::now()))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db_error("write checkpoint", e))?;
+        }
+        if !commit.keys.is_empty() {
+            let pairs: Vec<(&str, i64)> = commit
+                .keys
+                .iter()
+                .map(|(k, exp)| (k.as_str(), micros(*exp)))
+                .collect();
+            sqlx::query(
+                "INSERT INTO idempotency_keys (flow, key, expires_at) \
+                 SELECT ?, value ->> 0, value ->> 1 FROM json_each(?) WHERE true \
+                 ON CONFLICT (flow, key) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+            )
+            .bind(flow)
+            .bind(to_json(&pairs)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db_error("write idempotency keys", e))?;
+        }
+        for letter in &commit.dead_letters {
+            sqlx::query(
+                "INSERT INTO dead_letters (flow, owner, kind, entity_key, external_ref, payload, error, \
+                 attempts, first_failed_at, last_failed_at, status, is_open) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) \
+                 ON CONFLICT (flow, entity_key) WHERE is_open = 1 DO UPDATE SET \
+                 attempts = attempts + excluded.attempts, last_failed_at = excluded.last_failed_at, \
+                 error = excluded.error, payload = excluded.payload, external_ref = excluded.external_ref",
+            )
+            .bind(&letter.flow)
+            .bind(&letter.owner)
+            .bind(to_json(&letter.kind)?)
+            .bind(letter.key.as_str())
+            .bind(letter.external_ref.as_ref().map(to_json).transpose()?)
+            .bind(to_json(&letter.payload)?)
+            .bind(to_json(&letter.error)?)
+            .bind(i64::from(letter.attempts))
+            .bind(micros(letter.failed_at))
+            .bind(micros(letter.failed_at))
+            .bind(to_json(&DeadLetterStatus::Open)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db_error("write dead letter", e))?;
+        }
+        tx.commit().await.map_err(|e| db_error("commit", e))
+    }
+
+    async fn seen(&self, flow: &str, keys: &[String], now: DateTime<Utc>) -> Result<Vec<bool>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT j.key FROM json_each(?) j \
+             WHERE EXISTS (SELECT 1 FROM idempotency_keys k \
+                           WHERE k.flow = ? AND k.key = j.value AND k.expires_at > ?)",
+        )
+        .bind(to_json(&keys)?)
+        .bind(flow)
+        .bind(micros(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("read idempotency keys", e))?;
+        let mut seen = vec![false; keys.len()];
+        for row in rows {
+            let index: i64 = row.try_get(0).map_err(|e| db_error("key index", e))?;
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| seen.get_mut(i)) {
+                *slot = true;
+            }
+        }
+        Ok(seen)
+    }
+
+    async fn purge_expired_keys(&self, now: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= ?")
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error("purge idempotency keys", e))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>> {
+        let limit = filter
+            .limit
+            .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let rows = sqlx::query(
+            "SELECT * FROM dead_letters WHERE (? IS NULL OR flow = ?) AND (? = 0 OR is_open = 1) \
+             ORDER BY id LIMIT ?",
+        )
+        .bind(filter.flow.as_deref())
+        .bind(filter.flow.as_deref())
+        .bind(filter.open_only)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("list dead letters", e))?;
+        rows.iter().map(letter_from_row).collect()
+    }
+
+    async fn dead_letter(&self, id: DeadLetterId) -> Result<Option<DeadLetter>> {
+        let row = sqlx::query("SELECT * FROM dead_letters WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| db_error("read dead letter", e))?;
+        row.as_ref().map(letter_from_row).transpose()
+    }
+
+    async fn edit_dead_letter(&self, id: DeadLetterId, payload: serde_json::Value) -> Result<()> {
+        let done = sqlx::query("UPDATE dead_letters SET payload = ? WHERE id = ? AND is_open = 1")
+            .bind(to_json(&payload)?)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error("edit dead letter", e))?;
+        self.require_open_update(id, done.rows_affected()).await
+    }
+
+    async fn resolve_dead_letter(&self, id: DeadLetterId, status: DeadLetterStatus) -> Result<()> {
+        if status == DeadLetterStatus::Open {
+            return Err(Error::config("a dead letter cannot be resolved to `open`"));
+        }
+        let done = sqlx::query(
+            "UPDATE dead_letters SET status = ?, is_open = 0 WHERE id = ? AND is_open = 1",
+        )
+        .bind(to_json(&status)?)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("resolve dead letter", e))?;
+        self.require_open_update(id, done.rows_affected()).await
+    }
+
+    async fn record_dead_letter_failure(
+        &self,
+        id: DeadLetterId,
+        error: &Error,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE dead_letters SET attempts = attempts + 1, error = ?, last_failed_at = ? \
+             WHERE id = ? AND is_open = 1",
+        )
+        .bind(to_json(error)?)
+        .bind(micros(at))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("update dead letter", e))?;
+        self.require_open_update(id, done.rows_affected()).await
+    }
+
+    async fn bind_reference(
+        &self,
+        namespace: &str,
+        system: &str,
+        outside: &str,
+        canonical: &str,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        let existing = sqlx::query(
+            "SELECT outside, canonical FROM cross_references \
+             WHERE namespace = ? AND system = ? AND (outside = ? OR canonical = ?)",
+        )
+        .bind(namespace)
+        .bind(system)
+        .bind(outside)
+        .bind(canonical)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| db_error("read cross-reference", e))?;
+        for row in &existing {
+            let o: String = row.try_get(0).map_err(|e| db_error("outside", e))?;
+            let c: String = row.try_get(1).map_err(|e| db_error("canonical", e))?;
+            if o != outside {
+                return Err(reference_conflict(
+                    namespace, system, outside, canonical, &o,
+                ));
+            }
+            if c != canonical {
+                return Err(reference_conflict(
+                    namespace, system, outside, canonical, &c,
+                ));
+            }
+        }
+        if existing.is_empty() {
+            sqlx::query(
+                "INSERT INTO cross_references (namespace, system, outside, canonical) VALUES (?, ?, ?, ?)",
+            )
+            .bind(namespace)
+            .bind(system)
+            .bind(outside)
+            .bind(canonical)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db_error("write cross-reference", e))?;
+        }
+        tx.commit().await.map_err(|e| db_error("commit", e))
+    }
+
+    async fn canonical_reference(
+        &self,
+        namespace: &str,
+        system: &str,
+        outside: &str,
+    ) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT canonical FROM cross_references WHERE namespace = ? AND system = ? AND outside = ?",
+        )
+        .bind(namespace)
+        .bind(system)
+        .bind(outside)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("read cross-reference", e))
+    }
+
+    async fn outside_reference(
+        &self,
+        namespace: &str,
+        system: &str,
+        canonical: &str,
+    ) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT outside FROM cross_references WHERE namespace = ? AND system = ? AND canonical = ?",
+        )
+        .bind(namespace)
+        .bind(system)
+        .bind(canonical)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("read cross-reference", e))
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>> {
+        let mut tx = self.write().await?;
+        let current = sqlx::query("SELECT holder, token, expires_at FROM leases WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| db_error("read lease", e))?;
+        let token = match current {
+            Some(row) => {
+                let h: String = row.try_get(0).map_err(|e| db_error("holder", e))?;
+                let t: i64 = row.try_get(1).map_err(|e| db_error("token", e))?;
+                let exp: i64 = row.try_get(2).map_err(|e| db_error("expires_at", e))?;
+                if h != holder && exp > micros(now) {
+                    return Ok(None);
+                }
+                t + 1
+            }
+            None => 1,
+        };
+        let lease = Lease {
+            name: name.to_string(),
+            holder: holder.to_string(),
+            token,
+            expires_at: expiry(now, ttl),
+        };
+        sqlx::query(
+            "INSERT INTO leases (name, holder, token, expires_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = excluded.token, \
+             expires_at = excluded.expires_at",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(token)
+        .bind(micros(lease.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db_error("write lease", e))?;
+        tx.commit().await.map_err(|e| db_error("commit", e))?;
+        Ok(Some(lease))
+    }
+
+    async fn renew_lease(
+        &self,
+        lease: &Lease,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>> {
+        let renewed = Lease {
+            expires_at: expiry(now, ttl),
+            ..lease.clone()
+        };
+        let done = sqlx::query(
+            "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? AND token = ?",
+        )
+        .bind(micros(renewed.expires_at))
+        .bind(&lease.name)
+        .bind(&lease.holder)
+        .bind(lease.token)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("renew lease", e))?;
+        Ok((done.rows_affected() == 1).then_some(renewed))
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<()> {
+        sqlx::query("UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? AND token = ?")
+            .bind(micros(DateTime::<Utc>::MIN_UTC))
+            .bind(&lease.name)
+            .bind(&lease.holder)
+            .bind(lease.token)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error("release lease", e))?;
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Turns "no row updated" into the right error.
+    async fn require_open_update(&self, id: DeadLetterId, rows: u64) -> Result<()> {
+        if rows == 1 {
+            return Ok(());
+        }
+        let status = self.dead_letter(id).await?.map(|l| l.status);
+        Err(letter_not_open(id, status.as_ref()))
+    }
+}
