@@ -11,6 +11,7 @@
 //! | [`error`] | one [`Error`] with a kind, retryability and context |
 //! | [`connector`] | `Entity`, `Source<E>`, `Sink<E>`, cursors, paging, the memory system |
 //! | [`mapping`] | declarative, versioned field mappings, cross-references, schema drift |
+//! | [`sync`] | flows with owner, failure policy and SLA; the engine; dead-letter replay |
 //! | [`store`] | durable sync state: checkpoints, idempotency keys, dead letters, leases (memory, SQLite) |
 //! | `testkit` | (feature `testkit`) the conformance suite and mockall mocks |
 //!
@@ -33,6 +34,7 @@ pub mod mapping;
 pub mod model;
 pub mod rules;
 pub mod store;
+pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

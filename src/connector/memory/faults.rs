@@ -83,6 +83,11 @@ pub struct MemoryStats {
     pub records_read: u64,
     /// Records created, updated or found unchanged by upserts.
     pub records_written: u64,
+    /// Of those, records that did not exist before (the effect a duplicate
+    /// delivery must never repeat).
+    pub records_created: u64,
+    /// Of those, records whose content changed.
+    pub records_updated: u64,
     /// Records rejected by upserts.
     pub records_rejected: u64,
     /// Injected `Unavailable` errors.
@@ -102,6 +107,8 @@ pub(crate) struct Counters {
     pub calls: AtomicU64,
     pub records_read: AtomicU64,
     pub records_written: AtomicU64,
+    pub records_created: AtomicU64,
+    pub records_updated: AtomicU64,
     pub records_rejected: AtomicU64,
     pub transient_errors: AtomicU64,
     pub partial_writes: AtomicU64,
@@ -121,6 +128,8 @@ impl Counters {
             calls: g(&self.calls),
             records_read: g(&self.records_read),
             records_written: g(&self.records_written),
+            records_created: g(&self.records_created),
+            records_updated: g(&self.records_updated),
             records_rejected: g(&self.records_rejected),
             transient_errors: g(&self.transient_errors),
             partial_writes: g(&self.partial_writes),

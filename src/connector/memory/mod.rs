@@ -372,8 +372,14 @@ impl Inner {
         Counters::add(&self.faults.counters.records_written, 1);
         let (outcome, external_id) = state.put(&self.system, entity.clone());
         let result = match outcome {
-            PutOutcome::Created => WriteResult::Created { external_id },
-            PutOutcome::Updated => WriteResult::Updated { external_id },
+            PutOutcome::Created => {
+                Counters::add(&self.faults.counters.records_created, 1);
+                WriteResult::Created { external_id }
+            }
+            PutOutcome::Updated => {
+                Counters::add(&self.faults.counters.records_updated, 1);
+                WriteResult::Updated { external_id }
+            }
             PutOutcome::Unchanged => WriteResult::Unchanged { external_id },
         };
         WriteOutcome::new(key, result)

@@ -1,0 +1,697 @@
+//! The engine: runs flows against a state store, never losing or
+//! duplicating a record.
+//!
+//! A run reads from the flow's checkpoint (minus its lookback) in batches.
+//! Per batch: keep the newest version of each key, drop versions whose
+//! idempotency key was already committed, map and validate, upsert (retrying
+//! temporary errors, bisecting a batch the sink refuses as a whole), then
+//! commit the new checkpoint, the delivered keys and the dead letters in one
+//! store transaction. A crash anywhere before that commit means the batch is
+//! read again and re-upserted, which idempotent sinks answer with
+//! `unchanged`: at-least-once delivery plus idempotency is effectively once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use super::alert::{Alert, AlertKind, AlertSink, LogAlertSink};
+use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
+use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
+use crate::error::{Error, ErrorKind, Result, Retryability};
+use crate::store::{
+    BatchCommit, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease, NewDeadLetter,
+    StateStore, expiry,
+};
+
+/// What one run of a flow did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RunReport {
+    /// Records read from the source (duplicates included).
+    pub read: u64,
+    /// Older versions of a key dropped because a newer one was in the batch.
+    pub superseded: u64,
+    /// Records skipped because their idempotency key was already committed.
+    pub already_delivered: u64,
+    /// Created in the sink.
+    pub created: u64,
+    /// Updated in the sink.
+    pub updated: u64,
+    /// Already equal in the sink.
+    pub unchanged: u64,
+    /// Sent to the dead-letter queue.
+    pub dead_lettered: u64,
+    /// Skipped with an alert.
+    pub skipped: u64,
+    /// Retries of calls and records.
+    pub retries: u64,
+    /// Batches committed.
+    pub batches: u64,
+    /// The worst source-change-to-write lag of the run.
+    pub max_lag: Option<Duration>,
+    /// The checkpoint after the run.
+    pub checkpoint: Option<Cursor>,
+    /// Why the flow halted, if it did.
+    pub halted: Option<Error>,
+}
+
+impl RunReport {
+    /// Records written or found equal.
+    pub fn delivered(&self) -> u64 {
+        self.created + self.updated + self.unchanged
+    }
+
+    fn processed(&self) -> u64 {
+        self.delivered() + self.dead_lettered + self.skipped
+    }
+}
+
+/// What a replay of a dead letter did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ReplayOutcome {
+    /// Delivered; the letter is closed as replayed.
+    Delivered(WriteResult),
+    /// Failed again; the letter stays open with one more attempt.
+    Failed(Error),
+}
+
+/// Runs flows. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    store: Arc<dyn StateStore>,
+    alerts: Arc<dyn AlertSink>,
+    fence: Option<Lease>,
+}
+
+/// A record that failed for good, with where it was in the batch.
+struct Failure<E> {
+    position: usize,
+    record: Record<E>,
+    error: Error,
+    attempts: u32,
+}
+
+/// The records of a batch that reach the sink, in stream order.
+struct Candidate<E> {
+    position: usize,
+    record: Record<E>,
+    /// What the sink receives (after the map step).
+    mapped: E,
+}
+
+impl Engine {
+    /// An engine over `store`, alerting through the log.
+    pub fn new(store: Arc<dyn StateStore>) -> Self {
+        Engine {
+            store,
+            alerts: Arc::new(LogAlertSink),
+            fence: None,
+        }
+    }
+
+    /// Sends alerts to `alerts` instead of the log.
+    pub fn with_alerts(mut self, alerts: Arc<dyn AlertSink>) -> Self {
+        self.alerts = alerts;
+        self
+    }
+
+    /// Commits only while `lease` is current (several workers sharing a
+    /// store): a worker that lost its lease cannot move the checkpoint.
+    pub fn with_fence(mut self, lease: Lease) -> Self {
+        self.fence = Some(lease);
+        self
+    }
+
+    /// The store this engine writes to.
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
+    /// Runs `flow` from its checkpoint until the source has nothing more,
+    /// or the flow halts (see [`RunReport::halted`]). `Err` means the state
+    /// store itself failed; nothing past the last commit is lost.
+    pub async fn run_once<E: Entity>(&self, flow: &Flow<E>) -> Result<RunReport> {
+        let span = tracing::info_span!("flow_run", flow = %flow.name, entity = %E::KIND);
+        self.run(flow).instrument(span).await
+    }
+
+    async fn run<E: Entity>(&self, flow: &Flow<E>) -> Result<RunReport> {
+        let mut report = RunReport::default();
+        let checkpoint = self.store.checkpoint(&flow.name).await?;
+        report.checkpoint = checkpoint.as_ref().map(|c| c.cursor.clone());
+        let since = checkpoint.map(|c| look_back(c.cursor, flow.options.lookback));
+        let mut stream = flow.source.read(since);
+        let mut read_delays = flow.policy.retry.delays();
+        loop {
+            let mut batch = Vec::with_capacity(flow.options.batch_size);
+            let mut read_error = None;
+            let mut finished = false;
+            while batch.len() < flow.options.batch_size {
+                match stream.next().await {
+                    Some(Ok(record)) => batch.push(record),
+                    Some(Err(e)) => {
+                        read_error = Some(e);
+                        break;
+                    }
+                    None => {
+                        finished = true;
+                        break;
+                    }
+                }
+            }
+            report.read += batch.len() as u64;
+            if !batch.is_empty() {
+                // Progress: a later read failure gets a fresh set of retries.
+                read_delays = flow.policy.retry.delays();
+                self.process_batch(flow, batch, &mut report).await?;
+                if report.halted.is_some() {
+                    break;
+                }
+            }
+            if let Some(error) = read_error {
+                let delay = retry_delay(&error, &mut read_delays, &flow.policy.retry);
+                let Some(delay) = delay else {
+                    let error = give_up(error);
+                    self.halt(flow, &mut report, error).await;
+                    break;
+                };
+                report.retries += 1;
+                tracing::warn!(%error, ?delay, "source read failed; resuming from the checkpoint");
+                tokio::time::sleep(delay).await;
+                stream = flow.source.read(report.checkpoint.clone());
+                continue;
+            }
+            if finished {
+                break;
+            }
+        }
+        if let Some(lag) = report.max_lag
+            && lag > flow.sla.max_lag
+        {
+            let what = AlertKind::SlaBreached {
+                lag,
+                max_lag: flow.sla.max_lag,
+            };
+            self.alert(flow, what).await;
+        }
+        Ok(report)
+    }
+
+    async fn process_batch<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+        batch: Vec<Record<E>>,
+        report: &mut RunReport,
+    ) -> Result<()> {
+        let now = Utc::now();
+        let last_cursor = batch.last().map(|r| r.cursor.clone());
+        let cursors: Vec<Cursor> = batch.iter().map(|r| r.cursor.clone()).collect();
+        let keys: Vec<String> = batch.iter().map(idempotency_key).collect();
+        let newest = newest_per_key(&batch);
+        report.superseded += (batch.len() - newest.len()) as u64;
+        let fresh_keys: Vec<String> = newest.iter().map(|&i| keys[i].clone()).collect();
+        let seen = self.store.seen(&flow.name, &fresh_keys, now).await?;
+
+        let mut records: Vec<Option<Record<E>>> = batch.into_iter().map(Some).collect();
+        let mut candidates = Vec::new();
+        let mut failures = Vec::new();
+        for (&position, seen) in newest.iter().zip(seen) {
+            let Some(record) = records[position].take() else {
+                continue;
+            };
+            if seen {
+                report.already_delivered += 1;
+                continue;
+            }
+            match prepare(flow, &record) {
+                Ok(mapped) => candidates.push(Candidate {
+                    position,
+                    record,
+                    mapped,
+                }),
+                Err(error) => failures.push(Failure {
+                    position,
+                    record,
+                    error,
+                    attempts: 1,
+                }),
+            }
+        }
+
+        if flow.policy.on_permanent == OnPermanentFailure::Halt
+            && let Some(first) = failures.iter().map(|f| f.position).min()
+        {
+            // Nothing past a known poisoned record is written.
+            candidates.retain(|c| c.position < first);
+        }
+        let written = match self.write(flow, candidates, &mut failures, report).await {
+            Ok(written) => written,
+            Err(error) => {
+                // The sink is unreachable or refuses every call: nothing of
+                // this batch is acknowledged; the next run starts here again.
+                self.halt(flow, report, error).await;
+                return Ok(());
+            }
+        };
+        failures.sort_by_key(|f| f.position);
+
+        // A halting policy stops in front of the first failure.
+        let halt_at = match flow.policy.on_permanent {
+            OnPermanentFailure::Halt => failures.first().map(|f| f.position),
+            _ => None,
+        };
+        let mut commit = match halt_at {
+            Some(0) => BatchCommit::without_cursor(),
+            Some(p) => BatchCommit::new(cursors[p - 1].clone()),
+            None => match last_cursor {
+                Some(c) => BatchCommit::new(c),
+                None => BatchCommit::without_cursor(),
+            },
+        };
+        let keep_until = expiry(now, flow.options.idempotency_ttl);
+        let acknowledged = |position: usize| halt_at.is_none_or(|h| position < h);
+        let mut delivered_keys: Vec<&str> = written.iter().map(|&p| keys[p].as_str()).collect();
+        for (position, key) in keys.iter().enumerate() {
+            // Superseded versions are covered by the newer one's write.
+            if records[position].is_some() && acknowledged(position) {
+                delivered_keys.push(key);
+            }
+        }
+        let mut skipped_alerts = Vec::new();
+        for failure in failures.iter().filter(|f| acknowledged(f.position)) {
+            delivered_keys.push(&keys[failure.position]);
+            match flow.policy.on_permanent {
+                OnPermanentFailure::DeadLetter => {
+                    report.dead_lettered += 1;
+                    commit = commit.with_dead_letter(dead_letter(flow, failure, now));
+                }
+                _ => {
+                    report.skipped += 1;
+                    skipped_alerts.push(AlertKind::RecordSkipped {
+                        key: failure.record.entity.key(),
+                        error: failure.error.clone(),
+                    });
+                }
+            }
+        }
+        commit = commit.with_keys(delivered_keys, keep_until);
+        let new_checkpoint = commit.cursor.clone();
+        self.store
+            .commit(&flow.name, commit, self.fence.as_ref())
+            .await?;
+        report.batches += 1;
+        if new_checkpoint.is_some() {
+            report.checkpoint = new_checkpoint;
+        }
+        for what in skipped_alerts {
+            self.alert(flow, what).await;
+        }
+        if let Some(position) = halt_at {
+            let failure = failures.iter().find(|f| f.position == position);
+            let error = failure.map_or_else(
+                || Error::new(ErrorKind::Unexpected, "halted"),
+                |f| f.error.clone().with_key(f.record.entity.key().to_string()),
+            );
+            self.halt(flow, report, error).await;
+        } else if let Some(limit) = flow.policy.max_dead_letter_per_mille {
+            let processed = report.processed();
+            if processed >= flow.policy.dead_letter_rate_min_records.max(1)
+                && report.dead_lettered * 1000 > u64::from(limit) * processed
+            {
+                let error = Error::new(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "{} of {} records dead-lettered, over the limit of {limit}‰; \
+                         halting so a broken mapping or source does not fill the queue",
+                        report.dead_lettered, processed
+                    ),
+                );
+                self.halt(flow, report, error).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Upserts the candidates; returns the positions delivered and adds
+    /// records that failed for good to `failures`. `Err` when the sink cannot
+    /// be written at all.
+    async fn write<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+        candidates: Vec<Candidate<E>>,
+        failures: &mut Vec<Failure<E>>,
+        report: &mut RunReport,
+    ) -> Result<Vec<usize>> {
+        let max_batch = flow
+            .sink
+            .capability(E::KIND)
+            .max_batch
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let mut delivered = Vec::with_capacity(candidates.len());
+        let mut pending: Vec<(Candidate<E>, u32)> =
+            candidates.into_iter().map(|c| (c, 0)).collect();
+        let mut delays = flow.policy.retry.delays();
+        while !pending.is_empty() {
+            let mut retry_later = Vec::new();
+            let mut pause: Option<Duration> = None;
+            let mut rest = pending;
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(max_batch));
+                let chunk = std::mem::replace(&mut rest, tail);
+                let outcomes = self.upsert_chunk(flow, chunk, report).await?;
+                for (candidate, attempts, result) in outcomes {
+                    match result {
+                        Ok(written) => {
+                            delivered.push(candidate.position);
+                            count(report, &written);
+                            let lag = (Utc::now() - candidate.record.changed_at)
+                                .to_std()
+                                .unwrap_or_default();
+                            report.max_lag = Some(report.max_lag.map_or(lag, |m| m.max(lag)));
+                        }
+                        Err(error) if error.retryability() == Retryability::Temporary => {
+                            pause = pause.max(error.retry_after());
+                            retry_later.push((candidate, attempts, error));
+                        }
+                        Err(error) => failures.push(Failure {
+                            position: candidate.position,
+                            record: candidate.record,
+                            error,
+                            attempts,
+                        }),
+                    }
+                }
+            }
+            if retry_later.is_empty() {
+                break;
+            }
+            match next_delay(pause, &mut delays, &flow.policy.retry) {
+                Some(delay) => {
+                    report.retries += retry_later.len() as u64;
+                    tokio::time::sleep(delay).await;
+                    pending = retry_later.into_iter().map(|(c, a, _)| (c, a)).collect();
+                }
+                None => {
+                    for (candidate, attempts, error) in retry_later {
+                        failures.push(Failure {
+                            position: candidate.position,
+                            record: candidate.record,
+                            error: give_up(error),
+                            attempts,
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// One upsert call with whole-call retries; a batch refused as a whole
+    /// for bad data is split in halves until the bad records stand alone.
+    #[allow(clippy::type_complexity)]
+    async fn upsert_chunk<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+        chunk: Vec<(Candidate<E>, u32)>,
+        report: &mut RunReport,
+    ) -> Result<Vec<(Candidate<E>, u32, Result<WriteResult>)>> {
+        let mut work = vec![chunk];
+        let mut done = Vec::new();
+        while let Some(chunk) = work.pop() {
+            let entities: Vec<E> = chunk.iter().map(|(c, _)| c.mapped.clone()).collect();
+            let mut delays = flow.policy.retry.delays();
+            let mut calls = 0u32;
+            let outcome = loop {
+                calls += 1;
+                match flow.sink.upsert(&entities).await {
+                    Ok(outcomes) => break Ok(outcomes),
+                    Err(error) if error.retryability() == Retryability::Temporary => {
+                        match retry_delay(&error, &mut delays, &flow.policy.retry) {
+                            Some(delay) => {
+                                report.retries += 1;
+                                tokio::time::sleep(delay).await;
+                            }
+                            None => break Err(give_up(error)),
+                        }
+                    }
+                    Err(error) => break Err(error),
+                }
+            };
+            match outcome {
+                Ok(outcomes) if outcomes.len() == chunk.len() => {
+                    for ((candidate, attempts), outcome) in chunk.into_iter().zip(outcomes) {
+                        let result = match outcome.result {
+                            WriteResult::Rejected { error } => Err(error),
+                            other => Ok(other),
+                        };
+                        done.push((candidate, attempts + calls, result));
+                    }
+                }
+                Ok(outcomes) => {
+                    return Err(Error::new(
+                        ErrorKind::Unexpected,
+                        format!(
+                            "sink {} answered {} outcomes for {} records; it breaks the Sink contract",
+                            flow.sink.system(),
+                            outcomes.len(),
+                            chunk.len()
+                        ),
+                    ));
+                }
+                Err(error) if error.kind() == &ErrorKind::InvalidData && chunk.len() > 1 => {
+                    let mut left = chunk;
+                    let right = left.split_off(left.len() / 2);
+                    work.push(right);
+                    work.push(left);
+                }
+                Err(error) if error.kind() == &ErrorKind::InvalidData => {
+                    for (candidate, attempts) in chunk {
+                        done.push((candidate, attempts + calls, Err(error.clone())));
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(done)
+    }
+
+    async fn halt<E: Entity>(&self, flow: &Flow<E>, report: &mut RunReport, error: Error) {
+        tracing::error!(flow = %flow.name, %error, "flow halted");
+        report.halted = Some(error.clone());
+        self.alert(flow, AlertKind::Halted { error }).await;
+    }
+
+    async fn alert<E: Entity>(&self, flow: &Flow<E>, what: AlertKind) {
+        let alert = Alert {
+            flow: flow.name.clone(),
+            kind: E::KIND,
+            owner: flow.owner.clone(),
+            what,
+            at: Utc::now(),
+        };
+        self.alerts.send(&alert).await;
+    }
+
+    /// Replays one open dead letter of `flow` through its map step and sink.
+    pub async fn replay<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+        id: DeadLetterId,
+    ) -> Result<ReplayOutcome> {
+        let letter = self
+            .store
+            .dead_letter(id)
+            .await?
+            .filter(|l| l.flow == flow.name && l.status == DeadLetterStatus::Open)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("no open dead letter {id} in flow `{}`", flow.name),
+                )
+            })?;
+        let attempt = async {
+            let entity: E = serde_json::from_value(letter.payload.clone()).map_err(|e| {
+                Error::invalid_data(format!(
+                    "dead letter {id}: payload is not a {}: {e}",
+                    E::KIND
+                ))
+            })?;
+            let mapped = prepare_entity(flow, entity)?;
+            let mut outcomes = flow.sink.upsert(std::slice::from_ref(&mapped)).await?;
+            match outcomes.pop().map(|o| o.result) {
+                Some(WriteResult::Rejected { error }) => Err(error),
+                Some(written) => Ok(written),
+                None => Err(Error::new(
+                    ErrorKind::Unexpected,
+                    "sink answered no outcome",
+                )),
+            }
+        };
+        match attempt.await {
+            Ok(written) => {
+                let status = DeadLetterStatus::Replayed { at: Utc::now() };
+                self.store.resolve_dead_letter(id, status).await?;
+                Ok(ReplayOutcome::Delivered(written))
+            }
+            Err(error) => {
+                self.store
+                    .record_dead_letter_failure(id, &error, Utc::now())
+                    .await?;
+                Ok(ReplayOutcome::Failed(error))
+            }
+        }
+    }
+
+    /// Replays every open dead letter of `flow`, oldest first.
+    pub async fn replay_all<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+    ) -> Result<Vec<(DeadLetterId, ReplayOutcome)>> {
+        let letters = self
+            .store
+            .dead_letters(&DeadLetterFilter::open(flow.name.clone()))
+            .await?;
+        let mut out = Vec::with_capacity(letters.len());
+        for letter in letters {
+            out.push((letter.id, self.replay(flow, letter.id).await?));
+        }
+        Ok(out)
+    }
+
+    /// Closes a dead letter without delivering it; the reason is required.
+    pub async fn discard(&self, id: DeadLetterId, reason: &str) -> Result<()> {
+        if reason.trim().is_empty() {
+            return Err(Error::config(format!(
+                "discarding dead letter {id} needs a reason"
+            )));
+        }
+        let status = DeadLetterStatus::Discarded {
+            reason: reason.to_string(),
+            at: Utc::now(),
+        };
+        self.store.resolve_dead_letter(id, status).await
+    }
+}
+
+/// The key that makes a redelivery harmless: where the record lives and
+/// which version it is.
+pub fn idempotency_key<E>(record: &Record<E>) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{}",
+        record.external_ref.system,
+        record.external_ref.id,
+        record
+            .changed_at
+            .to_rfc3339_opts(SecondsFormat::Nanos, true)
+    )
+}
+
+/// Positions of the newest record per entity key, in stream order.
+fn newest_per_key<E: Entity>(batch: &[Record<E>]) -> Vec<usize> {
+    let mut newest: HashMap<EntityKey, usize> = HashMap::with_capacity(batch.len());
+    for (i, record) in batch.iter().enumerate() {
+        let slot = newest.entry(record.entity.key()).or_insert(i);
+        if record.changed_at >= batch[*slot].changed_at {
+            *slot = i;
+        }
+    }
+    let mut positions: Vec<usize> = newest.into_values().collect();
+    positions.sort_unstable();
+    positions
+}
+
+/// Map step, then validation: what the sink will receive.
+fn prepare<E: Entity>(flow: &Flow<E>, record: &Record<E>) -> Result<E> {
+    prepare_entity(flow, record.entity.clone())
+}
+
+fn prepare_entity<E: Entity>(flow: &Flow<E>, entity: E) -> Result<E> {
+    let mapped = match &flow.map {
+        Some(step) => step(entity)?,
+        None => entity,
+    };
+    mapped.validate()?;
+    Ok(mapped)
+}
+
+fn count(report: &mut RunReport, written: &WriteResult) {
+    match written {
+        WriteResult::Created { .. } => report.created += 1,
+        WriteResult::Updated { .. } => report.updated += 1,
+        _ => report.unchanged += 1,
+    }
+}
+
+fn dead_letter<E: Entity>(flow: &Flow<E>, f: &Failure<E>, now: DateTime<Utc>) -> NewDeadLetter {
+    NewDeadLetter {
+        flow: flow.name.clone(),
+        owner: flow.owner.team.clone(),
+        kind: E::KIND,
+        key: f.record.entity.key(),
+        external_ref: Some(f.record.external_ref.clone()),
+        payload: serde_json::to_value(&f.record.entity)
+            .unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() })),
+        error: f.error.clone(),
+        attempts: f.attempts.max(1),
+        failed_at: now,
+    }
+}
+
+/// The delay before the next attempt, or `None` when retries ran out. A
+/// server's `Retry-After` wins over the backoff (up to `max_retry_after`).
+fn retry_delay(
+    error: &Error,
+    delays: &mut impl Iterator<Item = Duration>,
+    policy: &RetryPolicy,
+) -> Option<Duration> {
+    if error.retryability() != Retryability::Temporary {
+        return None;
+    }
+    next_delay(error.retry_after(), delays, policy)
+}
+
+fn next_delay(
+    retry_after: Option<Duration>,
+    delays: &mut impl Iterator<Item = Duration>,
+    policy: &RetryPolicy,
+) -> Option<Duration> {
+    let backoff = delays.next()?;
+    match retry_after {
+        Some(wait) if wait > policy.max_retry_after => None,
+        Some(wait) => Some(wait.max(backoff)),
+        None => Some(backoff),
+    }
+}
+
+fn give_up(error: Error) -> Error {
+    if error.retryability() == Retryability::Temporary {
+        error.retries_exhausted()
+    } else {
+        error
+    }
+}
+
+/// Moves a time|id cursor back by `lookback`; other cursors stay as they are.
+fn look_back(cursor: Cursor, lookback: Duration) -> Cursor {
+    if lookback.is_zero() {
+        return cursor;
+    }
+    match (
+        TimeIdCursor::decode(&cursor),
+        chrono::Duration::from_std(lookback),
+    ) {
+        (Ok(c), Ok(back)) => match c.at.checked_sub_signed(back) {
+            Some(at) => TimeIdCursor::new(at, "").encode(),
+            None => cursor,
+        },
+        _ => cursor,
+    }
+}
