@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
-use seamwork::connector::{Sink, Source};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::StreamExt;
 use seamwork::connector::memory::{Dataset, MemoryOptions, MemorySystem, SeedOptions};
+use seamwork::connector::{Sink, Source};
 use seamwork::model::{InventoryLevel, SystemId};
 use seamwork::store::SqliteStore;
 use seamwork::sync::{Engine, FailurePolicy, Flow, FlowOptions, Owner, Sla};

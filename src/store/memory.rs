@@ -12,6 +12,7 @@ use super::{
     BatchCommit, Checkpoint, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease,
     StateStore, expiry, fenced_out, letter_not_open, reference_conflict,
 };
+use crate::connector::EntityKey;
 use crate::error::{Error, Result};
 
 /// A [`StateStore`] in memory. Nothing survives the process.
@@ -24,6 +25,7 @@ pub struct MemoryStore {
 struct State {
     checkpoints: HashMap<String, Checkpoint>,
     keys: HashMap<(String, String), DateTime<Utc>>,
+    versions: HashMap<String, HashMap<EntityKey, DateTime<Utc>>>,
     letters: BTreeMap<DeadLetterId, DeadLetter>,
     next_letter: DeadLetterId,
     /// (namespace, system, outside) → canonical, and the reverse.
@@ -82,6 +84,11 @@ impl StateStore for MemoryStore {
         for (key, expires_at) in commit.keys {
             state.keys.insert((flow.to_string(), key), expires_at);
         }
+        let versions = state.versions.entry(flow.to_string()).or_default();
+        for (key, at) in commit.versions {
+            let slot = versions.entry(key).or_insert(at);
+            *slot = (*slot).max(at);
+        }
         for letter in commit.dead_letters {
             let existing = state.letters.values_mut().find(|l| {
                 l.flow == letter.flow && l.key == letter.key && l.status == DeadLetterStatus::Open
@@ -93,6 +100,7 @@ impl StateStore for MemoryStore {
                     open.error = letter.error;
                     open.payload = letter.payload;
                     open.external_ref = letter.external_ref;
+                    open.changed_at = letter.changed_at;
                 }
                 None => {
                     state.next_letter += 1;
@@ -106,6 +114,7 @@ impl StateStore for MemoryStore {
                             kind: letter.kind,
                             key: letter.key,
                             external_ref: letter.external_ref,
+                            changed_at: letter.changed_at,
                             payload: letter.payload,
                             error: letter.error,
                             attempts: letter.attempts,
@@ -129,6 +138,15 @@ impl StateStore for MemoryStore {
                 k.clone_into(&mut probe.1);
                 state.keys.get(&probe).is_some_and(|exp| *exp > now)
             })
+            .collect())
+    }
+
+    async fn versions(&self, flow: &str, keys: &[EntityKey]) -> Result<Vec<Option<DateTime<Utc>>>> {
+        let state = self.state();
+        let versions = state.versions.get(flow);
+        Ok(keys
+            .iter()
+            .map(|k| versions.and_then(|v| v.get(k)).copied())
             .collect())
     }
 

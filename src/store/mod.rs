@@ -8,7 +8,7 @@
 //! (`testkit::store`).
 //!
 //! The engine's one write per batch is [`StateStore::commit`]: the new
-//! checkpoint, the idempotency keys of what was delivered and the batch's dead
+//! checkpoint, the version of each key it delivered and the batch's dead
 //! letters land in one transaction, so a crash leaves either all of them or
 //! none. Re-delivering a batch whose commit was lost is safe because sinks
 //! upsert idempotently.
@@ -69,9 +69,13 @@ pub struct BatchCommit {
     /// The new checkpoint; `None` keeps the old one (nothing was acknowledged
     /// past it, e.g. a halted batch whose first record failed).
     pub cursor: Option<crate::connector::Cursor>,
-    /// Idempotency keys of records that were delivered, dead-lettered or
-    /// skipped, with the time they may be forgotten.
+    /// Idempotency keys (webhook delivery ids) with the time they may be
+    /// forgotten.
     pub keys: Vec<(String, DateTime<Utc>)>,
+    /// The version (change time) of each entity key that was delivered,
+    /// dead-lettered or skipped: the per-key high-water mark that makes
+    /// redeliveries and stale versions harmless.
+    pub versions: Vec<(EntityKey, DateTime<Utc>)>,
     /// Records that failed for good in this batch.
     pub dead_letters: Vec<NewDeadLetter>,
 }
@@ -82,6 +86,7 @@ impl BatchCommit {
         BatchCommit {
             cursor: Some(cursor),
             keys: Vec::new(),
+            versions: Vec::new(),
             dead_letters: Vec::new(),
         }
     }
@@ -91,6 +96,7 @@ impl BatchCommit {
         BatchCommit {
             cursor: None,
             keys: Vec::new(),
+            versions: Vec::new(),
             dead_letters: Vec::new(),
         }
     }
@@ -103,6 +109,12 @@ impl BatchCommit {
     ) -> Self {
         self.keys
             .extend(keys.into_iter().map(|k| (k.into(), expires_at)));
+        self
+    }
+
+    /// Records that `key` was handled up to the version changed at `at`.
+    pub fn with_version(mut self, key: EntityKey, at: DateTime<Utc>) -> Self {
+        self.versions.push((key, at));
         self
     }
 
@@ -130,6 +142,9 @@ pub struct NewDeadLetter {
     pub key: EntityKey,
     /// Where it came from.
     pub external_ref: Option<ExternalRef>,
+    /// The version that failed (its change time in the source); a replay
+    /// of a version older than what was delivered since is refused.
+    pub changed_at: DateTime<Utc>,
     /// The record as JSON (editable before a replay).
     pub payload: serde_json::Value,
     /// Why it failed the last time.
@@ -177,6 +192,8 @@ pub struct DeadLetter {
     pub key: EntityKey,
     /// Where it came from.
     pub external_ref: Option<ExternalRef>,
+    /// The version that failed (its change time in the source).
+    pub changed_at: DateTime<Utc>,
     /// The record as JSON; replays deserialize this.
     pub payload: serde_json::Value,
     /// The last error.
@@ -244,7 +261,8 @@ pub trait StateStore: Send + Sync {
     /// The flow's checkpoint, if it ever committed one.
     async fn checkpoint(&self, flow: &str) -> Result<Option<Checkpoint>>;
 
-    /// Writes a batch's checkpoint, idempotency keys and dead letters in one
+    /// Writes a batch's checkpoint, idempotency keys, versions (keeping the
+    /// later of the stored and the new one) and dead letters in one
     /// transaction. With `fence`, the commit is refused (`Conflict`,
     /// permanent) unless that lease is still the current one for its name.
     /// A dead letter for a key that already has an open letter in the same
@@ -255,6 +273,9 @@ pub trait StateStore: Send + Sync {
     /// For each key, whether it was committed for `flow` and has not expired
     /// at `now`.
     async fn seen(&self, flow: &str, keys: &[String], now: DateTime<Utc>) -> Result<Vec<bool>>;
+
+    /// For each entity key, the latest version committed for `flow`.
+    async fn versions(&self, flow: &str, keys: &[EntityKey]) -> Result<Vec<Option<DateTime<Utc>>>>;
 
     /// Forgets idempotency keys that expired before `now`; returns how many.
     async fn purge_expired_keys(&self, now: DateTime<Utc>) -> Result<u64>;

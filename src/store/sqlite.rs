@@ -21,7 +21,7 @@ use super::{
     BatchCommit, Checkpoint, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease,
     StateStore, expiry, fenced_out, letter_not_open, reference_conflict,
 };
-use crate::connector::Cursor;
+use crate::connector::{Cursor, EntityKey};
 use crate::error::{Error, ErrorKind, Result, Retryability};
 
 /// Versioned schema; applied in order, each once, on open.
@@ -41,6 +41,12 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (flow, key)
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+CREATE TABLE versions (
+    flow TEXT NOT NULL,
+    entity_key TEXT NOT NULL,
+    changed_at INTEGER NOT NULL,
+    PRIMARY KEY (flow, entity_key)
+) WITHOUT ROWID;
 CREATE TABLE dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     flow TEXT NOT NULL,
@@ -48,6 +54,7 @@ CREATE TABLE dead_letters (
     kind TEXT NOT NULL,
     entity_key TEXT NOT NULL,
     external_ref TEXT,
+    changed_at INTEGER NOT NULL,
     payload TEXT NOT NULL,
     error TEXT NOT NULL,
     attempts INTEGER NOT NULL,
@@ -202,10 +209,11 @@ fn letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter> {
         flow: get_text("flow")?,
         owner: get_text("owner")?,
         kind: from_json("kind", &get_text("kind")?)?,
-        key: crate::connector::EntityKey::new(get_text("entity_key")?),
+        key: EntityKey::new(get_text("entity_key")?),
         external_ref: external_ref
             .map(|t| from_json("external_ref", &t))
             .transpose()?,
+        changed_at: time(get_int("changed_at")?)?,
         payload: from_json("payload", &get_text("payload")?)?,
         error: from_json("error", &get_text("error")?)?,
         attempts: u32::try_from(get_int("attempts")?).unwrap_or(u32::MAX),
@@ -286,20 +294,39 @@ impl StateStore for SqliteStore {
             .await
             .map_err(|e| db_error("write idempotency keys", e))?;
         }
+        if !commit.versions.is_empty() {
+            let pairs: Vec<(&str, i64)> = commit
+                .versions
+                .iter()
+                .map(|(k, at)| (k.as_str(), micros(*at)))
+                .collect();
+            sqlx::query(
+                "INSERT INTO versions (flow, entity_key, changed_at) \
+                 SELECT ?, value ->> 0, value ->> 1 FROM json_each(?) WHERE true \
+                 ON CONFLICT (flow, entity_key) DO UPDATE SET changed_at = max(changed_at, excluded.changed_at)",
+            )
+            .bind(flow)
+            .bind(to_json(&pairs)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db_error("write versions", e))?;
+        }
         for letter in &commit.dead_letters {
             sqlx::query(
-                "INSERT INTO dead_letters (flow, owner, kind, entity_key, external_ref, payload, error, \
-                 attempts, first_failed_at, last_failed_at, status, is_open) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) \
+                "INSERT INTO dead_letters (flow, owner, kind, entity_key, external_ref, changed_at, \
+                 payload, error, attempts, first_failed_at, last_failed_at, status, is_open) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) \
                  ON CONFLICT (flow, entity_key) WHERE is_open = 1 DO UPDATE SET \
                  attempts = attempts + excluded.attempts, last_failed_at = excluded.last_failed_at, \
-                 error = excluded.error, payload = excluded.payload, external_ref = excluded.external_ref",
+                 error = excluded.error, payload = excluded.payload, external_ref = excluded.external_ref, \
+                 changed_at = excluded.changed_at",
             )
             .bind(&letter.flow)
             .bind(&letter.owner)
             .bind(to_json(&letter.kind)?)
             .bind(letter.key.as_str())
             .bind(letter.external_ref.as_ref().map(to_json).transpose()?)
+            .bind(micros(letter.changed_at))
             .bind(to_json(&letter.payload)?)
             .bind(to_json(&letter.error)?)
             .bind(i64::from(letter.attempts))
@@ -336,6 +363,35 @@ impl StateStore for SqliteStore {
             }
         }
         Ok(seen)
+    }
+
+    async fn versions(&self, flow: &str, keys: &[EntityKey]) -> Result<Vec<Option<DateTime<Utc>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = keys.iter().map(EntityKey::as_str).collect();
+        // A correlated lookup per key keeps SQLite on the primary key index.
+        let rows = sqlx::query(
+            "SELECT j.key, (SELECT v.changed_at FROM versions v \
+                            WHERE v.flow = ? AND v.entity_key = j.value) AS changed_at \
+             FROM json_each(?) j",
+        )
+        .bind(flow)
+        .bind(to_json(&names)?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("read versions", e))?;
+        let mut out = vec![None; keys.len()];
+        for row in rows {
+            let index: i64 = row.try_get(0).map_err(|e| db_error("key index", e))?;
+            let at: Option<i64> = row.try_get(1).map_err(|e| db_error("changed_at", e))?;
+            if let (Some(at), Some(slot)) =
+                (at, usize::try_from(index).ok().and_then(|i| out.get_mut(i)))
+            {
+                *slot = Some(time(at)?);
+            }
+        }
+        Ok(out)
     }
 
     async fn purge_expired_keys(&self, now: DateTime<Utc>) -> Result<u64> {

@@ -2,19 +2,22 @@
 //! duplicating a record.
 //!
 //! A run reads from the flow's checkpoint (minus its lookback) in batches.
-//! Per batch: keep the newest version of each key, drop versions whose
-//! idempotency key was already committed, map and validate, upsert (retrying
-//! temporary errors, bisecting a batch the sink refuses as a whole), then
-//! commit the new checkpoint, the delivered keys and the dead letters in one
-//! store transaction. A crash anywhere before that commit means the batch is
-//! read again and re-upserted, which idempotent sinks answer with
-//! `unchanged`: at-least-once delivery plus idempotency is effectively once.
+//! Per batch: keep the newest version of each key, drop versions that are
+//! not newer than what the store says was delivered for that key (the
+//! idempotency key is the pair entity key + version, kept as a per-key
+//! high-water mark so a stale version can never overwrite a newer one), map
+//! and validate, upsert (retrying temporary errors, bisecting a batch the
+//! sink refuses as a whole), then commit the new checkpoint, the delivered
+//! versions and the dead letters in one store transaction. A crash anywhere
+//! before that commit means the batch is read again and re-upserted, which
+//! idempotent sinks answer with `unchanged`: at-least-once delivery plus
+//! idempotency is effectively once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
@@ -24,8 +27,7 @@ use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
 use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
 use crate::error::{Error, ErrorKind, Result, Retryability};
 use crate::store::{
-    BatchCommit, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease, NewDeadLetter,
-    StateStore, expiry,
+    BatchCommit, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease, NewDeadLetter, StateStore,
 };
 
 /// What one run of a flow did.
@@ -36,7 +38,9 @@ pub struct RunReport {
     pub read: u64,
     /// Older versions of a key dropped because a newer one was in the batch.
     pub superseded: u64,
-    /// Records skipped because their idempotency key was already committed.
+    /// Records skipped because this version of the key, or a newer one, was
+    /// already delivered (a redelivery, a lookback overlap, a webhook that
+    /// beat the poll, or a stale webhook).
     pub already_delivered: u64,
     /// Created in the sink.
     pub created: u64,
@@ -79,6 +83,8 @@ pub enum ReplayOutcome {
     Delivered(WriteResult),
     /// Failed again; the letter stays open with one more attempt.
     Failed(Error),
+    /// A newer version was delivered since; the letter was discarded.
+    Superseded(String),
 }
 
 /// Runs flows. Cheap to clone.
@@ -169,7 +175,7 @@ impl Engine {
             if !batch.is_empty() {
                 // Progress: a later read failure gets a fresh set of retries.
                 read_delays = flow.policy.retry.delays();
-                self.process_batch(flow, batch, &mut report).await?;
+                self.process_batch(flow, batch, true, &mut report).await?;
                 if report.halted.is_some() {
                     break;
                 }
@@ -207,25 +213,27 @@ impl Engine {
         &self,
         flow: &Flow<E>,
         batch: Vec<Record<E>>,
+        move_checkpoint: bool,
         report: &mut RunReport,
     ) -> Result<()> {
         let now = Utc::now();
-        let last_cursor = batch.last().map(|r| r.cursor.clone());
         let cursors: Vec<Cursor> = batch.iter().map(|r| r.cursor.clone()).collect();
-        let keys: Vec<String> = batch.iter().map(idempotency_key).collect();
-        let newest = newest_per_key(&batch);
+        let keys: Vec<EntityKey> = batch.iter().map(|r| r.entity.key()).collect();
+        let versions: Vec<DateTime<Utc>> = batch.iter().map(|r| r.changed_at).collect();
+        let newest = newest_per_key(&keys, &versions);
         report.superseded += (batch.len() - newest.len()) as u64;
-        let fresh_keys: Vec<String> = newest.iter().map(|&i| keys[i].clone()).collect();
-        let seen = self.store.seen(&flow.name, &fresh_keys, now).await?;
+        let newest_keys: Vec<EntityKey> = newest.iter().map(|&i| keys[i].clone()).collect();
+        let delivered = self.store.versions(&flow.name, &newest_keys).await?;
 
         let mut records: Vec<Option<Record<E>>> = batch.into_iter().map(Some).collect();
         let mut candidates = Vec::new();
         let mut failures = Vec::new();
-        for (&position, seen) in newest.iter().zip(seen) {
+        for (&position, delivered) in newest.iter().zip(delivered) {
             let Some(record) = records[position].take() else {
                 continue;
             };
-            if seen {
+            // This version, or a newer one, was already handled.
+            if delivered.is_some_and(|at| at >= record.changed_at) {
                 report.already_delivered += 1;
                 continue;
             }
@@ -266,26 +274,23 @@ impl Engine {
             OnPermanentFailure::Halt => failures.first().map(|f| f.position),
             _ => None,
         };
-        let mut commit = match halt_at {
-            Some(0) => BatchCommit::without_cursor(),
-            Some(p) => BatchCommit::new(cursors[p - 1].clone()),
-            None => match last_cursor {
-                Some(c) => BatchCommit::new(c),
-                None => BatchCommit::without_cursor(),
-            },
+        let cursor = match halt_at {
+            Some(0) => None,
+            Some(p) => Some(cursors[p - 1].clone()),
+            None => cursors.last().cloned(),
         };
-        let keep_until = expiry(now, flow.options.idempotency_ttl);
+        let mut commit = match cursor {
+            Some(c) if move_checkpoint => BatchCommit::new(c),
+            _ => BatchCommit::without_cursor(),
+        };
         let acknowledged = |position: usize| halt_at.is_none_or(|h| position < h);
-        let mut delivered_keys: Vec<&str> = written.iter().map(|&p| keys[p].as_str()).collect();
-        for (position, key) in keys.iter().enumerate() {
-            // Superseded versions are covered by the newer one's write.
-            if records[position].is_some() && acknowledged(position) {
-                delivered_keys.push(key);
-            }
+        for &position in &written {
+            commit = commit.with_version(keys[position].clone(), versions[position]);
         }
         let mut skipped_alerts = Vec::new();
         for failure in failures.iter().filter(|f| acknowledged(f.position)) {
-            delivered_keys.push(&keys[failure.position]);
+            let position = failure.position;
+            commit = commit.with_version(keys[position].clone(), versions[position]);
             match flow.policy.on_permanent {
                 OnPermanentFailure::DeadLetter => {
                     report.dead_lettered += 1;
@@ -300,7 +305,6 @@ impl Engine {
                 }
             }
         }
-        commit = commit.with_keys(delivered_keys, keep_until);
         let new_checkpoint = commit.cursor.clone();
         self.store
             .commit(&flow.name, commit, self.fence.as_ref())
@@ -500,7 +504,31 @@ impl Engine {
         self.alerts.send(&alert).await;
     }
 
+    /// Delivers records that were pushed rather than polled (webhooks, see
+    /// [`WebhookIntake`](super::WebhookIntake)) through the same steps as a
+    /// run, without touching the checkpoint: the poll that follows skips
+    /// every version delivered here.
+    pub async fn deliver<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+        records: Vec<Record<E>>,
+    ) -> Result<RunReport> {
+        let mut report = RunReport {
+            read: records.len() as u64,
+            ..RunReport::default()
+        };
+        for batch in chunks(records, flow.options.batch_size) {
+            self.process_batch(flow, batch, false, &mut report).await?;
+            if report.halted.is_some() {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
     /// Replays one open dead letter of `flow` through its map step and sink.
+    /// A letter whose version was overtaken by a newer delivered one is
+    /// closed as discarded instead: replaying it would move the sink back.
     pub async fn replay<E: Entity>(
         &self,
         flow: &Flow<E>,
@@ -517,6 +545,22 @@ impl Engine {
                     format!("no open dead letter {id} in flow `{}`", flow.name),
                 )
             })?;
+        let delivered = self
+            .store
+            .versions(&flow.name, std::slice::from_ref(&letter.key))
+            .await?;
+        if let Some(newer) = delivered[0].filter(|at| *at > letter.changed_at) {
+            let reason = format!(
+                "superseded: version {} of {} was delivered after this letter's version {}",
+                newer, letter.key, letter.changed_at
+            );
+            let status = DeadLetterStatus::Discarded {
+                reason: reason.clone(),
+                at: Utc::now(),
+            };
+            self.store.resolve_dead_letter(id, status).await?;
+            return Ok(ReplayOutcome::Superseded(reason));
+        }
         let attempt = async {
             let entity: E = serde_json::from_value(letter.payload.clone()).map_err(|e| {
                 Error::invalid_data(format!(
@@ -537,6 +581,11 @@ impl Engine {
         };
         match attempt.await {
             Ok(written) => {
+                let version = BatchCommit::without_cursor()
+                    .with_version(letter.key.clone(), letter.changed_at);
+                self.store
+                    .commit(&flow.name, version, self.fence.as_ref())
+                    .await?;
                 let status = DeadLetterStatus::Replayed { at: Utc::now() };
                 self.store.resolve_dead_letter(id, status).await?;
                 Ok(ReplayOutcome::Delivered(written))
@@ -581,31 +630,29 @@ impl Engine {
     }
 }
 
-/// The key that makes a redelivery harmless: where the record lives and
-/// which version it is.
-pub fn idempotency_key<E>(record: &Record<E>) -> String {
-    format!(
-        "{}\u{1f}{}\u{1f}{}",
-        record.external_ref.system,
-        record.external_ref.id,
-        record
-            .changed_at
-            .to_rfc3339_opts(SecondsFormat::Nanos, true)
-    )
-}
-
-/// Positions of the newest record per entity key, in stream order.
-fn newest_per_key<E: Entity>(batch: &[Record<E>]) -> Vec<usize> {
-    let mut newest: HashMap<EntityKey, usize> = HashMap::with_capacity(batch.len());
-    for (i, record) in batch.iter().enumerate() {
-        let slot = newest.entry(record.entity.key()).or_insert(i);
-        if record.changed_at >= batch[*slot].changed_at {
+/// Positions of the newest version of each key, in stream order (a later
+/// position wins a tie: sources deliver in change order).
+fn newest_per_key(keys: &[EntityKey], versions: &[DateTime<Utc>]) -> Vec<usize> {
+    let mut newest: HashMap<&EntityKey, usize> = HashMap::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        let slot = newest.entry(key).or_insert(i);
+        if versions[i] >= versions[*slot] {
             *slot = i;
         }
     }
     let mut positions: Vec<usize> = newest.into_values().collect();
     positions.sort_unstable();
     positions
+}
+
+/// Splits `records` into batches of at most `size`.
+fn chunks<T>(records: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut out = Vec::new();
+    let mut it = records.into_iter().peekable();
+    while it.peek().is_some() {
+        out.push(it.by_ref().take(size.max(1)).collect());
+    }
+    out
 }
 
 /// Map step, then validation: what the sink will receive.
@@ -637,6 +684,7 @@ fn dead_letter<E: Entity>(flow: &Flow<E>, f: &Failure<E>, now: DateTime<Utc>) ->
         kind: E::KIND,
         key: f.record.entity.key(),
         external_ref: Some(f.record.external_ref.clone()),
+        changed_at: f.record.changed_at,
         payload: serde_json::to_value(&f.record.entity)
             .unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() })),
         error: f.error.clone(),

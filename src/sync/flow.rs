@@ -187,11 +187,8 @@ pub struct FlowOptions {
     pub batch_size: usize,
     /// How far before the checkpoint a run starts reading, for sources whose
     /// `(updated_at, id)` order can be broken by late commits. Only applied
-    /// to time|id cursors; the idempotency keys make the overlap harmless.
+    /// to time|id cursors; the per-key versions make the overlap harmless.
     pub lookback: Duration,
-    /// How long delivered records' idempotency keys are kept. Must exceed
-    /// the lookback and the webhook providers' redelivery window.
-    pub idempotency_ttl: Duration,
 }
 
 impl Default for FlowOptions {
@@ -199,7 +196,6 @@ impl Default for FlowOptions {
         FlowOptions {
             batch_size: 250,
             lookback: Duration::ZERO,
-            idempotency_ttl: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -353,9 +349,6 @@ impl<E: Entity> FlowBuilder<E> {
         }
         if self.options.batch_size == 0 {
             problems.push("batch_size is zero".to_string());
-        }
-        if self.options.idempotency_ttl <= self.options.lookback {
-            problems.push("idempotency_ttl must exceed the lookback".to_string());
         }
         let (Some(owner), Some(policy), Some(sla), true) =
             (self.owner, self.policy, self.sla, problems.is_empty())

@@ -44,10 +44,15 @@
 mod alert;
 mod engine;
 mod flow;
+mod webhook;
 
 pub use alert::{Alert, AlertKind, AlertSink, CollectingAlertSink, LogAlertSink};
-pub use engine::{Engine, ReplayOutcome, RunReport, idempotency_key};
+pub use engine::{Engine, ReplayOutcome, RunReport};
 pub use flow::{
     FailurePolicy, Flow, FlowBuilder, FlowOptions, MapStep, OnPermanentFailure, Owner, RetryPolicy,
     Sla,
+};
+pub use webhook::{
+    Intake, SignatureEncoding, WebhookDelivery, WebhookIntake, WebhookParser, WebhookSecret,
+    verify_signature,
 };

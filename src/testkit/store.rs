@@ -33,6 +33,7 @@ fn t(secs: i64) -> DateTime<Utc> {
 pub async fn check_state_store(store: &dyn StateStore) -> CheckResult {
     checkpoints_round_trip(store).await?;
     idempotency_keys_expire(store).await?;
+    versions_only_move_forward(store).await?;
     dead_letters_have_a_lifecycle(store).await?;
     leases_fence_stale_workers(store).await?;
     references_are_one_to_one(store).await?;
@@ -137,6 +138,45 @@ pub async fn idempotency_keys_expire(store: &dyn StateStore) -> CheckResult {
     p.finish()
 }
 
+/// Each key's version is kept per flow, and a commit never moves it back.
+pub async fn versions_only_move_forward(store: &dyn StateStore) -> CheckResult {
+    let mut p = Problems::new("versions_only_move_forward");
+    let flow = "conformance-versions";
+    let (a, b, c) = (
+        EntityKey::new("A"),
+        EntityKey::new("B\u{1f}LOC"),
+        EntityKey::new("C"),
+    );
+    let first = BatchCommit::new(Cursor::new("1"))
+        .with_version(a.clone(), t(10))
+        .with_version(b.clone(), t(20));
+    if let Err(e) = store.commit(flow, first, None).await {
+        p.add(format!("commit failed: {e}"));
+    }
+    let second = BatchCommit::new(Cursor::new("2"))
+        .with_version(a.clone(), t(5))
+        .with_version(b.clone(), t(30));
+    if let Err(e) = store.commit(flow, second, None).await {
+        p.add(format!("commit failed: {e}"));
+    }
+    let keys = [a.clone(), b.clone(), c.clone()];
+    match store.versions(flow, &keys).await {
+        Ok(v) if v == [Some(t(10)), Some(t(30)), None] => {}
+        other => p.add(format!(
+            "want [t+10, t+30, None] (an older version never wins), got {other:?}"
+        )),
+    }
+    match store.versions("conformance-versions-other", &keys).await {
+        Ok(v) if v == [None, None, None] => {}
+        other => p.add(format!("another flow sees this flow's versions: {other:?}")),
+    }
+    match store.versions(flow, &[]).await {
+        Ok(v) if v.is_empty() => {}
+        other => p.add(format!("versions of no keys: {other:?}")),
+    }
+    p.finish()
+}
+
 fn letter(flow: &str, key: &str, attempts: u32, at: DateTime<Utc>, why: &str) -> NewDeadLetter {
     NewDeadLetter {
         flow: flow.to_string(),
@@ -144,6 +184,7 @@ fn letter(flow: &str, key: &str, attempts: u32, at: DateTime<Utc>, why: &str) ->
         kind: EntityKind::Variant,
         key: EntityKey::new(key),
         external_ref: Some(ExternalRef::new("store", format!("gid-{key}"))),
+        changed_at: at - chrono::Duration::seconds(1),
         payload: json!({ "sku": key, "price": "-1.00" }),
         error: Error::invalid_data(why).with_key(key),
         attempts,
@@ -205,6 +246,12 @@ pub async fn dead_letters_have_a_lifecycle(store: &dyn StateStore) -> CheckResul
         p.add(format!(
             "the latest error and the owner are kept: {:?} / {}",
             one.error, one.owner
+        ));
+    }
+    if one.changed_at != t(4) {
+        p.add(format!(
+            "the letter keeps the latest failed version: {}",
+            one.changed_at
         ));
     }
     if one.kind != EntityKind::Variant
