@@ -267,3 +267,39 @@ async fn an_unreachable_sink_halts_without_moving_the_checkpoint() {
         "an outage is not the records' fault: nothing is dead-lettered"
     );
 }
+
+#[tokio::test]
+async fn health_says_healthy_degraded_or_failing_and_why() {
+    use seamwork::sync::HealthStatus;
+    let source = system("store", FaultOptions::none(), 1);
+    let sink = system("erp", FaultOptions::none(), 2);
+    let mut all = variants(400, 11);
+    source.put_all(all.clone());
+    let engine = Engine::new(Arc::new(MemoryStore::new()));
+    let flow = variant_flow("variants", &source, &sink, FailurePolicy::dead_letter(100));
+
+    let before = engine.health(&flow).await.unwrap();
+    assert_eq!(before.status, HealthStatus::Failing);
+    assert!(before.reasons[0].contains("has not run"), "{:?}", before.reasons);
+
+    engine.run_once(&flow).await.unwrap();
+    let clean = engine.health(&flow).await.unwrap();
+    assert_eq!(clean.status, HealthStatus::Healthy, "{:?}", clean.reasons);
+    assert!(clean.reasons.is_empty() && clean.last_success.is_some());
+    assert_eq!(clean.owner.team, "erp-integration");
+
+    all[7].price = -all[7].price;
+    source.put(all[7].clone());
+    engine.run_once(&flow).await.unwrap();
+    let degraded = engine.health(&flow).await.unwrap();
+    assert_eq!(degraded.status, HealthStatus::Degraded);
+    assert_eq!(degraded.dead_letters, 1);
+    assert_eq!(degraded.error_per_mille, 1000, "1 of 1 record failed in the last run");
+    assert!(degraded.reasons.iter().any(|r| r.contains("dead letters wait")), "{:?}", degraded.reasons);
+
+    let halting = variant_flow("variants-halting", &source, &sink, FailurePolicy::halt());
+    engine.run_once(&halting).await.unwrap();
+    let failing = engine.health(&halting).await.unwrap();
+    assert_eq!(failing.status, HealthStatus::Failing);
+    assert!(failing.reasons.iter().any(|r| r.starts_with("halted")), "{:?}", failing.reasons);
+}

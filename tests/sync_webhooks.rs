@@ -10,6 +10,7 @@ use base64::Engine as _;
 use common::{system, variant_flow, variants};
 use futures::TryStreamExt;
 use hmac::{Hmac, KeyInit, Mac};
+use seamwork::ErrorKind;
 use seamwork::connector::memory::FaultOptions;
 use seamwork::connector::{Entity, Record, Source};
 use seamwork::model::Variant;
@@ -18,7 +19,6 @@ use seamwork::sync::{
     Engine, FailurePolicy, Intake, ReplayOutcome, SignatureEncoding, WebhookDelivery,
     WebhookIntake, WebhookSecret,
 };
-use seamwork::ErrorKind;
 
 const SECRET: &str = "shpss_test_secret";
 
@@ -48,24 +48,39 @@ async fn bad_signatures_are_refused_and_repeated_deliveries_acknowledged_once() 
     let body = serde_json::to_vec(&records[0]).unwrap();
     let hooks = intake(store);
 
-    let forged = hooks.receive(WebhookDelivery::new("d-1", &sign(b"other body"), &body)).await;
+    let forged = hooks
+        .receive(WebhookDelivery::new("d-1", &sign(b"other body"), &body))
+        .await;
     assert_eq!(forged.unwrap_err().kind(), &ErrorKind::Unauthorized);
-    let garbage = hooks.receive(WebhookDelivery::new("d-1", "not base64!", &body)).await;
+    let garbage = hooks
+        .receive(WebhookDelivery::new("d-1", "not base64!", &body))
+        .await;
     assert_eq!(garbage.unwrap_err().kind(), &ErrorKind::Unauthorized);
     assert_eq!(hooks.queued(), 0);
 
     let signature = sign(&body);
-    let first = hooks.receive(WebhookDelivery::new("d-1", &signature, &body)).await.unwrap();
-    let again = hooks.receive(WebhookDelivery::new("d-1", &signature, &body)).await.unwrap();
+    let first = hooks
+        .receive(WebhookDelivery::new("d-1", &signature, &body))
+        .await
+        .unwrap();
+    let again = hooks
+        .receive(WebhookDelivery::new("d-1", &signature, &body))
+        .await
+        .unwrap();
     assert_eq!((first, again), (Intake::Queued, Intake::Duplicate));
     assert_eq!(hooks.queued(), 1);
 
     let bad_body = b"{\"not\": \"a record\"}";
-    let refused = hooks.receive(WebhookDelivery::new("d-2", &sign(bad_body), bad_body)).await;
+    let refused = hooks
+        .receive(WebhookDelivery::new("d-2", &sign(bad_body), bad_body))
+        .await;
     let err = refused.unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::InvalidData);
     assert_eq!(err.context().external_id.as_deref(), Some("d-2"));
-    assert!(!format!("{hooks:?}").contains(SECRET), "the secret never prints");
+    assert!(
+        !format!("{hooks:?}").contains(SECRET),
+        "the secret never prints"
+    );
 }
 
 #[tokio::test]
@@ -83,11 +98,20 @@ async fn webhook_then_poll_writes_each_version_once_and_never_moves_back() {
     let records: Vec<Record<Variant>> = source.read(None).try_collect().await.unwrap();
     for (i, record) in records.iter().take(30).enumerate() {
         let body = serde_json::to_vec(record).unwrap();
-        hooks.receive(WebhookDelivery::new(&format!("d-{i}"), &sign(&body), &body)).await.unwrap();
+        hooks
+            .receive(WebhookDelivery::new(&format!("d-{i}"), &sign(&body), &body))
+            .await
+            .unwrap();
     }
     let body = serde_json::to_vec(&records[0]).unwrap();
-    hooks.receive(WebhookDelivery::new("d-0", &sign(&body), &body)).await.unwrap();
-    let pushed = engine.deliver(&flow, hooks.drain(usize::MAX)).await.unwrap();
+    hooks
+        .receive(WebhookDelivery::new("d-0", &sign(&body), &body))
+        .await
+        .unwrap();
+    let pushed = engine
+        .deliver(&flow, hooks.drain(usize::MAX))
+        .await
+        .unwrap();
     assert_eq!(pushed.created, 30);
 
     // The polling sweep converges on the same versions: nothing written twice.
@@ -101,12 +125,21 @@ async fn webhook_then_poll_writes_each_version_once_and_never_moves_back() {
     newer.title = format!("{} (renamed)", newer.title);
     source.put(newer.clone());
     engine.run_once(&flow).await.unwrap();
-    let stale = records.iter().find(|r| r.entity.key() == newer.key()).unwrap();
+    let stale = records
+        .iter()
+        .find(|r| r.entity.key() == newer.key())
+        .unwrap();
     let body = serde_json::to_vec(stale).unwrap();
-    hooks.receive(WebhookDelivery::new("late", &sign(&body), &body)).await.unwrap();
+    hooks
+        .receive(WebhookDelivery::new("late", &sign(&body), &body))
+        .await
+        .unwrap();
     let late = engine.deliver(&flow, hooks.drain(10)).await.unwrap();
     assert_eq!((late.already_delivered, late.updated), (1, 0));
-    assert_eq!(sink.get::<Variant>(&newer.key()).unwrap().title, newer.title);
+    assert_eq!(
+        sink.get::<Variant>(&newer.key()).unwrap().title,
+        newer.title
+    );
 }
 
 #[tokio::test]
@@ -120,7 +153,11 @@ async fn a_dead_letter_overtaken_by_a_newer_version_is_not_replayed() {
     let engine = Engine::new(store.clone());
     let flow = variant_flow("variants", &source, &sink, FailurePolicy::dead_letter(1000));
     engine.run_once(&flow).await.unwrap();
-    let letter = store.dead_letters(&DeadLetterFilter::open("variants")).await.unwrap().remove(0);
+    let letter = store
+        .dead_letters(&DeadLetterFilter::open("variants"))
+        .await
+        .unwrap()
+        .remove(0);
 
     // The source is fixed and the fixed version syncs before anyone replays.
     all[2].price = -all[2].price;
@@ -130,6 +167,12 @@ async fn a_dead_letter_overtaken_by_a_newer_version_is_not_replayed() {
         ReplayOutcome::Superseded(why) => assert!(why.contains("superseded"), "{why}"),
         other => panic!("a stale letter must not be replayed: {other:?}"),
     }
-    assert!(store.dead_letters(&DeadLetterFilter::open("variants")).await.unwrap().is_empty());
+    assert!(
+        store
+            .dead_letters(&DeadLetterFilter::open("variants"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(sink.get::<Variant>(&all[2].key()).as_ref(), Some(&all[2]));
 }

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -24,6 +24,7 @@ use tracing::Instrument;
 
 use super::alert::{Alert, AlertKind, AlertSink, LogAlertSink};
 use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
+use super::health::{FlowHealth, RunHistory};
 use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
 use crate::error::{Error, ErrorKind, Result, Retryability};
 use crate::store::{
@@ -93,6 +94,7 @@ pub struct Engine {
     store: Arc<dyn StateStore>,
     alerts: Arc<dyn AlertSink>,
     fence: Option<Lease>,
+    history: Arc<RunHistory>,
 }
 
 /// A record that failed for good, with where it was in the batch.
@@ -118,6 +120,7 @@ impl Engine {
             store,
             alerts: Arc::new(LogAlertSink),
             fence: None,
+            history: Arc::default(),
         }
     }
 
@@ -144,7 +147,23 @@ impl Engine {
     /// store itself failed; nothing past the last commit is lost.
     pub async fn run_once<E: Entity>(&self, flow: &Flow<E>) -> Result<RunReport> {
         let span = tracing::info_span!("flow_run", flow = %flow.name, entity = %E::KIND);
-        self.run(flow).instrument(span).await
+        let started = Instant::now();
+        let report = self.run(flow).instrument(span).await?;
+        self.history.record(&flow.name, &report, started.elapsed());
+        Ok(report)
+    }
+
+    /// The flow's health: its last run in this engine, its open dead
+    /// letters and the time since its last success, judged against its SLA.
+    pub async fn health<E: Entity>(&self, flow: &Flow<E>) -> Result<FlowHealth> {
+        let open = self
+            .store
+            .dead_letters(&DeadLetterFilter::open(flow.name.clone()))
+            .await?
+            .len();
+        Ok(self
+            .history
+            .assess(&flow.name, E::KIND, &flow.owner, flow.sla, open, Utc::now()))
     }
 
     async fn run<E: Entity>(&self, flow: &Flow<E>) -> Result<RunReport> {

@@ -44,6 +44,7 @@
 mod alert;
 mod engine;
 mod flow;
+mod health;
 mod webhook;
 
 pub use alert::{Alert, AlertKind, AlertSink, CollectingAlertSink, LogAlertSink};
@@ -52,6 +53,7 @@ pub use flow::{
     FailurePolicy, Flow, FlowBuilder, FlowOptions, MapStep, OnPermanentFailure, Owner, RetryPolicy,
     Sla,
 };
+pub use health::{FlowHealth, HealthStatus};
 pub use webhook::{
     Intake, SignatureEncoding, WebhookDelivery, WebhookIntake, WebhookParser, WebhookSecret,
     verify_signature,
