@@ -280,7 +280,11 @@ async fn health_says_healthy_degraded_or_failing_and_why() {
 
     let before = engine.health(&flow).await.unwrap();
     assert_eq!(before.status, HealthStatus::Failing);
-    assert!(before.reasons[0].contains("has not run"), "{:?}", before.reasons);
+    assert!(
+        before.reasons[0].contains("has not run"),
+        "{:?}",
+        before.reasons
+    );
 
     engine.run_once(&flow).await.unwrap();
     let clean = engine.health(&flow).await.unwrap();
@@ -294,12 +298,74 @@ async fn health_says_healthy_degraded_or_failing_and_why() {
     let degraded = engine.health(&flow).await.unwrap();
     assert_eq!(degraded.status, HealthStatus::Degraded);
     assert_eq!(degraded.dead_letters, 1);
-    assert_eq!(degraded.error_per_mille, 1000, "1 of 1 record failed in the last run");
-    assert!(degraded.reasons.iter().any(|r| r.contains("dead letters wait")), "{:?}", degraded.reasons);
+    assert_eq!(
+        degraded.error_per_mille, 1000,
+        "1 of 1 record failed in the last run"
+    );
+    assert!(
+        degraded
+            .reasons
+            .iter()
+            .any(|r| r.contains("dead letters wait")),
+        "{:?}",
+        degraded.reasons
+    );
 
     let halting = variant_flow("variants-halting", &source, &sink, FailurePolicy::halt());
     engine.run_once(&halting).await.unwrap();
     let failing = engine.health(&halting).await.unwrap();
     assert_eq!(failing.status, HealthStatus::Failing);
-    assert!(failing.reasons.iter().any(|r| r.starts_with("halted")), "{:?}", failing.reasons);
+    assert!(
+        failing.reasons.iter().any(|r| r.starts_with("halted")),
+        "{:?}",
+        failing.reasons
+    );
+}
+
+#[tokio::test]
+async fn versions_with_the_same_change_time_are_told_apart_by_content() {
+    use seamwork::connector::memory::{MemoryOptions, MemorySystem};
+    use seamwork::model::SystemId;
+    use seamwork::sync::{Flow, FlowOptions, Owner, Sla};
+    // A frozen clock: every change shares one `updated_at`, as when a system
+    // keeps it to the second and a record changes twice within it.
+    let frozen = MemoryOptions::default().with_tick(Duration::ZERO);
+    let source = Arc::new(MemorySystem::new(
+        SystemId::new("store").unwrap(),
+        frozen.clone(),
+    ));
+    let sink = Arc::new(MemorySystem::new(SystemId::new("erp").unwrap(), frozen));
+    let mut all = variants(48, 12);
+    source.put_all(all.clone());
+    let mut options = FlowOptions::default();
+    options.lookback = Duration::from_secs(60); // every run re-reads everything
+    let flow = Flow::<Variant>::builder("variants", source.clone(), sink.clone())
+        .owner(Owner::new("erp-integration", "erp-oncall@example.com"))
+        .failure_policy(FailurePolicy::dead_letter(100))
+        .sla(Sla::max_lag(Duration::from_secs(3600 * 24 * 3650)))
+        .options(options)
+        .build()
+        .unwrap();
+    let engine = Engine::new(Arc::new(SqliteStore::in_memory().await.unwrap()));
+
+    assert_eq!(engine.run_once(&flow).await.unwrap().created, 48);
+    let overlap = engine.run_once(&flow).await.unwrap();
+    assert_eq!(
+        (overlap.read, overlap.already_delivered, overlap.delivered()),
+        (48, 48, 0)
+    );
+
+    for v in all.iter_mut().take(10) {
+        v.title = format!("{} v2", v.title);
+        source.put(v.clone());
+    }
+    let changed = engine.run_once(&flow).await.unwrap();
+    assert_eq!(
+        (changed.updated, changed.already_delivered),
+        (10, 38),
+        "{changed:?}"
+    );
+    for v in &all {
+        assert_eq!(sink.get::<Variant>(&v.key()).as_ref(), Some(v));
+    }
 }

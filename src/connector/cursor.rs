@@ -54,6 +54,7 @@ pub struct TimeIdCursor {
     /// When the record changed.
     pub at: DateTime<Utc>,
     /// The record's id; breaks ties between records changed at the same time.
+    /// An empty id stands before every record changed at `at` (a lookback).
     pub id: String,
 }
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     BatchCommit, Checkpoint, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease,
-    StateStore, expiry, fenced_out, letter_not_open, reference_conflict,
+    StateStore, Version, expiry, fenced_out, letter_not_open, reference_conflict,
 };
 use crate::connector::EntityKey;
 use crate::error::{Error, Result};
@@ -25,7 +25,7 @@ pub struct MemoryStore {
 struct State {
     checkpoints: HashMap<String, Checkpoint>,
     keys: HashMap<(String, String), DateTime<Utc>>,
-    versions: HashMap<String, HashMap<EntityKey, DateTime<Utc>>>,
+    versions: HashMap<String, HashMap<EntityKey, Version>>,
     letters: BTreeMap<DeadLetterId, DeadLetter>,
     next_letter: DeadLetterId,
     /// (namespace, system, outside) → canonical, and the reverse.
@@ -85,9 +85,11 @@ impl StateStore for MemoryStore {
             state.keys.insert((flow.to_string(), key), expires_at);
         }
         let versions = state.versions.entry(flow.to_string()).or_default();
-        for (key, at) in commit.versions {
-            let slot = versions.entry(key).or_insert(at);
-            *slot = (*slot).max(at);
+        for (key, version) in commit.versions {
+            let slot = versions.entry(key).or_insert(version);
+            if version.changed_at >= slot.changed_at {
+                *slot = version;
+            }
         }
         for letter in commit.dead_letters {
             let existing = state.letters.values_mut().find(|l| {
@@ -141,7 +143,7 @@ impl StateStore for MemoryStore {
             .collect())
     }
 
-    async fn versions(&self, flow: &str, keys: &[EntityKey]) -> Result<Vec<Option<DateTime<Utc>>>> {
+    async fn versions(&self, flow: &str, keys: &[EntityKey]) -> Result<Vec<Option<Version>>> {
         let state = self.state();
         let versions = state.versions.get(flow);
         Ok(keys

@@ -75,7 +75,7 @@ pub struct BatchCommit {
     /// The version (change time) of each entity key that was delivered,
     /// dead-lettered or skipped: the per-key high-water mark that makes
     /// redeliveries and stale versions harmless.
-    pub versions: Vec<(EntityKey, DateTime<Utc>)>,
+    pub versions: Vec<(EntityKey, Version)>,
     /// Records that failed for good in this batch.
     pub dead_letters: Vec<NewDeadLetter>,
 }
@@ -112,9 +112,9 @@ impl BatchCommit {
         self
     }
 
-    /// Records that `key` was handled up to the version changed at `at`.
-    pub fn with_version(mut self, key: EntityKey, at: DateTime<Utc>) -> Self {
-        self.versions.push((key, at));
+    /// Records that `key` was handled up to `version`.
+    pub fn with_version(mut self, key: EntityKey, version: Version) -> Self {
+        self.versions.push((key, version));
         self
     }
 
@@ -122,6 +122,61 @@ impl BatchCommit {
     pub fn with_dead_letter(mut self, letter: NewDeadLetter) -> Self {
         self.dead_letters.push(letter);
         self
+    }
+}
+
+/// One version of a record: when it changed in its source, and a
+/// fingerprint of its content that tells two versions with the same change
+/// time apart (many systems keep `updated_at` to the second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Version {
+    /// The change time the source reported.
+    pub changed_at: DateTime<Utc>,
+    /// A stable 64-bit hash of the content (see [`Version::of`]).
+    pub fingerprint: u64,
+}
+
+impl Version {
+    /// A version from its parts.
+    pub fn new(changed_at: DateTime<Utc>, fingerprint: u64) -> Self {
+        Version {
+            changed_at,
+            fingerprint,
+        }
+    }
+
+    /// The version of `entity` changed at `changed_at`: the fingerprint is
+    /// XXH3 of its JSON form, stable across processes and releases.
+    pub fn of<T: Serialize>(entity: &T, changed_at: DateTime<Utc>) -> Self {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        // Writing into a hasher cannot fail; a serialization error (a map
+        // with non-string keys) leaves a fingerprint of what was written,
+        // which still separates versions that serialize differently.
+        let _ = serde_json::to_writer(HashWriter(&mut hasher), entity);
+        Version {
+            changed_at,
+            fingerprint: hasher.digest(),
+        }
+    }
+
+    /// Whether a record at `self` is already covered by `delivered`: it is
+    /// older, or the same version again.
+    pub fn is_covered_by(&self, delivered: &Version) -> bool {
+        delivered.changed_at > self.changed_at || delivered == self
+    }
+}
+
+struct HashWriter<'a>(&'a mut xxhash_rust::xxh3::Xxh3);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -261,9 +316,9 @@ pub trait StateStore: Send + Sync {
     /// The flow's checkpoint, if it ever committed one.
     async fn checkpoint(&self, flow: &str) -> Result<Option<Checkpoint>>;
 
-    /// Writes a batch's checkpoint, idempotency keys, versions (keeping the
-    /// later of the stored and the new one) and dead letters in one
-    /// transaction. With `fence`, the commit is refused (`Conflict`,
+    /// Writes a batch's checkpoint, idempotency keys, versions (a stored
+    /// version is replaced by one changed at the same time or later, never
+    /// by an older one) and dead letters in one transaction. With `fence`, the commit is refused (`Conflict`,
     /// permanent) unless that lease is still the current one for its name.
     /// A dead letter for a key that already has an open letter in the same
     /// flow updates it (attempts added, last failure, error and payload
@@ -275,7 +330,7 @@ pub trait StateStore: Send + Sync {
     async fn seen(&self, flow: &str, keys: &[String], now: DateTime<Utc>) -> Result<Vec<bool>>;
 
     /// For each entity key, the latest version committed for `flow`.
-    async fn versions(&self, flow: &str, keys: &[EntityKey]) -> Result<Vec<Option<DateTime<Utc>>>>;
+    async fn versions(&self, flow: &str, keys: &[EntityKey]) -> Result<Vec<Option<Version>>>;
 
     /// Forgets idempotency keys that expired before `now`; returns how many.
     async fn purge_expired_keys(&self, now: DateTime<Utc>) -> Result<u64>;

@@ -19,7 +19,7 @@ use sqlx::{Row, SqlitePool, SqliteTransaction};
 
 use super::{
     BatchCommit, Checkpoint, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease,
-    StateStore, expiry, fenced_out, letter_not_open, reference_conflict,
+    StateStore, Version, expiry, fenced_out, letter_not_open, reference_conflict,
 };
 use crate::connector::{Cursor, EntityKey};
 use crate::error::{Error, ErrorKind, Result, Retryability};
@@ -45,6 +45,7 @@ CREATE TABLE versions (
     flow TEXT NOT NULL,
     entity_key TEXT NOT NULL,
     changed_at INTEGER NOT NULL,
+    fingerprint INTEGER NOT NULL,
     PRIMARY KEY (flow, entity_key)
 ) WITHOUT ROWID;
 CREATE TABLE dead_letters (
@@ -295,18 +296,21 @@ impl StateStore for SqliteStore {
             .map_err(|e| db_error("write idempotency keys", e))?;
         }
         if !commit.versions.is_empty() {
-            let pairs: Vec<(&str, i64)> = commit
+            // The fingerprint's bits are stored as a signed integer.
+            let rows: Vec<(&str, i64, i64)> = commit
                 .versions
                 .iter()
-                .map(|(k, at)| (k.as_str(), micros(*at)))
+                .map(|(k, v)| (k.as_str(), micros(v.changed_at), v.fingerprint as i64))
                 .collect();
             sqlx::query(
-                "INSERT INTO versions (flow, entity_key, changed_at) \
-                 SELECT ?, value ->> 0, value ->> 1 FROM json_each(?) WHERE true \
-                 ON CONFLICT (flow, entity_key) DO UPDATE SET changed_at = max(changed_at, excluded.changed_at)",
+                "INSERT INTO versions (flow, entity_key, changed_at, fingerprint) \
+                 SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true \
+                 ON CONFLICT (flow, entity_key) DO UPDATE SET \
+                 changed_at = excluded.changed_at, fingerprint = excluded.fingerprint \
+                 WHERE excluded.changed_at >= versions.changed_at",
             )
             .bind(flow)
-            .bind(to_json(&pairs)?)
+            .bind(to_json(&rows)?)
             .execute(&mut *tx)
             .await
             .map_err(|e| db_error("write versions", e))?;
@@ -365,30 +369,30 @@ impl StateStore for SqliteStore {
         Ok(seen)
     }
 
-    async fn versions(&self, flow: &str, keys: &[EntityKey]) -> Result<Vec<Option<DateTime<Utc>>>> {
+    async fn versions(&self, flow: &str, keys: &[EntityKey]) -> Result<Vec<Option<Version>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let names: Vec<&str> = keys.iter().map(EntityKey::as_str).collect();
-        // A correlated lookup per key keeps SQLite on the primary key index.
+        // CROSS JOIN keeps json_each as the outer loop (SQLite never reorders
+        // it), so each key is one primary-key lookup.
         let rows = sqlx::query(
-            "SELECT j.key, (SELECT v.changed_at FROM versions v \
-                            WHERE v.flow = ? AND v.entity_key = j.value) AS changed_at \
-             FROM json_each(?) j",
+            "SELECT j.key, v.changed_at, v.fingerprint FROM json_each(?) j \
+             CROSS JOIN versions v ON v.flow = ? AND v.entity_key = j.value",
         )
-        .bind(flow)
         .bind(to_json(&names)?)
+        .bind(flow)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| db_error("read versions", e))?;
         let mut out = vec![None; keys.len()];
         for row in rows {
             let index: i64 = row.try_get(0).map_err(|e| db_error("key index", e))?;
-            let at: Option<i64> = row.try_get(1).map_err(|e| db_error("changed_at", e))?;
-            if let (Some(at), Some(slot)) =
-                (at, usize::try_from(index).ok().and_then(|i| out.get_mut(i)))
-            {
-                *slot = Some(time(at)?);
+            let at: i64 = row.try_get(1).map_err(|e| db_error("changed_at", e))?;
+            let fingerprint: i64 = row.try_get(2).map_err(|e| db_error("fingerprint", e))?;
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| out.get_mut(i)) {
+                // The fingerprint's bits were stored as a signed integer.
+                *slot = Some(Version::new(time(at)?, fingerprint as u64));
             }
         }
         Ok(out)

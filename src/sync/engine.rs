@@ -27,6 +27,7 @@ use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
 use super::health::{FlowHealth, RunHistory};
 use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
 use crate::error::{Error, ErrorKind, Result, Retryability};
+use crate::store::Version;
 use crate::store::{
     BatchCommit, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease, NewDeadLetter, StateStore,
 };
@@ -238,8 +239,8 @@ impl Engine {
         let now = Utc::now();
         let cursors: Vec<Cursor> = batch.iter().map(|r| r.cursor.clone()).collect();
         let keys: Vec<EntityKey> = batch.iter().map(|r| r.entity.key()).collect();
-        let versions: Vec<DateTime<Utc>> = batch.iter().map(|r| r.changed_at).collect();
-        let newest = newest_per_key(&keys, &versions);
+        let changed: Vec<DateTime<Utc>> = batch.iter().map(|r| r.changed_at).collect();
+        let newest = newest_per_key(&keys, &changed);
         report.superseded += (batch.len() - newest.len()) as u64;
         let newest_keys: Vec<EntityKey> = newest.iter().map(|&i| keys[i].clone()).collect();
         let delivered = self.store.versions(&flow.name, &newest_keys).await?;
@@ -247,15 +248,18 @@ impl Engine {
         let mut records: Vec<Option<Record<E>>> = batch.into_iter().map(Some).collect();
         let mut candidates = Vec::new();
         let mut failures = Vec::new();
+        let mut record_versions: Vec<Option<Version>> = vec![None; keys.len()];
         for (&position, delivered) in newest.iter().zip(delivered) {
             let Some(record) = records[position].take() else {
                 continue;
             };
             // This version, or a newer one, was already handled.
-            if delivered.is_some_and(|at| at >= record.changed_at) {
+            let version = Version::of(&record.entity, record.changed_at);
+            if delivered.is_some_and(|d| version.is_covered_by(&d)) {
                 report.already_delivered += 1;
                 continue;
             }
+            record_versions[position] = Some(version);
             match prepare(flow, &record) {
                 Ok(mapped) => candidates.push(Candidate {
                     position,
@@ -303,13 +307,19 @@ impl Engine {
             _ => BatchCommit::without_cursor(),
         };
         let acknowledged = |position: usize| halt_at.is_none_or(|h| position < h);
-        for &position in &written {
-            commit = commit.with_version(keys[position].clone(), versions[position]);
+        let handled = written.iter().copied().chain(
+            failures
+                .iter()
+                .map(|f| f.position)
+                .filter(|&p| acknowledged(p)),
+        );
+        for position in handled {
+            if let Some(version) = record_versions[position] {
+                commit = commit.with_version(keys[position].clone(), version);
+            }
         }
         let mut skipped_alerts = Vec::new();
         for failure in failures.iter().filter(|f| acknowledged(f.position)) {
-            let position = failure.position;
-            commit = commit.with_version(keys[position].clone(), versions[position]);
             match flow.policy.on_permanent {
                 OnPermanentFailure::DeadLetter => {
                     report.dead_lettered += 1;
@@ -568,10 +578,10 @@ impl Engine {
             .store
             .versions(&flow.name, std::slice::from_ref(&letter.key))
             .await?;
-        if let Some(newer) = delivered[0].filter(|at| *at > letter.changed_at) {
+        if let Some(newer) = delivered[0].filter(|d| d.changed_at > letter.changed_at) {
             let reason = format!(
                 "superseded: version {} of {} was delivered after this letter's version {}",
-                newer, letter.key, letter.changed_at
+                newer.changed_at, letter.key, letter.changed_at
             );
             let status = DeadLetterStatus::Discarded {
                 reason: reason.clone(),
@@ -587,11 +597,12 @@ impl Engine {
                     E::KIND
                 ))
             })?;
+            let version = Version::of(&entity, letter.changed_at);
             let mapped = prepare_entity(flow, entity)?;
             let mut outcomes = flow.sink.upsert(std::slice::from_ref(&mapped)).await?;
             match outcomes.pop().map(|o| o.result) {
                 Some(WriteResult::Rejected { error }) => Err(error),
-                Some(written) => Ok(written),
+                Some(written) => Ok((written, version)),
                 None => Err(Error::new(
                     ErrorKind::Unexpected,
                     "sink answered no outcome",
@@ -599,9 +610,9 @@ impl Engine {
             }
         };
         match attempt.await {
-            Ok(written) => {
-                let version = BatchCommit::without_cursor()
-                    .with_version(letter.key.clone(), letter.changed_at);
+            Ok((written, version)) => {
+                let version =
+                    BatchCommit::without_cursor().with_version(letter.key.clone(), version);
                 self.store
                     .commit(&flow.name, version, self.fence.as_ref())
                     .await?;

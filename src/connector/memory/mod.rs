@@ -289,6 +289,10 @@ impl Inner {
                 .with_entity(E::KIND.name())
         };
         let c = TimeIdCursor::decode(cursor).map_err(context)?;
+        // An empty id is "before every change at that time" (a lookback).
+        if c.id.is_empty() {
+            return Ok((c.at, 0));
+        }
         let seq = c.id.parse::<u64>().map_err(|_| {
             context(Error::invalid_data(format!(
                 "cursor {:?} does not end in a change sequence number",
