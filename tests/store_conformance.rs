@@ -42,3 +42,24 @@ async fn sqlite_file_store_conforms_and_survives_a_reopen() {
     let letters = store.dead_letters(&DeadLetterFilter::all()).await.unwrap();
     assert_eq!(letters.len(), 3);
 }
+
+#[path = "common/pg.rs"]
+mod pg;
+
+#[tokio::test]
+async fn postgres_store_conforms() {
+    let Some(url) = pg::fresh_database("conformance").await else {
+        return;
+    };
+    let store = seamwork::store::PostgresStore::connect(&url).await.unwrap();
+    check_state_store(&store).await.unwrap();
+    // A second connection (another worker) sees the same state and does not re-migrate.
+    let again = seamwork::store::PostgresStore::connect(&url).await.unwrap();
+    assert!(
+        again
+            .checkpoint("conformance-checkpoints")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -11,18 +11,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool, SqliteTransaction};
 
+use super::sql::{self, micros, time, to_json};
 use super::{
     BatchCommit, Checkpoint, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease,
     StateStore, Version, expiry, fenced_out, letter_not_open, reference_conflict,
 };
 use crate::connector::{Cursor, EntityKey};
-use crate::error::{Error, ErrorKind, Result, Retryability};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Versioned schema; applied in order, each once, on open.
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -117,20 +115,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| db_error(name, e))?;
-        let migrations = MIGRATIONS
-            .iter()
-            .map(|(version, description, sql)| {
-                Migration::new(
-                    *version,
-                    (*description).into(),
-                    MigrationType::Simple,
-                    sqlx::SqlSafeStr::into_sql_str(*sql),
-                    false,
-                )
-            })
-            .collect();
-        let mut migrator = Migrator::with_migrations(migrations);
-        migrator.dangerous_set_table_name("seamwork_migrations");
+        let migrator = sql::migrator(MIGRATIONS);
         migrator.run(&pool).await.map_err(|e| {
             Error::new(
                 ErrorKind::Unexpected,
@@ -148,80 +133,12 @@ impl SqliteStore {
     }
 }
 
-/// Maps a driver error: I/O, pool and busy errors are worth retrying.
 fn db_error(what: &str, e: sqlx::Error) -> Error {
-    let temporary = match &e {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-        sqlx::Error::Database(db) => {
-            let msg = db.message();
-            msg.contains("locked") || msg.contains("busy")
-        }
-        _ => false,
-    };
-    let kind = if temporary {
-        ErrorKind::Unavailable
-    } else {
-        ErrorKind::Unexpected
-    };
-    let retry = if temporary {
-        Retryability::Temporary
-    } else {
-        Retryability::Permanent
-    };
-    Error::new(kind, format!("sqlite state store, {what}: {e}"))
-        .with_retryability(retry)
-        .with_system("sqlite")
-}
-
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-fn time(us: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_micros(us).ok_or_else(|| {
-        Error::new(
-            ErrorKind::Unexpected,
-            format!("stored time {us} µs is out of range"),
-        )
-    })
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    Ok(serde_json::to_string(value)?)
-}
-
-fn from_json<T: DeserializeOwned>(column: &str, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| {
-        Error::new(
-            ErrorKind::Unexpected,
-            format!("state store column `{column}` holds unreadable JSON: {e}"),
-        )
-    })
+    sql::db_error("sqlite", what, e)
 }
 
 fn letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter> {
-    let get_text = |c: &str| -> Result<String> { row.try_get(c).map_err(|e| db_error(c, e)) };
-    let get_int = |c: &str| -> Result<i64> { row.try_get(c).map_err(|e| db_error(c, e)) };
-    let external_ref: Option<String> = row
-        .try_get("external_ref")
-        .map_err(|e| db_error("external_ref", e))?;
-    Ok(DeadLetter {
-        id: get_int("id")?,
-        flow: get_text("flow")?,
-        owner: get_text("owner")?,
-        kind: from_json("kind", &get_text("kind")?)?,
-        key: EntityKey::new(get_text("entity_key")?),
-        external_ref: external_ref
-            .map(|t| from_json("external_ref", &t))
-            .transpose()?,
-        changed_at: time(get_int("changed_at")?)?,
-        payload: from_json("payload", &get_text("payload")?)?,
-        error: from_json("error", &get_text("error")?)?,
-        attempts: u32::try_from(get_int("attempts")?).unwrap_or(u32::MAX),
-        first_failed_at: time(get_int("first_failed_at")?)?,
-        last_failed_at: time(get_int("last_failed_at")?)?,
-        status: from_json("status", &get_text("status")?)?,
-    })
+    sql::letter_from_row("sqlite", row)
 }
 
 async fn lease_is_current(tx: &mut SqliteTransaction<'static>, lease: &Lease) -> Result<bool> {
