@@ -46,6 +46,7 @@ mod engine;
 mod flow;
 mod health;
 mod webhook;
+mod worker;
 
 pub use alert::{Alert, AlertKind, AlertSink, CollectingAlertSink, LogAlertSink};
 pub use engine::{Engine, ReplayOutcome, RunReport};
@@ -58,3 +59,4 @@ pub use webhook::{
     Intake, SignatureEncoding, WebhookDelivery, WebhookIntake, WebhookParser, WebhookSecret,
     verify_signature,
 };
+pub use worker::{FlowTurn, RunnableFlow, Worker, WorkerOptions};
