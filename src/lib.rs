@@ -28,6 +28,7 @@
 
 pub mod connector;
 pub mod error;
+pub mod layers;
 pub mod mapping;
 pub mod model;
 pub mod rules;
