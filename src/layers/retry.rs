@@ -84,9 +84,22 @@ impl RetryOptions {
         self
     }
 
-    /// The back-off steps, one per retry (`max_attempts - 1` of them).
+    /// The back-off steps, one per retry (`max_attempts - 1` of them); never
+    /// above `max_delay` (twice that with jitter).
     pub fn backoff(&self) -> impl Iterator<Item = Duration> + Send + use<> {
-        self.builder().build()
+        let cap = self.step_cap();
+        self.builder().build().map(move |d| d.min(cap))
+    }
+
+    /// backon multiplies with a float factor, which can overshoot by a few
+    /// nanoseconds; steps are clamped to the documented bound.
+    fn step_cap(&self) -> Duration {
+        let max = self.max_delay.max(self.min_delay);
+        if self.jitter {
+            max.saturating_mul(2)
+        } else {
+            max
+        }
     }
 
     fn builder(&self) -> ExponentialBuilder {
@@ -106,7 +119,7 @@ impl RetryOptions {
     /// The wait before retrying after `err`, or `None` when retrying is over
     /// (attempts used up, or the server asked for a longer wait than allowed).
     fn next_wait(&self, backoff: &mut ExponentialBackoff, err: &Error) -> Option<Duration> {
-        let step = backoff.next()?;
+        let step = backoff.next()?.min(self.step_cap());
         match err.retry_after() {
             Some(asked) if asked > self.max_retry_after => None,
             Some(asked) => Some(step.max(asked)),
