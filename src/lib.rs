@@ -11,6 +11,7 @@
 //! | [`error`] | one [`Error`] with a kind, retryability and context |
 //! | [`connector`] | `Entity`, `Source<E>`, `Sink<E>`, cursors, paging, the memory system |
 //! | [`mapping`] | declarative, versioned field mappings, cross-references, schema drift |
+//! | [`layers`] | retry, fixed and adaptive rate limits, circuit breaker, timeout, concurrency limit, tracing and metrics around any `Source`/`Sink` |
 //! | `testkit` | (feature `testkit`) the conformance suite and mockall mocks |
 //!
 //! ```

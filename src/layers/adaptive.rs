@@ -2,30 +2,6 @@
 //! server reports on (Shopify's GraphQL cost `throttleStatus`, REST call-limit
 //! headers like `32/40`), so a flow spends nearly all of its budget and is
 //! almost never throttled.
-//!
-//! The limiter keeps an estimate of the bucket: the level the server last
-//! reported, refilled at the restore rate since then, minus the cost of calls
-//! sent but not yet answered. A call waits only when the estimate cannot
-//! cover its cost (plus an optional reserve), and exactly as long as the
-//! refill needs. Each answer replaces the estimate with the server's figure.
-//!
-//! ```
-//! use std::time::Duration;
-//! use seamwork::layers::{AdaptiveLimiter, AdaptiveOptions, BudgetSignal};
-//!
-//! # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
-//! let budget = AdaptiveLimiter::new(AdaptiveOptions::shopify_graphql());
-//! // An adapter, around each GraphQL request:
-//! let permit = budget.acquire(100).await; // the query's requested cost
-//! let cost = serde_json::json!({
-//!     "requestedQueryCost": 100, "actualQueryCost": 40,
-//!     "throttleStatus": {"maximumAvailable": 1000.0, "currentlyAvailable": 960, "restoreRate": 50.0}
-//! });
-//! permit.settle(&BudgetSignal::from_shopify_cost(&cost).unwrap());
-//! assert_eq!(budget.available(), 960);
-//! assert_eq!(budget.stats().cost_used, 40);
-//! # });
-//! ```
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -346,6 +322,29 @@ impl Bucket {
 /// adapter feeds it what the server reports after each answer.
 ///
 /// Amounts are in the server's points; the clock is tokio's.
+///
+/// The limiter keeps an estimate of the bucket: the level the server last
+/// reported, refilled at the restore rate since then, minus the cost of calls
+/// sent but not yet answered. A call waits only when the estimate cannot
+/// cover its cost (plus an optional reserve), and exactly as long as the
+/// refill needs. Each answer replaces the estimate with the server's figure.
+///
+/// ```
+/// use seamwork::layers::{AdaptiveLimiter, AdaptiveOptions, BudgetSignal};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+/// let budget = AdaptiveLimiter::new(AdaptiveOptions::shopify_graphql());
+/// // An adapter, around each GraphQL request:
+/// let permit = budget.acquire(100).await; // the query's requested cost
+/// let cost = serde_json::json!({
+///     "requestedQueryCost": 100, "actualQueryCost": 40,
+///     "throttleStatus": {"maximumAvailable": 1000.0, "currentlyAvailable": 960, "restoreRate": 50.0}
+/// });
+/// permit.settle(&BudgetSignal::from_shopify_cost(&cost).unwrap());
+/// assert_eq!(budget.available(), 960);
+/// assert_eq!(budget.stats().cost_used, 40);
+/// # });
+/// ```
 #[derive(Clone)]
 pub struct AdaptiveLimiter {
     bucket: Arc<Mutex<Bucket>>,
@@ -560,13 +559,12 @@ impl<S: Connector> Connector for AdaptiveRateLimit<S> {
     fn capability(&self, kind: EntityKind) -> Capability {
         let mut cap = self.inner.capability(kind);
         let o = self.limiter.options();
-        if o.cost_per_record > 0 {
-            let affordable = self
-                .limiter
-                .capacity()
-                .saturating_sub(o.cost_per_call)
-                .saturating_sub(o.reserve)
-                / o.cost_per_record;
+        let spendable = self
+            .limiter
+            .capacity()
+            .saturating_sub(o.cost_per_call)
+            .saturating_sub(o.reserve);
+        if let Some(affordable) = spendable.checked_div(o.cost_per_record) {
             let affordable = usize::try_from(affordable.max(1)).unwrap_or(usize::MAX);
             cap.max_batch = Some(cap.max_batch.map_or(affordable, |m| m.min(affordable)));
         }
