@@ -7,10 +7,10 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::TryStreamExt;
 use seamwork::connector::memory::{Dataset, MemoryOptions, MemorySystem, SeedOptions};
-use seamwork::connector::{Connector, Sink, Source};
+use seamwork::connector::{Sink, Source};
 use seamwork::layers::{
-    CircuitBreakerLayer, ConcurrencyLimitLayer, LayerExt, ObserveLayer, RateLimitLayer,
-    RetryLayer, RetryOptions, TimeoutLayer,
+    CircuitBreakerLayer, ConcurrencyLimitLayer, LayerExt, ObserveLayer, RateLimitLayer, RetryLayer,
+    RetryOptions, TimeoutLayer,
 };
 use seamwork::model::{Order, SystemId};
 
@@ -22,9 +22,9 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The recommended stack, with a rate that never makes the bench wait.
-fn stack<C: Connector + 'static>(inner: C) -> impl Source<Order> + Sink<Order>
+fn stack<C>(inner: C) -> impl Source<Order> + Sink<Order>
 where
-    C: Source<Order> + Sink<Order>,
+    C: Source<Order> + Sink<Order> + 'static,
 {
     inner
         .layer(TimeoutLayer::new(Duration::from_secs(30)))
@@ -44,18 +44,29 @@ fn layered(c: &mut Criterion) {
     let mut group = c.benchmark_group("layers");
     group.throughput(Throughput::Elements(data.orders.len() as u64));
     for (name, source) in [
-        ("read_10k_bare", Box::new(store.clone()) as Box<dyn Source<Order>>),
+        (
+            "read_10k_bare",
+            Box::new(store.clone()) as Box<dyn Source<Order>>,
+        ),
         ("read_10k_stacked", Box::new(stack(store.clone()))),
     ] {
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| async {
-                let n = source.read(None).try_collect::<Vec<_>>().await.unwrap().len();
+                let n = source
+                    .read(None)
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .unwrap()
+                    .len();
                 assert_eq!(n, 10_000);
             })
         });
     }
     for (name, sink) in [
-        ("upsert_10k_bare", Box::new(erp.clone()) as Box<dyn Sink<Order>>),
+        (
+            "upsert_10k_bare",
+            Box::new(erp.clone()) as Box<dyn Sink<Order>>,
+        ),
         ("upsert_10k_stacked", Box::new(stack(erp.clone()))),
     ] {
         group.bench_function(name, |b| {

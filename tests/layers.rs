@@ -607,3 +607,35 @@ async fn an_arc_dyn_sink_can_be_layered() {
     assert_eq!(out.len(), 3);
     assert_eq!(erp.len::<Variant>(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn reads_are_paced_per_page_and_bounded_per_record() {
+    let data = data(50);
+    // 50 orders in pages of 10, each page fetch taking 0.5 s.
+    let store = system(
+        "store",
+        MemoryOptions::default()
+            .with_page_size(10)
+            .with_faults(FaultOptions::none().with_latency(Duration::from_millis(500))),
+    );
+    store.put_all(data.orders.clone());
+    let limit = RateLimitLayer::per_second(1);
+    let source = store
+        .clone()
+        .layer(TimeoutLayer::new(Duration::from_secs(1)))
+        .layer(limit.clone())
+        .layer(ConcurrencyLimitLayer::new(1));
+    let start = Instant::now();
+    let n = Source::<Order>::read(&source, None)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(n, 50);
+    // Five page fetches with a permit each (the first at once, then one per
+    // second; 0.5 s of latency each, under the 1 s bound per record), plus
+    // one permit spent at the 50th record, where a sixth page could start.
+    assert_eq!(store.stats().calls, 5);
+    assert_eq!(limit.waits(), 5);
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+}

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::observe::metric_names;
+use super::stream::Watch;
 use super::{Layer, about, delegate_connector};
 use crate::connector::{Connector, Cursor, Entity, RecordStream, Sink, Source, WriteOutcome};
 use crate::error::{Error, ErrorKind, Result};
@@ -291,23 +292,12 @@ impl<E: Entity, S: Source<E> + 'static> Source<E> for CircuitBreaker<S> {
             Ok(t) => t,
             Err(e) => return futures::stream::iter([Err(about::<E>(&self.inner, e))]).boxed(),
         };
-        let stream = self.inner.read(since);
-        futures::stream::unfold((stream, Some(ticket)), |(mut stream, ticket)| async move {
-            let item = stream.next().await;
-            let ticket = match (ticket, &item) {
-                (Some(t), Some(Err(e))) => {
-                    t.finish(Some(e));
-                    None
-                }
-                (Some(t), _) => {
-                    t.finish(None);
-                    None
-                }
-                (None, _) => None,
-            };
-            item.map(|i| (i, (stream, ticket)))
+        let mut ticket = Some(ticket);
+        Watch::boxed(self.inner.read(since), tracing::Span::none(), move |item| {
+            if let Some(t) = ticket.take() {
+                t.finish(item.and_then(|i| i.as_ref().err()));
+            }
         })
-        .boxed()
     }
 }
 

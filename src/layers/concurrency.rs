@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::StreamExt;
+use futures::FutureExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::stream::{Admit, Gated};
 use super::{Layer, about, delegate_connector};
 use crate::connector::{Cursor, Entity, RecordStream, Sink, Source, WriteOutcome};
 use crate::error::{Error, ErrorKind, Result};
@@ -73,20 +74,16 @@ impl<E: Entity, S: Sink<E>> Sink<E> for ConcurrencyLimit<S> {
 
 impl<E: Entity, S: Source<E> + 'static> Source<E> for ConcurrencyLimit<S> {
     fn read(&self, since: Option<Cursor>) -> RecordStream<E> {
-        let stream = self.inner.read(since);
         let slots = Arc::clone(&self.slots);
-        futures::stream::unfold(Some(stream), move |state| {
-            let slots = Arc::clone(&slots);
-            async move {
-                let mut stream = state?;
-                let item = match slot(slots).await {
-                    Ok(_slot) => stream.next().await?,
-                    Err(e) => return Some((Err(e), None)),
-                };
-                Some((item, Some(stream)))
+        Gated::boxed(self.inner.read(since), move |_| {
+            match Arc::clone(&slots).try_acquire_owned() {
+                Ok(slot) => Admit::Now(Some(slot)),
+                // The semaphore is never closed; `None` cannot happen.
+                Err(_) => Admit::Wait(Box::pin(
+                    Arc::clone(&slots).acquire_owned().map(|slot| slot.ok()),
+                )),
             }
         })
-        .boxed()
     }
 }
 

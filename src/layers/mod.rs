@@ -77,6 +77,7 @@ mod concurrency;
 mod observe;
 mod rate;
 mod retry;
+mod stream;
 mod timeout;
 
 use std::sync::Arc;

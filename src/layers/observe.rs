@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use tracing::Instrument;
 
+use super::stream::Watch;
 use super::{Layer, delegate_connector};
 use crate::connector::{Connector, Cursor, Entity, RecordStream, Sink, Source, WriteOutcome};
 use crate::error::{Error, Result};
@@ -159,40 +159,30 @@ impl<E: Entity, S: Source<E> + 'static> Source<E> for Observe<S> {
         let started = tokio::time::Instant::now();
         // Registered once per read, so counting a record allocates nothing.
         let read_counter = metrics::counter!(metric_names::RECORDS_READ, "system" => system.clone(), "entity" => entity);
-        futures::stream::unfold(
-            (Some(stream), 0u64),
-            move |(stream, records)| {
-                let span = span.clone();
-                let system = system.clone();
-                let read_counter = read_counter.clone();
-                async move {
-                    let mut stream = stream?;
-                    let item = stream.next().instrument(span.clone()).await;
-                    let finished = match &item {
-                        Some(Ok(_)) => None,
-                        Some(Err(e)) => Some(Err(e.clone())),
-                        None => Some(Ok(())),
-                    };
-                    let records = records + u64::from(matches!(item, Some(Ok(_))));
-                    if matches!(item, Some(Ok(_))) {
-                        read_counter.increment(1);
-                    }
-                    if let Some(status) = &finished {
-                        let outcome = outcome_label(status.as_ref().err());
-                        span.record("outcome", outcome);
-                        span.record("records", records);
-                        if let Err(e) = status {
-                            tracing::warn!(parent: &span, error = %e, records, "read failed");
-                        }
-                        metrics::counter!(metric_names::CALLS, "system" => system.clone(), "entity" => entity, "op" => "read", "outcome" => outcome).increment(1);
-                        metrics::histogram!(metric_names::CALL_DURATION, "system" => system, "entity" => entity, "op" => "read")
-                            .record(started.elapsed());
-                    }
-                    let next = if finished.is_some() { None } else { Some(stream) };
-                    item.map(|i| (i, (next, records)))
+        let mut records = 0u64;
+        let mut finished = false;
+        let hook_span = span.clone();
+        Watch::boxed(stream, span, move |item| {
+            let error = match item {
+                Some(Ok(_)) => {
+                    records += 1;
+                    read_counter.increment(1);
+                    return;
                 }
-            },
-        )
-        .boxed()
+                _ if finished => return,
+                Some(Err(e)) => Some(e),
+                None => None,
+            };
+            finished = true;
+            let outcome = outcome_label(error);
+            hook_span.record("outcome", outcome);
+            hook_span.record("records", records);
+            if let Some(e) = error {
+                tracing::warn!(parent: &hook_span, error = %e, records, "read failed");
+            }
+            metrics::counter!(metric_names::CALLS, "system" => system.clone(), "entity" => entity, "op" => "read", "outcome" => outcome).increment(1);
+            metrics::histogram!(metric_names::CALL_DURATION, "system" => system.clone(), "entity" => entity, "op" => "read")
+                .record(started.elapsed());
+        })
     }
 }

@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
 use super::clock::{TokioClock, TokioInstant, until};
 use super::observe::count_limiter_wait;
+use super::stream::{Admit, Gated};
 use super::{Layer, delegate_connector};
 use crate::connector::{Connector, Cursor, Entity, RecordStream, Sink, Source, WriteOutcome};
 use crate::error::Result;
@@ -156,7 +156,7 @@ pub(crate) type PaceFn<L> =
 
 /// Reads `inner` from `since`, running `pace` before the first record and
 /// before every `max_page`-th record after it, i.e. before each page fetch.
-pub(crate) fn paced_read<E: Entity, S: Source<E> + 'static, L: Clone + Send + 'static>(
+pub(crate) fn paced_read<E: Entity, S: Source<E> + 'static, L: Clone + Send + Unpin + 'static>(
     inner: Arc<S>,
     since: Option<Cursor>,
     limiter: L,
@@ -164,22 +164,17 @@ pub(crate) fn paced_read<E: Entity, S: Source<E> + 'static, L: Clone + Send + 's
 ) -> RecordStream<E> {
     let page = inner.capability(E::KIND).max_page.filter(|&p| p > 0);
     let system = inner.system().as_str().to_string();
-    let stream = inner.read(since);
-    futures::stream::unfold(
-        (stream, 0usize, limiter, system),
-        move |(mut stream, pulled, limiter, system)| async move {
-            let starts_page = match page {
-                Some(p) => pulled % p == 0,
-                None => pulled == 0,
-            };
-            if starts_page {
-                pace(limiter.clone(), system.clone()).await;
-            }
-            let item = stream.next().await?;
-            Some((item, (stream, pulled + 1, limiter, system)))
-        },
-    )
-    .boxed()
+    Gated::boxed(inner.read(since), move |pulled| {
+        let starts_page = match page {
+            Some(p) => pulled % (p as u64) == 0,
+            None => pulled == 0,
+        };
+        if starts_page {
+            Admit::Wait(pace(limiter.clone(), system.clone()))
+        } else {
+            Admit::Pass
+        }
+    })
 }
 
 #[cfg(test)]

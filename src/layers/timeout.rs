@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 
+use super::stream::Deadline;
 use super::{Layer, about, delegate_connector};
 use crate::connector::{Cursor, Entity, RecordStream, Sink, Source, WriteOutcome};
 use crate::error::{Error, Result};
@@ -78,26 +78,13 @@ impl<E: Entity, S: Sink<E>> Sink<E> for Timeout<S> {
 impl<E: Entity, S: Source<E> + 'static> Source<E> for Timeout<S> {
     fn read(&self, since: Option<Cursor>) -> RecordStream<E> {
         let limit = self.limits.item;
-        let stream = self.inner.read(since);
         let inner = Arc::clone(&self.inner);
-        futures::stream::unfold(Some((stream, 0u64)), move |state| {
-            let inner = Arc::clone(&inner);
-            async move {
-                let (mut stream, delivered) = state?;
-                match tokio::time::timeout(limit, stream.next()).await {
-                    Ok(Some(Ok(record))) => Some((Ok(record), Some((stream, delivered + 1)))),
-                    Ok(Some(Err(e))) => Some((Err(e), None)),
-                    Ok(None) => None,
-                    Err(_) => {
-                        let err = Error::unavailable(format!(
-                            "no record within {} ms after {delivered} records of the read",
-                            limit.as_millis()
-                        ));
-                        Some((Err(about::<E>(&inner, err)), None))
-                    }
-                }
-            }
+        Deadline::boxed(self.inner.read(since), limit, move |delivered| {
+            let err = Error::unavailable(format!(
+                "no record within {} ms after {delivered} records of the read",
+                limit.as_millis()
+            ));
+            about::<E>(&inner, err)
         })
-        .boxed()
     }
 }
