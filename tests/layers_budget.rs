@@ -7,15 +7,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::TryStreamExt;
 use proptest::prelude::*;
 use seamwork::connector::memory::{Dataset, SeedOptions};
 use seamwork::connector::{
-    Capability, Connector, Entity, EntityKind, Sink, WriteOutcome, WriteResult,
+    Capability, Connector, Cursor, Entity, EntityKind, Page, Record, RecordStream, Sink, Source,
+    WriteOutcome, WriteResult, paginate,
 };
 use seamwork::layers::{
     AdaptiveLimiter, AdaptiveOptions, AdaptiveRateLimitLayer, BudgetSignal, LayerExt, RetryOptions,
 };
-use seamwork::model::{SystemId, Variant};
+use seamwork::model::{ExternalRef, SystemId, Variant};
 use seamwork::{Error, Result};
 use tokio::time::Instant;
 
@@ -83,6 +85,8 @@ enum Dialect {
     GraphQl,
     /// `X-Shopify-Shop-Api-Call-Limit: used/max`, one point per call.
     CallLimit,
+    /// GraphQL cost of a read page of this many records, whatever the batch.
+    Page(u64),
 }
 
 /// A storefront whose writes spend a leaky-bucket budget, feeding the
@@ -113,21 +117,27 @@ impl Sink<Variant> for BudgetServer {
                 let r = 1 + 10 * batch.len() as u64;
                 (r, r * 8 / 10)
             }
+            Dialect::Page(records) => {
+                let r = 1 + 10 * records;
+                (r, r * 8 / 10)
+            }
             Dialect::CallLimit => (1, 1),
         };
         if !b.pay(requested, actual) {
             return Err(Error::rate_limited(None, "THROTTLED"));
         }
         let signal = match self.dialect {
-            Dialect::GraphQl => BudgetSignal::from_shopify_cost(&serde_json::json!({
-                "requestedQueryCost": requested,
-                "actualQueryCost": actual,
-                "throttleStatus": {
-                    "maximumAvailable": (b.capacity / MILLI) as u64,
-                    "currentlyAvailable": b.points(),
-                    "restoreRate": (b.restore / MILLI) as u64,
-                }
-            }))?,
+            Dialect::GraphQl | Dialect::Page(_) => {
+                BudgetSignal::from_shopify_cost(&serde_json::json!({
+                    "requestedQueryCost": requested,
+                    "actualQueryCost": actual,
+                    "throttleStatus": {
+                        "maximumAvailable": (b.capacity / MILLI) as u64,
+                        "currentlyAvailable": b.points(),
+                        "restoreRate": (b.restore / MILLI) as u64,
+                    }
+                }))?
+            }
             Dialect::CallLimit => {
                 let max = (b.capacity / MILLI) as u64;
                 BudgetSignal::from_call_limit(&format!("{}/{max}", max - b.points()))?
@@ -242,6 +252,93 @@ async fn a_throttle_from_the_server_is_reported_and_waited_out() {
     assert_eq!(shop.bucket.lock().unwrap().throttled, 1);
     assert_eq!(limiter.stats().throttled, 1);
     assert_eq!(limiter.stats().requests, 100);
+}
+
+/// A storefront whose paged reads spend the budget: a page of `page` records
+/// requests 1 + 10 per record and costs 80% of that.
+struct BudgetSource {
+    shop: Arc<BudgetServer>,
+    variants: Vec<Variant>,
+    pages: usize,
+    page: usize,
+}
+
+impl Connector for BudgetSource {
+    fn system(&self) -> &SystemId {
+        &self.shop.system
+    }
+
+    fn capability(&self, _: EntityKind) -> Capability {
+        Capability::new().with_max_page(Some(self.page))
+    }
+}
+
+impl Source<Variant> for BudgetSource {
+    fn read(&self, since: Option<Cursor>) -> RecordStream<Variant> {
+        let (shop, variants, pages, page) = (
+            Arc::clone(&self.shop),
+            self.variants.clone(),
+            self.pages,
+            self.page,
+        );
+        paginate(since, move |cursor| {
+            let (shop, variants) = (Arc::clone(&shop), variants.clone());
+            async move {
+                let n: usize = cursor.map_or(0, |c| c.as_str().parse().unwrap());
+                let records = (0..page)
+                    .map(|i| {
+                        let v = variants[(n * page + i) % variants.len()].clone();
+                        let at = chrono::Utc::now();
+                        Record::new(
+                            v,
+                            ExternalRef::new("shop", "x"),
+                            Cursor::new((n + 1).to_string()),
+                            at,
+                        )
+                    })
+                    .collect::<Vec<_>>();
+                // The server charges for the page and the adapter feeds the limiter.
+                shop.upsert(&[]).await?;
+                let next = (n + 1 < pages).then(|| Cursor::new((n + 1).to_string()));
+                Ok(Page::new(records, next))
+            }
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn paged_reads_spend_the_budget_page_by_page() {
+    let limiter = AdaptiveLimiter::new(AdaptiveOptions::shopify_graphql().with_costs(1, 10));
+    // The page cost is charged by the server as one "upsert" of 5 records' worth.
+    let shop = Arc::new(server(Dialect::Page(5), 1000, 50, &limiter));
+    let source = BudgetSource {
+        shop: Arc::clone(&shop),
+        variants: variants(),
+        pages: 120,
+        page: 5,
+    }
+    .layer(AdaptiveRateLimitLayer::new(limiter.clone()));
+    let start = Instant::now();
+    let n = source
+        .read(None)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(n, 600);
+    assert_eq!(shop.bucket.lock().unwrap().throttled, 0);
+    let stats = limiter.stats();
+    // One permit per page, settled by the page's answer; none left over at the end.
+    assert_eq!(stats.requests, 120);
+    assert_eq!(stats.cost_used, 120 * 40);
+    // 120 pages of 40 points after a full bucket of 1,000, at 50 points/s.
+    let ideal = Duration::from_secs((120 * 40 - 1000) / 50);
+    let elapsed = start.elapsed();
+    assert!(elapsed <= ideal + ideal / 50, "{elapsed:?} vs {ideal:?}");
+    assert!(
+        elapsed + Duration::from_secs(2) >= ideal,
+        "{elapsed:?} vs {ideal:?}"
+    );
 }
 
 proptest! {

@@ -485,6 +485,15 @@ impl BudgetPermit {
         b.apply(signal, reserved, Instant::now());
     }
 
+    /// The call was not made after all: the reservation is returned, nothing spent.
+    pub fn cancel(mut self) {
+        self.done = true;
+        let mut b = self.limiter.lock();
+        if b.take(Some(self.id)).is_some() {
+            b.stats.requests = b.stats.requests.saturating_sub(1);
+        }
+    }
+
     /// The server throttled this call: it cost nothing, and the bucket is
     /// taken as empty (see [`AdaptiveLimiter::throttled`]).
     pub fn throttled(mut self, retry_after: Option<Duration>) {
@@ -492,6 +501,13 @@ impl BudgetPermit {
         let mut b = self.limiter.lock();
         b.take(Some(self.id));
         AdaptiveLimiter::empty(&mut b, retry_after);
+    }
+}
+
+/// A read's page permit: when the stream ends before another page, no call was made.
+impl super::stream::Hold for BudgetPermit {
+    fn unused(self) {
+        self.cancel();
     }
 }
 
@@ -610,8 +626,11 @@ impl<E: Entity, S: Source<E> + 'static> Source<E> for AdaptiveRateLimit<S> {
             (self.limiter.clone(), cost),
             |(limiter, cost), system| {
                 Box::pin(async move {
+                    // Held until the page's first record: by then the adapter
+                    // has observed the answer, which settles this permit.
                     let permit = limiter.acquire(cost).await;
                     count_limiter_wait(&system, permit.waited());
+                    permit
                 })
             },
         )

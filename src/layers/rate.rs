@@ -12,7 +12,7 @@ use governor::{Quota, RateLimiter};
 
 use super::clock::{TokioClock, TokioInstant, until};
 use super::observe::count_limiter_wait;
-use super::stream::{Admit, Gated};
+use super::stream::{Admit, Gated, Hold};
 use super::{Layer, delegate_connector};
 use crate::connector::{Connector, Cursor, Entity, RecordStream, Sink, Source, WriteOutcome};
 use crate::error::Result;
@@ -150,18 +150,24 @@ impl<E: Entity, S: Sink<E>> Sink<E> for RateLimit<S> {
     }
 }
 
-/// A boxed pacing step: waits before a page is fetched.
-pub(crate) type PaceFn<L> =
-    fn(L, String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+/// A pacing step: waits before a page is fetched, and gives what is held
+/// until the page's first record arrives (a budget permit, or nothing).
+pub(crate) type PaceFn<L, G> = fn(L, String) -> futures::future::BoxFuture<'static, G>;
 
 /// Reads `inner` from `since`, running `pace` before the first record and
 /// before every `max_page`-th record after it, i.e. before each page fetch.
-pub(crate) fn paced_read<E: Entity, S: Source<E> + 'static, L: Clone + Send + Unpin + 'static>(
+pub(crate) fn paced_read<E, S, L, G>(
     inner: Arc<S>,
     since: Option<Cursor>,
     limiter: L,
-    pace: PaceFn<L>,
-) -> RecordStream<E> {
+    pace: PaceFn<L, G>,
+) -> RecordStream<E>
+where
+    E: Entity,
+    S: Source<E> + 'static,
+    L: Clone + Send + Unpin + 'static,
+    G: Hold,
+{
     let page = inner.capability(E::KIND).max_page.filter(|&p| p > 0);
     let system = inner.system().as_str().to_string();
     Gated::boxed(inner.read(since), move |pulled| {

@@ -65,6 +65,20 @@ impl<E: Entity, F: FnMut(Option<&Item<E>>) + Unpin> Stream for Watch<E, F> {
     }
 }
 
+/// What a gate holds while an item is pulled; told when no item came.
+pub(crate) trait Hold: Send + Unpin + 'static {
+    /// The stream ended instead of giving the item this was taken for.
+    fn unused(self)
+    where
+        Self: Sized,
+    {
+    }
+}
+
+impl Hold for () {}
+
+impl Hold for Option<tokio::sync::OwnedSemaphorePermit> {}
+
 /// What a gate says before the next item is pulled.
 pub(crate) enum Admit<G> {
     /// Pull at once.
@@ -88,7 +102,7 @@ pub(crate) struct Gated<E, G, F> {
 impl<E, G, F> Gated<E, G, F>
 where
     E: Entity,
-    G: Send + Unpin + 'static,
+    G: Hold,
     F: FnMut(u64) -> Admit<G> + Send + Unpin + 'static,
 {
     pub(crate) fn boxed(inner: RecordStream<E>, gate: F) -> RecordStream<E> {
@@ -104,7 +118,7 @@ where
     }
 }
 
-impl<E: Entity, G: Unpin, F: FnMut(u64) -> Admit<G> + Unpin> Stream for Gated<E, G, F> {
+impl<E: Entity, G: Hold, F: FnMut(u64) -> Admit<G> + Unpin> Stream for Gated<E, G, F> {
     type Item = Item<E>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item<E>>> {
@@ -138,11 +152,14 @@ impl<E: Entity, G: Unpin, F: FnMut(u64) -> Admit<G> + Unpin> Stream for Gated<E,
         match inner.poll_next_unpin(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(item) => {
-                this.held = None;
+                let held = this.held.take();
                 this.admitted = false;
                 this.pulled += 1;
                 if item.is_none() {
                     this.inner = None;
+                    if let Some(g) = held {
+                        g.unused();
+                    }
                 }
                 Poll::Ready(item)
             }
