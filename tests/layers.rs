@@ -15,8 +15,9 @@ use seamwork::connector::{
     WriteResult,
 };
 use seamwork::layers::{
-    BreakerState, CircuitBreakerLayer, CircuitBreakerOptions, ConcurrencyLimitLayer, LayerExt,
-    ObserveLayer, RateLimitLayer, RetryLayer, RetryOptions, TimeoutLayer, metric_names,
+    AdaptiveLimiter, AdaptiveOptions, AdaptiveRateLimitLayer, BreakerState, CircuitBreakerLayer,
+    CircuitBreakerOptions, ConcurrencyLimitLayer, LayerExt, ObserveLayer, RateLimitLayer,
+    RetryLayer, RetryOptions, TimeoutLayer, metric_names,
 };
 use seamwork::model::{ExternalRef, Order, SystemId, Variant};
 use seamwork::testkit::mocks::{MockSink, MockSource};
@@ -216,8 +217,11 @@ async fn a_full_stack_passes_the_conformance_suite_under_faults() {
             .with_failure_threshold(50)
             .with_cool_down(Duration::from_millis(100)),
     );
+    // A budget of 500 points restoring 200/s, one point per call and per record.
+    let budget = AdaptiveLimiter::new(AdaptiveOptions::call_limit(500, 200).with_costs(1, 1));
     let stack = |m: MemorySystem| {
         m.layer(TimeoutLayer::new(Duration::from_secs(5)))
+            .layer(AdaptiveRateLimitLayer::new(budget.clone()))
             .layer(RateLimitLayer::per_second(100))
             .layer(ConcurrencyLimitLayer::new(2))
             .layer(breaker.clone())
@@ -255,6 +259,13 @@ async fn a_full_stack_passes_the_conformance_suite_under_faults() {
         .unwrap();
     assert!(erp.stats().rate_limited > 0);
     assert_eq!(breaker.state(), BreakerState::Closed);
+    // The injected throttles reached the budget, and it paced the rest.
+    let stats = budget.stats();
+    assert_eq!(
+        stats.throttled,
+        erp.stats().rate_limited + store.stats().rate_limited
+    );
+    assert!(stats.waited > Duration::ZERO);
 }
 
 #[tokio::test(start_paused = true)]

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::Layer;
 use super::observe::{count_limiter_wait, count_throttle};
 use super::rate::paced_read;
+use super::stream::Watch;
 use crate::connector::{
     Capability, Connector, Cursor, Entity, EntityKind, RecordStream, Sink, Source, WriteOutcome,
 };
@@ -435,6 +436,11 @@ impl AdaptiveLimiter {
         Self::empty(&mut b, retry_after);
     }
 
+    /// A throttle seen where no reservation is at hand (a failed page of a read).
+    fn note_throttle(&self, retry_after: Option<Duration>) {
+        Self::empty(&mut self.lock(), retry_after);
+    }
+
     fn empty(b: &mut Bucket, retry_after: Option<Duration>) {
         let now = Instant::now();
         b.stats.throttled += 1;
@@ -504,7 +510,8 @@ impl BudgetPermit {
     }
 }
 
-/// A read's page permit: when the stream ends before another page, no call was made.
+/// A read's page permit: when the stream ends before another page, no call
+/// was made; when the page failed, the next answer corrects the estimate.
 impl super::stream::Hold for BudgetPermit {
     fn unused(self) {
         self.cancel();
@@ -527,9 +534,11 @@ impl Drop for BudgetPermit {
 
 /// Paces calls with an [`AdaptiveLimiter`]: each call first waits for its
 /// estimated cost (`cost_per_call` + `cost_per_record` × records; a read
-/// pays per page of `max_page` records). A `RateLimited` answer is reported
-/// to the limiter as a throttle. The adapter feeds the same limiter (a
-/// clone) the server's figures with [`AdaptiveLimiter::observe`].
+/// pays per page of `max_page` records). A `RateLimited` answer (or read
+/// error) is reported to the limiter as a throttle by the layer, so the
+/// adapter must not report it again; the adapter feeds the same limiter (a
+/// clone) the server's figures from each successful answer with
+/// [`AdaptiveLimiter::observe`].
 ///
 /// The capability's `max_batch` is lowered to the largest batch the bucket
 /// can ever pay for.
@@ -620,7 +629,7 @@ impl<E: Entity, S: Source<E> + 'static> Source<E> for AdaptiveRateLimit<S> {
     fn read(&self, since: Option<Cursor>) -> RecordStream<E> {
         let page = self.inner.capability(E::KIND).max_page.unwrap_or(0);
         let cost = self.limiter.cost_of(page);
-        paced_read(
+        let paced = paced_read(
             Arc::clone(&self.inner),
             since,
             (self.limiter.clone(), cost),
@@ -633,7 +642,17 @@ impl<E: Entity, S: Source<E> + 'static> Source<E> for AdaptiveRateLimit<S> {
                     permit
                 })
             },
-        )
+        );
+        let limiter = self.limiter.clone();
+        let system = self.inner.system().as_str().to_string();
+        Watch::boxed(paced, tracing::Span::none(), move |item| {
+            if let Some(Err(e)) = item
+                && let ErrorKind::RateLimited { retry_after } = e.kind()
+            {
+                count_throttle(&system, E::KIND.name(), e);
+                limiter.note_throttle(*retry_after);
+            }
+        })
     }
 }
 

@@ -65,9 +65,9 @@ impl<E: Entity, F: FnMut(Option<&Item<E>>) + Unpin> Stream for Watch<E, F> {
     }
 }
 
-/// What a gate holds while an item is pulled; told when no item came.
+/// What a gate holds while an item is pulled; told when no record came.
 pub(crate) trait Hold: Send + Unpin + 'static {
-    /// The stream ended instead of giving the item this was taken for.
+    /// The stream ended or failed instead of giving the record this was taken for.
     fn unused(self)
     where
         Self: Sized,
@@ -157,9 +157,11 @@ impl<E: Entity, G: Hold, F: FnMut(u64) -> Admit<G> + Unpin> Stream for Gated<E, 
                 this.pulled += 1;
                 if item.is_none() {
                     this.inner = None;
-                    if let Some(g) = held {
-                        g.unused();
-                    }
+                }
+                if !matches!(item, Some(Ok(_)))
+                    && let Some(g) = held
+                {
+                    g.unused();
                 }
                 Poll::Ready(item)
             }
