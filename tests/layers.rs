@@ -650,3 +650,23 @@ async fn reads_are_paced_per_page_and_bounded_per_record() {
     assert_eq!(limit.waits(), 5);
     assert_eq!(start.elapsed(), Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_sink_that_drops_outcomes_is_an_unexpected_error_not_a_retry() {
+    let data = data(3);
+    let mut sink = mock_sink();
+    sink.expect_upsert()
+        .times(1)
+        .returning(|b: &[Order]| Ok(written(&b[..2])));
+    let err = sink
+        .layer(patient())
+        .upsert(&data.orders)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unexpected);
+    assert!(
+        err.message().contains("2 outcomes for a batch of 3"),
+        "{err}"
+    );
+    assert_eq!(err.context().entity.as_deref(), Some("order"));
+}

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::observe::count_retry;
-use super::{Layer, delegate_connector};
+use super::{Layer, about, delegate_connector};
 use crate::connector::{
     Connector, Cursor, Entity, RecordStream, Sink, Source, WriteOutcome, WriteResult,
 };
@@ -237,16 +237,15 @@ impl<E: Entity, S: Sink<E>> Sink<E> for Retry<S> {
                 Err(e) => e,
                 Ok(outcomes) => {
                     if outcomes.len() != attempt.len() {
-                        return Err(Error::new(
+                        let err = Error::new(
                             ErrorKind::Unexpected,
                             format!(
-                                "sink answered {} outcomes for a batch of {} {} records",
+                                "sink answered {} outcomes for a batch of {} records",
                                 outcomes.len(),
                                 attempt.len(),
-                                E::KIND
                             ),
-                        )
-                        .with_system(self.inner.system().as_str()));
+                        );
+                        return Err(about::<E>(&self.inner, err));
                     }
                     let mut still = Vec::new();
                     for (&i, outcome) in pending.iter().zip(outcomes) {
