@@ -12,7 +12,8 @@
 //! | [`connector`] | `Entity`, `Source<E>`, `Sink<E>`, cursors, paging, the memory system |
 //! | [`mapping`] | declarative, versioned field mappings, cross-references, schema drift |
 //! | [`sync`] | flows with owner, failure policy and SLA; the engine; dead-letter replay |
-//! | [`store`] | durable sync state: checkpoints, idempotency keys, dead letters, leases (memory, SQLite) |
+//! | [`store`] | durable sync state: checkpoints, idempotency keys, dead letters, leases (memory, SQLite, PostgreSQL) |
+//! | [`layers`] | retry, fixed and adaptive rate limits, circuit breaker, timeout, concurrency limit, tracing and metrics around any `Source`/`Sink` |
 //! | `testkit` | (feature `testkit`) the conformance suite and mockall mocks |
 //!
 //! ```
@@ -30,6 +31,7 @@
 
 pub mod connector;
 pub mod error;
+pub mod layers;
 pub mod mapping;
 pub mod model;
 pub mod rules;

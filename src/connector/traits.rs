@@ -103,3 +103,29 @@ pub trait Sink<E: Entity>: Connector {
     /// failed and its effect is unknown: retrying the same batch is safe.
     async fn upsert(&self, batch: &[E]) -> Result<Vec<WriteOutcome>>;
 }
+
+/// A shared connector is a connector, so `Arc<dyn Sink<E>>` can be wrapped in layers.
+impl<T: Connector + ?Sized> Connector for std::sync::Arc<T> {
+    fn system(&self) -> &SystemId {
+        (**self).system()
+    }
+
+    fn capability(&self, kind: EntityKind) -> Capability {
+        (**self).capability(kind)
+    }
+}
+
+/// A shared source reads like the source it shares.
+impl<E: Entity, T: Source<E> + ?Sized> Source<E> for std::sync::Arc<T> {
+    fn read(&self, since: Option<Cursor>) -> RecordStream<E> {
+        (**self).read(since)
+    }
+}
+
+/// A shared sink writes like the sink it shares.
+#[async_trait]
+impl<E: Entity, T: Sink<E> + ?Sized> Sink<E> for std::sync::Arc<T> {
+    async fn upsert(&self, batch: &[E]) -> Result<Vec<WriteOutcome>> {
+        (**self).upsert(batch).await
+    }
+}
