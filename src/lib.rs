@@ -30,6 +30,7 @@ pub mod connector;
 pub mod error;
 pub mod mapping;
 pub mod model;
+pub mod reconcile;
 pub mod rules;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -1,0 +1,697 @@
+//! The keyed diff: classification, summary, and the hash mode over [`Table`]s.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::spec::{DiffSpec, Rule};
+use super::table::{Problem, Table};
+use crate::error::{Error, Result};
+
+/// How a key differs between the two sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiffKind {
+    /// The key exists only on the left.
+    OnlyLeft,
+    /// The key exists only on the right.
+    OnlyRight,
+    /// Both sides have the key and at least one compared field differs.
+    Mismatch,
+}
+
+impl DiffKind {
+    /// The snake_case name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            DiffKind::OnlyLeft => "only_left",
+            DiffKind::OnlyRight => "only_right",
+            DiffKind::Mismatch => "mismatch",
+        }
+    }
+}
+
+/// One differing field of a mismatched key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FieldDelta {
+    /// The column.
+    pub field: String,
+    /// The left value as read.
+    pub left: String,
+    /// The right value as read.
+    pub right: String,
+    /// `right − left` when both are numbers.
+    pub delta: Option<Decimal>,
+}
+
+/// One key that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Difference {
+    /// The key's parts, in the spec's key order.
+    pub key: Vec<String>,
+    /// Only left, only right or mismatch.
+    pub kind: DiffKind,
+    /// The left record's line (file inputs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_line: Option<u64>,
+    /// The right record's line (file inputs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub right_line: Option<u64>,
+    /// The value of the spec's dimension (the left row's when both exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    /// For mismatches, every differing field in column order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldDelta>,
+}
+
+/// Counts of one group of keys by class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClassCounts {
+    /// Keys on both sides that agree.
+    pub matched: u64,
+    /// Keys only on the left.
+    pub only_left: u64,
+    /// Keys only on the right.
+    pub only_right: u64,
+    /// Keys on both sides that differ.
+    pub mismatched: u64,
+}
+
+impl ClassCounts {
+    fn add(&mut self, o: &ClassCounts) {
+        self.matched += o.matched;
+        self.only_left += o.only_left;
+        self.only_right += o.only_right;
+        self.mismatched += o.mismatched;
+    }
+
+    fn bump(&mut self, kind: Option<DiffKind>) {
+        match kind {
+            None => self.matched += 1,
+            Some(DiffKind::OnlyLeft) => self.only_left += 1,
+            Some(DiffKind::OnlyRight) => self.only_right += 1,
+            Some(DiffKind::Mismatch) => self.mismatched += 1,
+        }
+    }
+}
+
+/// The counts of a diff.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Left rows taken into the diff (malformed and duplicate rows are in `rejected_rows`).
+    pub left_rows: u64,
+    /// Right rows taken into the diff.
+    pub right_rows: u64,
+    /// Keys on both sides that agree.
+    pub matched: u64,
+    /// Keys only on the left.
+    pub only_left: u64,
+    /// Keys only on the right.
+    pub only_right: u64,
+    /// Keys on both sides that differ.
+    pub mismatched: u64,
+    /// Rows of either side reported as problems and left out.
+    pub rejected_rows: u64,
+    /// Mismatched keys per differing field.
+    pub by_field: BTreeMap<String, u64>,
+    /// Counts per value of the spec's dimension (empty without one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_dimension: BTreeMap<String, ClassCounts>,
+}
+
+impl Summary {
+    /// Keys that differ in any way.
+    pub fn differences(&self) -> u64 {
+        self.only_left + self.only_right + self.mismatched
+    }
+
+    /// The counts as [`ClassCounts`].
+    pub fn classes(&self) -> ClassCounts {
+        ClassCounts {
+            matched: self.matched,
+            only_left: self.only_left,
+            only_right: self.only_right,
+            mismatched: self.mismatched,
+        }
+    }
+}
+
+/// The result of a diff: summary, differences ordered by key, problems.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiffReport {
+    /// The key columns, naming the parts of every [`Difference::key`].
+    pub key_columns: Vec<String>,
+    /// Counts.
+    pub summary: Summary,
+    /// Every differing key, ordered by key.
+    pub differences: Vec<Difference>,
+    /// Rows that could not be used and columns only one side has.
+    pub problems: Vec<Problem>,
+}
+
+/// How the hash mode runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DiffOptions {
+    /// Threads classifying rows (each takes a range of key hashes); at least 1.
+    pub threads: usize,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+impl DiffOptions {
+    /// Sets the number of threads (at least 1).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+}
+
+/// One compared column: where it is on each side and its rule.
+#[derive(Debug, Clone)]
+pub(crate) struct PlanField {
+    pub(crate) name: String,
+    left: usize,
+    right: usize,
+    rule: Rule,
+}
+
+/// The spec resolved against both headers.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    key: Vec<(usize, usize)>,
+    pub(crate) fields: Vec<PlanField>,
+    dimension: Option<(Option<usize>, Option<usize>)>,
+}
+
+impl Plan {
+    /// Resolves `spec` against the headers; a column only one side has is
+    /// reported as a problem (unless ignored) and not compared.
+    pub(crate) fn new(
+        spec: &DiffSpec,
+        (lname, lcols): (&str, &[String]),
+        (rname, rcols): (&str, &[String]),
+        problems: &mut Vec<Problem>,
+    ) -> Result<Plan> {
+        spec.check()?;
+        let pos = |cols: &[String], c: &str| cols.iter().position(|x| x == c);
+        let key = spec
+            .key
+            .iter()
+            .map(|k| match (pos(lcols, k), pos(rcols, k)) {
+                (Some(l), Some(r)) => Ok((l, r)),
+                _ => Err(Error::invalid_data(format!("key column {k:?} is missing"))
+                    .with_field(k.clone())),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for name in spec.fields.keys() {
+            if pos(lcols, name).is_none() && pos(rcols, name).is_none() {
+                return Err(Error::config(format!(
+                    "reconcile spec names field {name:?}, which neither {lname} nor {rname} has"
+                ))
+                .with_field(format!("fields.{name}")));
+            }
+        }
+        let mut fields = Vec::new();
+        for (li, c) in lcols.iter().enumerate() {
+            if spec.key.contains(c) {
+                continue;
+            }
+            let rule = Rule::compile(spec.policy(c)).map_err(Error::config)?;
+            match pos(rcols, c) {
+                Some(ri) if rule != Rule::Ignore => fields.push(PlanField {
+                    name: c.clone(),
+                    left: li,
+                    right: ri,
+                    rule,
+                }),
+                Some(_) => {}
+                None if rule == Rule::Ignore => {}
+                None => problems.push(Problem::new(
+                    lname,
+                    1,
+                    Some(li as u64 + 1),
+                    format!("column {c:?} is not in {rname}; it is not compared"),
+                )),
+            }
+        }
+        for (ri, c) in rcols.iter().enumerate() {
+            if !spec.key.contains(c)
+                && pos(lcols, c).is_none()
+                && spec.policy(c) != &super::FieldPolicy::Ignore
+            {
+                problems.push(Problem::new(
+                    rname,
+                    1,
+                    Some(ri as u64 + 1),
+                    format!("column {c:?} is not in {lname}; it is not compared"),
+                ));
+            }
+        }
+        let dimension = spec
+            .dimension
+            .as_ref()
+            .map(|d| match (pos(lcols, d), pos(rcols, d)) {
+                (None, None) => Err(Error::config(format!(
+                    "reconcile spec: dimension {d:?} is in neither {lname} nor {rname}"
+                ))
+                .with_field("dimension")),
+                found => Ok(found),
+            })
+            .transpose()?;
+        Ok(Plan {
+            key,
+            fields,
+            dimension,
+        })
+    }
+
+    /// Orders two rows by key (parts compared in key order, as text).
+    pub(crate) fn key_cmp<L: AsRef<str>, R: AsRef<str>>(&self, l: &[L], r: &[R]) -> Ordering {
+        for &(li, ri) in &self.key {
+            match l[li].as_ref().cmp(r[ri].as_ref()) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        Ordering::Equal
+    }
+
+    /// Orders two rows of the same side by key.
+    pub(crate) fn same_side_cmp<A: AsRef<str>, B: AsRef<str>>(
+        &self,
+        left_side: bool,
+        a: &[A],
+        b: &[B],
+    ) -> Ordering {
+        for &(li, ri) in &self.key {
+            let i = if left_side { li } else { ri };
+            match a[i].as_ref().cmp(b[i].as_ref()) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        Ordering::Equal
+    }
+
+    /// The key's parts of a row.
+    pub(crate) fn key_of<S: AsRef<str>>(&self, left_side: bool, row: &[S]) -> Vec<String> {
+        self.key
+            .iter()
+            .map(|&(l, r)| row[if left_side { l } else { r }].as_ref().to_string())
+            .collect()
+    }
+
+    fn dimension_of<'r, S: AsRef<str>>(&self, left_side: bool, row: &'r [S]) -> Option<&'r str> {
+        let (l, r) = self.dimension?;
+        let i = if left_side { l } else { r }?;
+        Some(row[i].as_ref())
+    }
+
+    /// Every differing field of two rows with the same key.
+    pub(crate) fn compare<L: AsRef<str>, R: AsRef<str>>(
+        &self,
+        l: &[L],
+        r: &[R],
+    ) -> Vec<FieldDelta> {
+        let mut out = Vec::new();
+        for f in &self.fields {
+            let (lv, rv) = (l[f.left].as_ref(), r[f.right].as_ref());
+            if let Some(delta) = f.rule.differs(lv, rv) {
+                out.push(FieldDelta {
+                    field: f.name.clone(),
+                    left: lv.to_string(),
+                    right: rv.to_string(),
+                    delta,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Collects differences and counts; one per thread, merged at the end.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) summary: Summary,
+    by_field: Vec<u64>,
+    by_dim: HashMap<String, ClassCounts>,
+    pub(crate) differences: Vec<Difference>,
+    pub(crate) problems: Vec<Problem>,
+    /// Rows left out as duplicate keys, left and right.
+    pub(crate) duplicates: [u64; 2],
+}
+
+/// One side's row as the tally sees it.
+pub(crate) struct Seen<'r, S> {
+    pub(crate) fields: &'r [S],
+    pub(crate) line: Option<u64>,
+}
+
+impl Tally {
+    pub(crate) fn new(plan: &Plan) -> Self {
+        Tally {
+            by_field: vec![0; plan.fields.len()],
+            ..Tally::default()
+        }
+    }
+
+    fn dim(&mut self, plan: &Plan, value: Option<&str>, kind: Option<DiffKind>) {
+        if plan.dimension.is_none() {
+            return;
+        }
+        let v = value.unwrap_or("");
+        match self.by_dim.get_mut(v) {
+            Some(c) => c.bump(kind),
+            None => self.by_dim.entry(v.to_string()).or_default().bump(kind),
+        }
+    }
+
+    /// A key only one side has.
+    pub(crate) fn only<S: AsRef<str>>(&mut self, plan: &Plan, left_side: bool, row: Seen<'_, S>) {
+        let kind = if left_side {
+            DiffKind::OnlyLeft
+        } else {
+            DiffKind::OnlyRight
+        };
+        if left_side {
+            self.summary.only_left += 1;
+        } else {
+            self.summary.only_right += 1;
+        }
+        let dimension = plan.dimension_of(left_side, row.fields);
+        self.dim(plan, dimension, Some(kind));
+        let (left_line, right_line) = if left_side {
+            (row.line, None)
+        } else {
+            (None, row.line)
+        };
+        self.differences.push(Difference {
+            key: plan.key_of(left_side, row.fields),
+            kind,
+            left_line,
+            right_line,
+            dimension: dimension.map(str::to_string),
+            fields: Vec::new(),
+        });
+    }
+
+    /// A key both sides have.
+    pub(crate) fn both<L: AsRef<str>, R: AsRef<str>>(
+        &mut self,
+        plan: &Plan,
+        l: Seen<'_, L>,
+        r: Seen<'_, R>,
+    ) {
+        let dimension = plan
+            .dimension_of(true, l.fields)
+            .or_else(|| plan.dimension_of(false, r.fields));
+        let fields = plan.compare(l.fields, r.fields);
+        if fields.is_empty() {
+            self.summary.matched += 1;
+            self.dim(plan, dimension, None);
+            return;
+        }
+        self.summary.mismatched += 1;
+        self.dim(plan, dimension, Some(DiffKind::Mismatch));
+        for d in &fields {
+            if let Some(i) = plan.fields.iter().position(|f| f.name == d.field) {
+                self.by_field[i] += 1;
+            }
+        }
+        self.differences.push(Difference {
+            key: plan.key_of(true, l.fields),
+            kind: DiffKind::Mismatch,
+            left_line: l.line,
+            right_line: r.line,
+            dimension: dimension.map(str::to_string),
+            fields,
+        });
+    }
+
+    pub(crate) fn absorb(&mut self, o: Tally) {
+        let s = &mut self.summary;
+        s.matched += o.summary.matched;
+        s.only_left += o.summary.only_left;
+        s.only_right += o.summary.only_right;
+        s.mismatched += o.summary.mismatched;
+        s.rejected_rows += o.summary.rejected_rows;
+        self.duplicates[0] += o.duplicates[0];
+        self.duplicates[1] += o.duplicates[1];
+        for (a, b) in self.by_field.iter_mut().zip(&o.by_field) {
+            *a += b;
+        }
+        for (k, v) in o.by_dim {
+            self.by_dim.entry(k).or_default().add(&v);
+        }
+        self.differences.extend(o.differences);
+        self.problems.extend(o.problems);
+    }
+
+    /// The report, differences ordered by key and problems by place.
+    pub(crate) fn finish(mut self, plan: &Plan, spec: &DiffSpec) -> DiffReport {
+        for (f, n) in plan.fields.iter().zip(&self.by_field) {
+            if *n > 0 {
+                self.summary.by_field.insert(f.name.clone(), *n);
+            }
+        }
+        self.summary.by_dimension = self.by_dim.into_iter().collect();
+        self.differences.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        self.problems.sort();
+        DiffReport {
+            key_columns: spec.key.clone(),
+            summary: self.summary,
+            differences: self.differences,
+            problems: self.problems,
+        }
+    }
+}
+
+/// Diffs two in-memory tables (the hash mode): both are indexed by key
+/// hash; each thread classifies one range of hashes.
+///
+/// ```
+/// use seamwork::reconcile::{diff_tables, DiffKind, DiffOptions, DiffSpec, Table};
+///
+/// let spec = DiffSpec::new(["sku"]);
+/// let left = Table::from_csv("erp.csv", "sku,qty\nA,1\nB,2\n".into(), &spec.key).unwrap();
+/// let right = Table::from_csv("store.csv", "sku,qty\nA,1\nB,3\nC,0\n".into(), &spec.key).unwrap();
+/// let report = diff_tables(&left, &right, &spec, &DiffOptions::default()).unwrap();
+/// assert_eq!(report.summary.mismatched, 1);
+/// assert_eq!(report.differences[1].kind, DiffKind::OnlyRight);
+/// ```
+pub fn diff_tables(
+    left: &Table,
+    right: &Table,
+    spec: &DiffSpec,
+    options: &DiffOptions,
+) -> Result<DiffReport> {
+    let mut problems = Vec::new();
+    let plan = Plan::new(
+        spec,
+        (left.name(), left.columns()),
+        (right.name(), right.columns()),
+        &mut problems,
+    )?;
+    let threads = options.threads.max(1) as u128;
+    let bounds: Vec<u64> = (1..threads)
+        .map(|t| ((u128::from(u64::MAX) + 1) * t / threads) as u64)
+        .collect();
+    let (lparts, rparts) = (cut(left.index(), &bounds), cut(right.index(), &bounds));
+    let mut tally = Tally::new(&plan);
+    tally.problems = problems;
+    tally.problems.extend_from_slice(left.problems());
+    tally.problems.extend_from_slice(right.problems());
+    tally.summary.rejected_rows = (left.problems().len() + right.problems().len()) as u64;
+    let partials: Vec<Tally> = if lparts.len() == 1 {
+        vec![merge_hashes(&plan, left, right, lparts[0], rparts[0])]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = lparts
+                .iter()
+                .zip(&rparts)
+                .map(|(l, r)| {
+                    let plan = &plan;
+                    s.spawn(move || merge_hashes(plan, left, right, l, r))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("diff thread panicked"))
+                .collect()
+        })
+    };
+    for p in partials {
+        tally.absorb(p);
+    }
+    tally.summary.left_rows = left.len() as u64 - tally.duplicates[0];
+    tally.summary.right_rows = right.len() as u64 - tally.duplicates[1];
+    Ok(tally.finish(&plan, spec))
+}
+
+/// Cuts a hash-sorted index at `bounds`.
+fn cut<'a>(idx: &'a [(u64, u32)], bounds: &[u64]) -> Vec<&'a [(u64, u32)]> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for &b in bounds {
+        let end = idx.partition_point(|e| e.0 < b);
+        parts.push(&idx[start..end]);
+        start = end;
+    }
+    parts.push(&idx[start..]);
+    parts
+}
+
+const DUPLICATE: &str = "duplicate key";
+
+/// The message of a duplicate-key problem.
+pub(crate) fn duplicate_message(key: &[String], first_line: Option<u64>) -> String {
+    match first_line {
+        Some(l) => format!(
+            "{DUPLICATE} ({}) also at line {l}; this row is left out",
+            key.join(", ")
+        ),
+        None => format!("{DUPLICATE} ({}); this row is left out", key.join(", ")),
+    }
+}
+
+/// Classifies the rows of one hash range of both sides.
+fn merge_hashes(
+    plan: &Plan,
+    left: &Table,
+    right: &Table,
+    li: &[(u64, u32)],
+    ri: &[(u64, u32)],
+) -> Tally {
+    let mut t = Tally::new(plan);
+    let (mut lf, mut rf) = (Vec::new(), Vec::new());
+    let (mut a, mut b) = (0, 0);
+    while a < li.len() || b < ri.len() {
+        let h = match (li.get(a), ri.get(b)) {
+            (Some(x), Some(y)) => x.0.min(y.0),
+            (Some(x), None) => x.0,
+            (None, Some(y)) => y.0,
+            (None, None) => break,
+        };
+        let a_end = a + li[a..].iter().take_while(|e| e.0 == h).count();
+        let b_end = b + ri[b..].iter().take_while(|e| e.0 == h).count();
+        if a_end - a == 1 && b_end - b == 1 {
+            left.fields(li[a].1, &mut lf);
+            right.fields(ri[b].1, &mut rf);
+            if plan.key_cmp(&lf, &rf) == Ordering::Equal {
+                let l = Seen {
+                    fields: &lf,
+                    line: left.line(li[a].1),
+                };
+                let r = Seen {
+                    fields: &rf,
+                    line: right.line(ri[b].1),
+                };
+                t.both(plan, l, r);
+                a = a_end;
+                b = b_end;
+                continue;
+            }
+        }
+        merge_group(plan, &mut t, left, right, &li[a..a_end], &ri[b..b_end]);
+        a = a_end;
+        b = b_end;
+    }
+    t
+}
+
+/// Rows sharing one hash: duplicates on a side are reported, then keys pair up.
+fn merge_group(
+    plan: &Plan,
+    t: &mut Tally,
+    left: &Table,
+    right: &Table,
+    lg: &[(u64, u32)],
+    rg: &[(u64, u32)],
+) {
+    fn unique<'t>(
+        plan: &Plan,
+        table: &'t Table,
+        group: &[(u64, u32)],
+        left_side: bool,
+        t: &mut Tally,
+    ) -> Vec<(u32, Vec<Cow<'t, str>>)> {
+        let mut kept: Vec<(u32, Vec<Cow<'t, str>>)> = Vec::new();
+        for &(_, row) in group {
+            let mut f = Vec::new();
+            table.fields(row, &mut f);
+            match kept
+                .iter()
+                .find(|(_, k)| plan.same_side_cmp(left_side, k, &f) == Ordering::Equal)
+            {
+                Some((first, _)) => {
+                    let msg = duplicate_message(&plan.key_of(left_side, &f), table.line(*first));
+                    t.problems.push(Problem::new(
+                        table.name(),
+                        table.line(row).unwrap_or(0),
+                        None,
+                        msg,
+                    ));
+                    t.summary.rejected_rows += 1;
+                    t.duplicates[usize::from(!left_side)] += 1;
+                }
+                None => kept.push((row, f)),
+            }
+        }
+        kept
+    }
+    let lk = unique(plan, left, lg, true, t);
+    let mut rk: Vec<Option<(u32, Vec<Cow<'_, str>>)>> = unique(plan, right, rg, false, t)
+        .into_iter()
+        .map(Some)
+        .collect();
+    for (lrow, lf) in &lk {
+        let found = rk
+            .iter_mut()
+            .find(|x| {
+                x.as_ref()
+                    .is_some_and(|(_, rf)| plan.key_cmp(lf, rf) == Ordering::Equal)
+            })
+            .and_then(Option::take);
+        let l = Seen {
+            fields: lf.as_slice(),
+            line: left.line(*lrow),
+        };
+        match found {
+            Some((rrow, rf)) => t.both(
+                plan,
+                l,
+                Seen {
+                    fields: rf.as_slice(),
+                    line: right.line(rrow),
+                },
+            ),
+            None => t.only(plan, true, l),
+        }
+    }
+    for (rrow, rf) in rk.into_iter().flatten() {
+        t.only(
+            plan,
+            false,
+            Seen {
+                fields: rf.as_slice(),
+                line: right.line(rrow),
+            },
+        );
+    }
+}

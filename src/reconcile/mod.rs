@@ -1,0 +1,45 @@
+//! Reconciliation: find where two systems disagree, measure drift across runs, fix it.
+//!
+//! - [`DiffSpec`]: key columns, a [`FieldPolicy`] per field (exact, absolute or
+//!   relative tolerance, money in minor units, normalized text, ignore) and an
+//!   optional dimension to count by.
+//! - Hash mode ([`diff_tables`]): both record sets in memory as [`Table`]s
+//!   (CSV text borrowed field by field), classified on several threads.
+//! - Streaming mode ([`diff_sorted`]): inputs sorted by key, merged with
+//!   bounded memory; a key out of order is an error naming its line.
+//! - Canonical entities ([`diff_entities`]) are flattened to dotted columns.
+//!
+//! Every differing key is a [`Difference`]: `only_left`, `only_right` or
+//! `mismatch` with the left value, right value and delta of each field.
+//!
+//! ```
+//! use seamwork::reconcile::{diff_tables, DiffKind, DiffOptions, DiffSpec, FieldPolicy, Table};
+//! use rust_decimal_macros::dec;
+//!
+//! let spec = DiffSpec::new(["sku", "location"])
+//!     .with_field("price", FieldPolicy::Abs { tolerance: dec!(0.01) });
+//! let erp = "sku,location,on_hand,price\nTEE,DC,5,9.99\nCAP,DC,1,5.00\n";
+//! let store = "sku,location,on_hand,price\nTEE,DC,7,10.00\nMUG,DC,2,3.00\n";
+//! let left = Table::from_csv("erp.csv", erp.into(), &spec.key).unwrap();
+//! let right = Table::from_csv("store.csv", store.into(), &spec.key).unwrap();
+//! let report = diff_tables(&left, &right, &spec, &DiffOptions::default()).unwrap();
+//! let kinds: Vec<DiffKind> = report.differences.iter().map(|d| d.kind).collect();
+//! assert_eq!(kinds, [DiffKind::OnlyLeft, DiffKind::OnlyRight, DiffKind::Mismatch]);
+//! let tee = &report.differences[2];
+//! assert_eq!(tee.fields.len(), 1); // the price is within a cent
+//! assert_eq!(tee.fields[0].delta, Some(dec!(2)));
+//! ```
+
+mod diff;
+mod entities;
+mod spec;
+mod stream;
+mod table;
+
+pub use diff::{
+    ClassCounts, DiffKind, DiffOptions, DiffReport, Difference, FieldDelta, Summary, diff_tables,
+};
+pub use entities::{diff_entities, entity_tables, flatten};
+pub use spec::{DiffSpec, FieldPolicy, entity_key_columns};
+pub use stream::{CsvStream, diff_sorted, diff_sorted_with};
+pub use table::{Problem, Table};
