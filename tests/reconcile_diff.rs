@@ -109,9 +109,7 @@ fn rows() -> impl Strategy<Value = Rows> {
     })
 }
 
-fn mirror(
-    d: &Difference,
-) -> Flat {
+fn mirror(d: &Difference) -> Flat {
     let kind = match d.kind {
         DiffKind::OnlyLeft => DiffKind::OnlyRight,
         DiffKind::OnlyRight => DiffKind::OnlyLeft,
@@ -132,9 +130,7 @@ fn mirror(
     (d.key.clone(), kind, fields)
 }
 
-fn plain(
-    d: &Difference,
-) -> Flat {
+fn plain(d: &Difference) -> Flat {
     let fields = d
         .fields
         .iter()
@@ -144,7 +140,11 @@ fn plain(
 }
 
 /// A difference as plain values: key, kind, (field, left, right, delta).
-type Flat = (Vec<String>, DiffKind, Vec<(String, String, String, Option<Decimal>)>);
+type Flat = (
+    Vec<String>,
+    DiffKind,
+    Vec<(String, String, String, Option<Decimal>)>,
+);
 
 /// What one injected change should produce, if anything.
 #[derive(Debug, Clone, Copy)]

@@ -148,6 +148,10 @@ impl Summary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DiffReport {
+    /// The left input's name (file path, or `left <entity>`).
+    pub left: String,
+    /// The right input's name.
+    pub right: String,
     /// The key columns, naming the parts of every [`Difference::key`].
     pub key_columns: Vec<String>,
     /// Counts.
@@ -464,7 +468,12 @@ impl Tally {
     }
 
     /// The report, differences ordered by key and problems by place.
-    pub(crate) fn finish(mut self, plan: &Plan, spec: &DiffSpec) -> DiffReport {
+    pub(crate) fn finish(
+        mut self,
+        plan: &Plan,
+        spec: &DiffSpec,
+        names: (&str, &str),
+    ) -> DiffReport {
         for (f, n) in plan.fields.iter().zip(&self.by_field) {
             if *n > 0 {
                 self.summary.by_field.insert(f.name.clone(), *n);
@@ -474,6 +483,8 @@ impl Tally {
         self.differences.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         self.problems.sort();
         DiffReport {
+            left: names.0.to_string(),
+            right: names.1.to_string(),
             key_columns: spec.key.clone(),
             summary: self.summary,
             differences: self.differences,
@@ -541,7 +552,7 @@ pub fn diff_tables(
     }
     tally.summary.left_rows = left.len() as u64 - tally.duplicates[0];
     tally.summary.right_rows = right.len() as u64 - tally.duplicates[1];
-    Ok(tally.finish(&plan, spec))
+    Ok(tally.finish(&plan, spec, (left.name(), right.name())))
 }
 
 /// Cuts a hash-sorted index at `bounds`.
@@ -694,4 +705,24 @@ fn merge_group(
             },
         );
     }
+}
+
+/// Reads two CSV files on two threads and diffs them in the hash mode.
+pub fn diff_csv_files(
+    left: &std::path::Path,
+    right: &std::path::Path,
+    spec: &DiffSpec,
+    options: &DiffOptions,
+) -> Result<DiffReport> {
+    spec.check()?;
+    let (l, r) = std::thread::scope(|s| {
+        let l = s.spawn(|| Table::from_file(left, &spec.key));
+        let r = Table::from_file(right, &spec.key);
+        (l.join().expect("reader thread panicked"), r)
+    });
+    let (l, r) = (l?, r?);
+    let report = diff_tables(&l, &r, spec, options);
+    // Freeing the buffers is not part of the answer: hand them to a thread.
+    std::thread::spawn(move || drop((l, r)));
+    report
 }

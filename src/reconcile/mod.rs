@@ -32,14 +32,17 @@
 
 mod diff;
 mod entities;
+mod report;
 mod spec;
 mod stream;
 mod table;
 
 pub use diff::{
-    ClassCounts, DiffKind, DiffOptions, DiffReport, Difference, FieldDelta, Summary, diff_tables,
+    ClassCounts, DiffKind, DiffOptions, DiffReport, Difference, FieldDelta, Summary,
+    diff_csv_files, diff_tables,
 };
 pub use entities::{diff_entities, entity_tables, flatten};
+pub use report::REPORT_SCHEMA;
 pub use spec::{DiffSpec, FieldPolicy, entity_key_columns};
 pub use stream::{CsvStream, diff_sorted, diff_sorted_with};
 pub use table::{Problem, Table};

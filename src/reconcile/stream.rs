@@ -258,5 +258,5 @@ pub fn diff_sorted_with<L: BufRead, R: BufRead>(
     }
     t.summary.left_rows = l.rows;
     t.summary.right_rows = r.rows;
-    Ok(t.finish(&plan, spec))
+    Ok(t.finish(&plan, spec, (&l.stream.name, &r.stream.name)))
 }
