@@ -69,8 +69,8 @@ fn csv(rows: &Rows, extra: &[&str], shuffle_seed: Option<u64>) -> String {
 
 fn hash(a: &str, b: &str, threads: usize) -> DiffReport {
     let s = spec();
-    let l = Table::from_csv("a.csv", a.to_string(), &s.key).unwrap();
-    let r = Table::from_csv("b.csv", b.to_string(), &s.key).unwrap();
+    let l = Table::from_csv("a.csv", a.to_string(), &s).unwrap();
+    let r = Table::from_csv("b.csv", b.to_string(), &s).unwrap();
     diff_tables(&l, &r, &s, &DiffOptions::default().with_threads(threads)).unwrap()
 }
 

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::spec::{DiffSpec, Rule};
-use super::table::{Problem, Table};
+use super::table::{BUCKETS, Entry, Problem, Table};
 use crate::error::{Error, Result};
 
 /// How a key differs between the two sides.
@@ -200,7 +200,7 @@ pub(crate) struct PlanField {
 pub(crate) struct Plan {
     key: Vec<(usize, usize)>,
     pub(crate) fields: Vec<PlanField>,
-    dimension: Option<(Option<usize>, Option<usize>)>,
+    pub(crate) dimension: Option<(Option<usize>, Option<usize>)>,
 }
 
 impl Plan {
@@ -359,6 +359,8 @@ pub(crate) struct Tally {
     pub(crate) problems: Vec<Problem>,
     /// Rows left out as duplicate keys, left and right.
     pub(crate) duplicates: [u64; 2],
+    /// Keys matched by fingerprint, by the dimension id of their table.
+    matched_dims: Vec<u64>,
 }
 
 /// One side's row as the tally sees it.
@@ -457,6 +459,12 @@ impl Tally {
         s.rejected_rows += o.summary.rejected_rows;
         self.duplicates[0] += o.duplicates[0];
         self.duplicates[1] += o.duplicates[1];
+        if self.matched_dims.len() < o.matched_dims.len() {
+            self.matched_dims.resize(o.matched_dims.len(), 0);
+        }
+        for (a, b) in self.matched_dims.iter_mut().zip(&o.matched_dims) {
+            *a += b;
+        }
         for (a, b) in self.by_field.iter_mut().zip(&o.by_field) {
             *a += b;
         }
@@ -500,8 +508,8 @@ impl Tally {
 /// use seamwork::reconcile::{diff_tables, DiffKind, DiffOptions, DiffSpec, Table};
 ///
 /// let spec = DiffSpec::new(["sku"]);
-/// let left = Table::from_csv("erp.csv", "sku,qty\nA,1\nB,2\n".into(), &spec.key).unwrap();
-/// let right = Table::from_csv("store.csv", "sku,qty\nA,1\nB,3\nC,0\n".into(), &spec.key).unwrap();
+/// let left = Table::from_csv("erp.csv", "sku,qty\nA,1\nB,2\n".into(), &spec).unwrap();
+/// let right = Table::from_csv("store.csv", "sku,qty\nA,1\nB,3\nC,0\n".into(), &spec).unwrap();
 /// let report = diff_tables(&left, &right, &spec, &DiffOptions::default()).unwrap();
 /// assert_eq!(report.summary.mismatched, 1);
 /// assert_eq!(report.differences[1].kind, DiffKind::OnlyRight);
@@ -519,26 +527,39 @@ pub fn diff_tables(
         (right.name(), right.columns()),
         &mut problems,
     )?;
-    let threads = options.threads.max(1) as u128;
-    let bounds: Vec<u64> = (1..threads)
-        .map(|t| ((u128::from(u64::MAX) + 1) * t / threads) as u64)
+    let threads = options.threads.clamp(1, BUCKETS);
+    let ranges: Vec<std::ops::Range<usize>> = (0..threads)
+        .map(|t| BUCKETS * t / threads..BUCKETS * (t + 1) / threads)
         .collect();
-    let (lparts, rparts) = (cut(left.index(), &bounds), cut(right.index(), &bounds));
     let mut tally = Tally::new(&plan);
     tally.problems = problems;
     tally.problems.extend_from_slice(left.problems());
     tally.problems.extend_from_slice(right.problems());
     tally.summary.rejected_rows = (left.problems().len() + right.problems().len()) as u64;
-    let partials: Vec<Tally> = if lparts.len() == 1 {
-        vec![merge_hashes(&plan, left, right, lparts[0], rparts[0])]
+    let dim_from = plan.dimension.map(|(l, _)| l.is_some());
+    let work = |range: std::ops::Range<usize>| {
+        let mut t = Tally::new(&plan);
+        for b in range {
+            merge_hashes(
+                &plan,
+                &mut t,
+                (left, &left.index()[b]),
+                (right, &right.index()[b]),
+                dim_from,
+            );
+        }
+        t
+    };
+    let partials: Vec<Tally> = if ranges.len() == 1 {
+        vec![work(ranges[0].clone())]
     } else {
         std::thread::scope(|s| {
-            let handles: Vec<_> = lparts
+            let handles: Vec<_> = ranges
                 .iter()
-                .zip(&rparts)
-                .map(|(l, r)| {
-                    let plan = &plan;
-                    s.spawn(move || merge_hashes(plan, left, right, l, r))
+                .map(|r| {
+                    let work = &work;
+                    let r = r.clone();
+                    s.spawn(move || work(r))
                 })
                 .collect();
             handles
@@ -550,22 +571,20 @@ pub fn diff_tables(
     for p in partials {
         tally.absorb(p);
     }
+    if let Some(from_left) = dim_from {
+        let names = if from_left { left.dims() } else { right.dims() };
+        for (id, n) in std::mem::take(&mut tally.matched_dims)
+            .into_iter()
+            .enumerate()
+        {
+            if n > 0 {
+                tally.by_dim.entry(names[id].clone()).or_default().matched += n;
+            }
+        }
+    }
     tally.summary.left_rows = left.len() as u64 - tally.duplicates[0];
     tally.summary.right_rows = right.len() as u64 - tally.duplicates[1];
     Ok(tally.finish(&plan, spec, (left.name(), right.name())))
-}
-
-/// Cuts a hash-sorted index at `bounds`.
-fn cut<'a>(idx: &'a [(u64, u32)], bounds: &[u64]) -> Vec<&'a [(u64, u32)]> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    for &b in bounds {
-        let end = idx.partition_point(|e| e.0 < b);
-        parts.push(&idx[start..end]);
-        start = end;
-    }
-    parts.push(&idx[start..]);
-    parts
 }
 
 const DUPLICATE: &str = "duplicate key";
@@ -581,49 +600,63 @@ pub(crate) fn duplicate_message(key: &[String], first_line: Option<u64>) -> Stri
     }
 }
 
-/// Classifies the rows of one hash range of both sides.
+/// Classifies the rows of one hash range of both sides. A key whose two
+/// hashes and field fingerprint agree on both sides is matched without
+/// reading its text; everything else is compared field by field.
 fn merge_hashes(
     plan: &Plan,
-    left: &Table,
-    right: &Table,
-    li: &[(u64, u32)],
-    ri: &[(u64, u32)],
-) -> Tally {
-    let mut t = Tally::new(plan);
+    t: &mut Tally,
+    (left, li): (&Table, &[Entry]),
+    (right, ri): (&Table, &[Entry]),
+    dim_from: Option<bool>,
+) {
     let (mut lf, mut rf) = (Vec::new(), Vec::new());
     let (mut a, mut b) = (0, 0);
     while a < li.len() || b < ri.len() {
         let h = match (li.get(a), ri.get(b)) {
-            (Some(x), Some(y)) => x.0.min(y.0),
-            (Some(x), None) => x.0,
-            (None, Some(y)) => y.0,
+            (Some(x), Some(y)) => x.hash.min(y.hash),
+            (Some(x), None) => x.hash,
+            (None, Some(y)) => y.hash,
             (None, None) => break,
         };
-        let a_end = a + li[a..].iter().take_while(|e| e.0 == h).count();
-        let b_end = b + ri[b..].iter().take_while(|e| e.0 == h).count();
+        let a_end = a + li[a..].iter().take_while(|e| e.hash == h).count();
+        let b_end = b + ri[b..].iter().take_while(|e| e.hash == h).count();
         if a_end - a == 1 && b_end - b == 1 {
-            left.fields(li[a].1, &mut lf);
-            right.fields(ri[b].1, &mut rf);
+            let (x, y) = (li[a], ri[b]);
+            a = a_end;
+            b = b_end;
+            if x.check == y.check {
+                t.summary.matched += 1;
+                if let Some(from_left) = dim_from {
+                    let id = if from_left { x.dim } else { y.dim } as usize;
+                    if t.matched_dims.len() <= id {
+                        t.matched_dims.resize(id + 1, 0);
+                    }
+                    t.matched_dims[id] += 1;
+                }
+                continue;
+            }
+            left.fields(x.row, &mut lf);
+            right.fields(y.row, &mut rf);
             if plan.key_cmp(&lf, &rf) == Ordering::Equal {
                 let l = Seen {
                     fields: &lf,
-                    line: left.line(li[a].1),
+                    line: left.line(x.row),
                 };
                 let r = Seen {
                     fields: &rf,
-                    line: right.line(ri[b].1),
+                    line: right.line(y.row),
                 };
                 t.both(plan, l, r);
-                a = a_end;
-                b = b_end;
                 continue;
             }
+            merge_group(plan, t, left, right, &[x], &[y]);
+            continue;
         }
-        merge_group(plan, &mut t, left, right, &li[a..a_end], &ri[b..b_end]);
+        merge_group(plan, t, left, right, &li[a..a_end], &ri[b..b_end]);
         a = a_end;
         b = b_end;
     }
-    t
 }
 
 /// Rows sharing one hash: duplicates on a side are reported, then keys pair up.
@@ -632,18 +665,19 @@ fn merge_group(
     t: &mut Tally,
     left: &Table,
     right: &Table,
-    lg: &[(u64, u32)],
-    rg: &[(u64, u32)],
+    lg: &[Entry],
+    rg: &[Entry],
 ) {
     fn unique<'t>(
         plan: &Plan,
         table: &'t Table,
-        group: &[(u64, u32)],
+        group: &[Entry],
         left_side: bool,
         t: &mut Tally,
     ) -> Vec<(u32, Vec<Cow<'t, str>>)> {
         let mut kept: Vec<(u32, Vec<Cow<'t, str>>)> = Vec::new();
-        for &(_, row) in group {
+        for e in group {
+            let row = e.row;
             let mut f = Vec::new();
             table.fields(row, &mut f);
             match kept
@@ -716,8 +750,8 @@ pub fn diff_csv_files(
 ) -> Result<DiffReport> {
     spec.check()?;
     let (l, r) = std::thread::scope(|s| {
-        let l = s.spawn(|| Table::from_file(left, &spec.key));
-        let r = Table::from_file(right, &spec.key);
+        let l = s.spawn(|| Table::from_file(left, spec));
+        let r = Table::from_file(right, spec);
         (l.join().expect("reader thread panicked"), r)
     });
     let (l, r) = (l?, r?);

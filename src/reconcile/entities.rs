@@ -53,7 +53,11 @@ fn flatten_into(value: &Value, path: &mut String, out: &mut BTreeMap<String, Str
 
 /// Both sides' entities as tables sharing one column set (a field only some
 /// records carry is empty in the others).
-pub fn entity_tables<E: Entity>(left: &[E], right: &[E], key: &[String]) -> Result<(Table, Table)> {
+pub fn entity_tables<E: Entity>(
+    left: &[E],
+    right: &[E],
+    spec: &DiffSpec,
+) -> Result<(Table, Table)> {
     let flat = |xs: &[E]| -> Result<Vec<BTreeMap<String, String>>> {
         xs.iter()
             .map(|e| Ok(flatten(&serde_json::to_value(e)?)))
@@ -71,7 +75,7 @@ pub fn entity_tables<E: Entity>(left: &[E], right: &[E], key: &[String]) -> Resu
         let values = rows
             .iter()
             .map(|m| columns.iter().map(|c| m.get(c).map_or("", String::as_str)));
-        Table::from_rows(name, &columns, values, key)
+        Table::from_rows(name, &columns, values, spec)
     };
     let name = E::KIND.name();
     Ok((
@@ -98,6 +102,6 @@ pub fn entity_tables<E: Entity>(left: &[E], right: &[E], key: &[String]) -> Resu
 /// assert_eq!(report.differences[0].fields[0].field, "on_hand");
 /// ```
 pub fn diff_entities<E: Entity>(left: &[E], right: &[E], spec: &DiffSpec) -> Result<DiffReport> {
-    let (l, r) = entity_tables(left, right, &spec.key)?;
+    let (l, r) = entity_tables(left, right, spec)?;
     diff_tables(&l, &r, spec, &DiffOptions::default().with_threads(1))
 }

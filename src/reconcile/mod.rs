@@ -20,8 +20,8 @@
 //!     .with_field("price", FieldPolicy::Abs { tolerance: dec!(0.01) });
 //! let erp = "sku,location,on_hand,price\nTEE,DC,5,9.99\nCAP,DC,1,5.00\n";
 //! let store = "sku,location,on_hand,price\nTEE,DC,7,10.00\nMUG,DC,2,3.00\n";
-//! let left = Table::from_csv("erp.csv", erp.into(), &spec.key).unwrap();
-//! let right = Table::from_csv("store.csv", store.into(), &spec.key).unwrap();
+//! let left = Table::from_csv("erp.csv", erp.into(), &spec).unwrap();
+//! let right = Table::from_csv("store.csv", store.into(), &spec).unwrap();
 //! let report = diff_tables(&left, &right, &spec, &DiffOptions::default()).unwrap();
 //! let kinds: Vec<DiffKind> = report.differences.iter().map(|d| d.kind).collect();
 //! assert_eq!(kinds, [DiffKind::OnlyLeft, DiffKind::OnlyRight, DiffKind::Mismatch]);

@@ -251,13 +251,13 @@ mod tests {
         let l = Table::from_csv(
             "l.csv",
             "sku,loc,qty,note\nA,X,1,a\nB,X,2,b\nC,X,2,c|d\n".into(),
-            &spec.key,
+            &spec,
         )
         .unwrap();
         let r = Table::from_csv(
             "r.csv",
             "sku,loc,qty,note\nA,X,1,a\nB,X,5,\"b,\"\nD,X,1,d\nE,1\n".into(),
-            &spec.key,
+            &spec,
         )
         .unwrap();
         diff_tables(&l, &r, &spec, &DiffOptions::default()).unwrap()

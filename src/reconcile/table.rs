@@ -3,6 +3,7 @@
 //! Fields are borrowed from the buffer when compared, never copied.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::path::Path;
 use memchr::memchr;
 use serde::{Deserialize, Serialize};
 
+use super::spec::{DiffSpec, FieldPolicy};
 use crate::error::{Error, Result};
 
 /// A row that could not be used: reported with its place, left out of the diff.
@@ -151,14 +153,31 @@ pub(crate) fn record_end(text: &[u8], pos: usize) -> (usize, usize, usize) {
     (trimmed, next, inner_breaks)
 }
 
-/// Hashes a key's parts; equal keys hash equal in every table.
-pub(crate) fn key_hash<S: AsRef<str>>(parts: impl Iterator<Item = S>) -> u64 {
-    let mut h = foldhash::fast::FixedState::with_seed(0x5ea3_3017).build_hasher();
+/// Seeds of the two key hashes and the field fingerprint.
+const SEEDS: [u64; 3] = [0x5ea3_3017, 0x9e37_79b9_7f4a_7c15, 0x2545_f491_4f6c_dd1d];
+
+/// Hashes text parts with one of [`SEEDS`]; equal parts hash equal in every table.
+fn hash_parts<S: AsRef<str>>(seed: u64, parts: impl Iterator<Item = S>) -> u64 {
+    let mut h = foldhash::fast::FixedState::with_seed(seed).build_hasher();
     for p in parts {
         h.write(p.as_ref().as_bytes());
         h.write_u8(0xff);
     }
     h.finish()
+}
+
+/// One row in the hash index: a 64-bit hash of the key; a check word (a
+/// second, independent key hash xor a fingerprint of the compared fields and
+/// their column names); the row; its dimension value's id. Two rows whose
+/// hash and check agree are taken as the same key with the same fields
+/// (128 bits must collide for a false match); any other pair is compared on
+/// its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Entry {
+    pub(crate) hash: u64,
+    pub(crate) check: u64,
+    pub(crate) row: u32,
+    pub(crate) dim: u32,
 }
 
 /// The header of an input: its columns and where the key columns are.
@@ -193,8 +212,8 @@ pub(crate) fn header_positions(
 }
 
 /// Checks a split data record: field count and a non-empty key.
-pub(crate) fn check_row(
-    fields: &[Cow<'_, str>],
+pub(crate) fn check_row<S: AsRef<str>>(
+    fields: &[S],
     columns: usize,
     key_idx: &[usize],
     key_names: &[String],
@@ -207,7 +226,7 @@ pub(crate) fn check_row(
         ));
     }
     for (&i, k) in key_idx.iter().zip(key_names) {
-        if fields[i].is_empty() {
+        if fields[i].as_ref().is_empty() {
             return Err((Some(i as u64 + 1), format!("key column {k:?} is empty")));
         }
     }
@@ -224,9 +243,10 @@ struct RowLoc {
 /// A record set in memory, indexed by key hash for the hash mode.
 ///
 /// ```
-/// use seamwork::reconcile::Table;
+/// use seamwork::reconcile::{DiffSpec, Table};
 ///
-/// let t = Table::from_csv("left.csv", "sku,qty\nA,1\nB,oops,2\n".to_string(), &["sku".to_string()]).unwrap();
+/// let spec = DiffSpec::new(["sku"]);
+/// let t = Table::from_csv("left.csv", "sku,qty\nA,1\nB,oops,2\n".to_string(), &spec).unwrap();
 /// assert_eq!(t.len(), 1);
 /// assert_eq!(t.problems()[0].to_string(), "left.csv:3:3: expected 2 fields, found 3");
 /// ```
@@ -237,14 +257,116 @@ pub struct Table {
     columns: Vec<String>,
     key_idx: Vec<usize>,
     rows: Vec<RowLoc>,
-    index: Vec<(u64, u32)>,
+    index: Vec<Vec<Entry>>,
+    dims: Vec<String>,
     problems: Vec<Problem>,
     lines: bool,
 }
 
+/// Index buckets by the top bits of the key hash: each is small enough to
+/// sort in cache, and threads split the work by bucket ranges.
+pub(crate) const BUCKETS: usize = 1 << BUCKET_BITS;
+const BUCKET_BITS: u32 = 10;
+
+/// The bucket of a key hash.
+pub(crate) fn bucket(hash: u64) -> usize {
+    (hash >> (64 - BUCKET_BITS)) as usize
+}
+
+/// Fills a table record by record.
+struct Builder<'s> {
+    t: Table,
+    spec: &'s DiffSpec,
+    layout: Option<Layout>,
+    dim_ids: HashMap<String, u32>,
+}
+
+impl Builder<'_> {
+    /// Takes the header, or checks and indexes a data record.
+    fn record<S: AsRef<str>>(
+        &mut self,
+        fields: &[S],
+        start: usize,
+        end: usize,
+        at: u64,
+    ) -> Result<()> {
+        let t = &mut self.t;
+        let Some(lay) = &self.layout else {
+            t.columns = fields.iter().map(|f| f.as_ref().to_string()).collect();
+            t.key_idx = header_positions(&t.name, &t.columns, &self.spec.key)?;
+            self.layout = Some(Layout::new(&t.columns, self.spec));
+            return Ok(());
+        };
+        if let Err((col, msg)) = check_row(fields, t.columns.len(), &t.key_idx, &self.spec.key) {
+            t.problems.push(Problem::new(&t.name, at, col, msg));
+            return Ok(());
+        }
+        let row = t.rows.len() as u32;
+        t.rows.push(RowLoc {
+            start: start as u32,
+            end: end as u32,
+            line: at.min(u64::from(u32::MAX)) as u32,
+        });
+        let dim = match lay.dim_idx {
+            None => 0,
+            Some(i) => {
+                let v = fields[i].as_ref();
+                match self.dim_ids.get(v) {
+                    Some(&id) => id,
+                    None => {
+                        let id = t.dims.len() as u32;
+                        t.dims.push(v.to_string());
+                        self.dim_ids.insert(v.to_string(), id);
+                        id
+                    }
+                }
+            }
+        };
+        let key_parts = || t.key_idx.iter().map(|&i| &fields[i]);
+        let hash = hash_parts(SEEDS[0], key_parts());
+        let print = hash_parts(lay.print_seed, lay.print_idx.iter().map(|&i| &fields[i]));
+        t.index[bucket(hash)].push(Entry {
+            hash,
+            check: hash_parts(SEEDS[1], key_parts()) ^ print,
+            row,
+            dim,
+        });
+        Ok(())
+    }
+}
+
+/// What a table computes per row, from the spec and the header.
+struct Layout {
+    /// Compared columns (not key, not ignored), ordered by name.
+    print_idx: Vec<usize>,
+    /// Hash of those columns' names: tables with other columns never share fingerprints.
+    print_seed: u64,
+    dim_idx: Option<usize>,
+}
+
+impl Layout {
+    fn new(columns: &[String], spec: &DiffSpec) -> Layout {
+        let mut print: Vec<(&String, usize)> = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !spec.key.contains(c) && spec.policy(c) != &FieldPolicy::Ignore)
+            .map(|(i, c)| (c, i))
+            .collect();
+        print.sort();
+        Layout {
+            print_seed: hash_parts(SEEDS[2], print.iter().map(|(c, _)| c)),
+            print_idx: print.into_iter().map(|(_, i)| i).collect(),
+            dim_idx: spec
+                .dimension
+                .as_ref()
+                .and_then(|d| columns.iter().position(|c| c == d)),
+        }
+    }
+}
+
 impl Table {
-    /// Reads a CSV file (header line first) keyed on `key`.
-    pub fn from_file(path: &Path, key: &[String]) -> Result<Table> {
+    /// Reads a CSV file (header line first) for a diff with `spec`.
+    pub fn from_file(path: &Path, spec: &DiffSpec) -> Result<Table> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| {
             Error::invalid_data(format!("cannot read {name}: {e}"))
@@ -262,85 +384,112 @@ impl Table {
                 Some((at - line_start) as u64 + 1),
             )
         })?;
-        Table::from_csv(&name, text, key)
+        Table::from_csv(&name, text, spec)
     }
 
-    /// Parses CSV text (header line first) keyed on `key`. Malformed rows
-    /// become [`Problem`]s; a missing header or key column is an error.
-    pub fn from_csv(name: &str, text: String, key: &[String]) -> Result<Table> {
+    /// Parses CSV text (header line first) for a diff with `spec`. Malformed
+    /// rows become [`Problem`]s; a missing header or key column is an error.
+    pub fn from_csv(name: &str, text: String, spec: &DiffSpec) -> Result<Table> {
         if text.len() >= u32::MAX as usize {
             return Err(Error::invalid_data(
                 "input larger than 4 GiB: sort it by key and use the streaming mode",
             )
             .with_file(name, None, None));
         }
-        let mut t = Table {
-            name: name.to_string(),
-            text: String::new(),
-            columns: Vec::new(),
-            key_idx: Vec::new(),
-            rows: Vec::new(),
-            index: Vec::new(),
-            problems: Vec::new(),
-            lines: true,
+        let mut b = Builder {
+            t: Table {
+                name: name.to_string(),
+                text: String::new(),
+                columns: Vec::new(),
+                key_idx: Vec::new(),
+                rows: Vec::new(),
+                index: vec![Vec::new(); BUCKETS],
+                dims: Vec::new(),
+                problems: Vec::new(),
+                lines: true,
+            },
+            spec,
+            layout: None,
+            dim_ids: HashMap::new(),
         };
         let bytes = text.as_bytes();
-        let mut fields: Vec<Cow<'_, str>> = Vec::new();
         let (mut pos, mut line) = (0usize, 1u64);
-        let mut header = false;
-        while pos < bytes.len() {
-            let (end, next, breaks) = record_end(bytes, pos);
-            let rec = &text[pos..end];
-            let at = line;
-            line += 1 + breaks as u64;
-            let start = pos;
-            pos = next;
-            if rec.is_empty() {
-                continue;
-            }
-            if let Err((col, msg)) = split_record(rec, &mut fields) {
-                if !header {
-                    return Err(Error::invalid_data(format!("header: {msg}")).with_file(
-                        name,
-                        Some(at),
-                        Some(col as u64),
-                    ));
+        if memchr(b'"', bytes).is_none() {
+            // No quotes anywhere: every ',' and '\n' is a delimiter, found in one pass.
+            let mut delims = memchr::memchr2_iter(b',', b'\n', bytes);
+            let mut fields: Vec<&str> = Vec::with_capacity(16);
+            while pos < bytes.len() {
+                fields.clear();
+                let (start, mut from) = (pos, pos);
+                let end = loop {
+                    match delims.next() {
+                        Some(i) if bytes[i] == b',' => {
+                            fields.push(&text[from..i]);
+                            from = i + 1;
+                        }
+                        Some(i) => break i,
+                        None => break bytes.len(),
+                    }
+                };
+                let rec_end = if end > start && bytes[end - 1] == b'\r' {
+                    end - 1
+                } else {
+                    end
+                };
+                fields.push(&text[from.min(rec_end)..rec_end]);
+                let at = line;
+                line += 1;
+                pos = end + 1;
+                if rec_end > start {
+                    b.record(&fields, start, rec_end, at)?;
                 }
-                t.problems
-                    .push(Problem::new(name, at, Some(col as u64), msg));
-                continue;
             }
-            if !header {
-                t.columns = fields.iter().map(|f| f.to_string()).collect();
-                t.key_idx = header_positions(name, &t.columns, key)?;
-                header = true;
-                continue;
+        } else {
+            let mut fields: Vec<Cow<'_, str>> = Vec::new();
+            while pos < bytes.len() {
+                let (end, next, breaks) = record_end(bytes, pos);
+                let rec = &text[pos..end];
+                let (at, start) = (line, pos);
+                line += 1 + breaks as u64;
+                pos = next;
+                if rec.is_empty() {
+                    continue;
+                }
+                match split_record(rec, &mut fields) {
+                    Ok(()) => b.record(&fields, start, end, at)?,
+                    Err((col, msg)) if b.layout.is_none() => {
+                        return Err(Error::invalid_data(format!("header: {msg}")).with_file(
+                            name,
+                            Some(at),
+                            Some(col as u64),
+                        ));
+                    }
+                    Err((col, msg)) => {
+                        b.t.problems
+                            .push(Problem::new(name, at, Some(col as u64), msg))
+                    }
+                }
             }
-            if let Err((col, msg)) = check_row(&fields, t.columns.len(), &t.key_idx, key) {
-                t.problems.push(Problem::new(name, at, col, msg));
-                continue;
-            }
-            let row = t.rows.len() as u32;
-            t.rows.push(RowLoc {
-                start: start as u32,
-                end: end as u32,
-                line: at.min(u64::from(u32::MAX)) as u32,
-            });
-            t.index
-                .push((key_hash(t.key_idx.iter().map(|&i| &fields[i])), row));
         }
-        if !header {
+        if b.layout.is_none() {
             return Err(Error::invalid_data("no header line").with_file(name, Some(1), None));
         }
-        drop(fields);
+        let mut t = b.t;
         t.text = text;
-        t.index.sort_unstable();
+        for bucket in &mut t.index {
+            bucket.sort_unstable_by_key(|e| (e.hash, e.row));
+        }
         Ok(t)
     }
 
     /// Rows given as values per column (entities flattened, SQL rows),
     /// encoded once as CSV so they share the CSV path.
-    pub fn from_rows<R, V>(name: &str, columns: &[String], rows: R, key: &[String]) -> Result<Table>
+    pub fn from_rows<R, V>(
+        name: &str,
+        columns: &[String],
+        rows: R,
+        spec: &DiffSpec,
+    ) -> Result<Table>
     where
         R: IntoIterator<Item = V>,
         V: IntoIterator,
@@ -351,7 +500,7 @@ impl Table {
         for row in rows {
             write_csv_line(&mut text, row.into_iter());
         }
-        let mut t = Table::from_csv(name, text, key)?;
+        let mut t = Table::from_csv(name, text, spec)?;
         t.lines = false;
         Ok(t)
     }
@@ -381,8 +530,13 @@ impl Table {
         &self.problems
     }
 
-    pub(crate) fn index(&self) -> &[(u64, u32)] {
+    pub(crate) fn index(&self) -> &[Vec<Entry>] {
         &self.index
+    }
+
+    /// The dimension values, by the id the index entries carry.
+    pub(crate) fn dims(&self) -> &[String] {
+        &self.dims
     }
 
     /// The line of row `row`, when the input is a file.
@@ -460,7 +614,7 @@ mod tests {
 
     #[test]
     fn quoted_line_breaks_stay_in_the_record() {
-        let key = vec!["id".to_string()];
+        let key = DiffSpec::new(["id"]);
         let t = Table::from_csv(
             "f.csv",
             "id,note\r\n1,\"two\nlines\"\r\n\r\n2,x\n3\n".into(),
@@ -480,7 +634,7 @@ mod tests {
 
     #[test]
     fn header_errors_are_fatal_and_located() {
-        let key = vec!["sku".to_string()];
+        let key = DiffSpec::new(["sku"]);
         let e = Table::from_csv("f.csv", "id,qty\n1,2\n".into(), &key).unwrap_err();
         assert!(
             e.to_string()
@@ -499,7 +653,8 @@ mod tests {
     #[test]
     fn rows_round_trip_through_csv_encoding() {
         let cols: Vec<String> = vec!["k".into()];
-        let t = Table::from_rows("rows", &cols, [["a,\"b\"\n"], [""]], &cols).unwrap();
+        let t =
+            Table::from_rows("rows", &cols, [["a,\"b\"\n"], [""]], &DiffSpec::new(["k"])).unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!(t.problems().len(), 1); // the empty key is reported, not dropped
         let mut f = Vec::new();
