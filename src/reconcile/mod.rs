@@ -9,6 +9,9 @@
 //!   bounded memory; a key out of order is an error naming its line.
 //! - Canonical entities ([`diff_entities`]) are flattened to dotted columns.
 //!
+//! - Drift across runs: a [`DriftLedger`] keeps [`RunRecord`]s; [`analyze`]
+//!   finds persistent drift, bias per dimension and the drift-rate trend.
+//!
 //! Every differing key is a [`Difference`]: `only_left`, `only_right` or
 //! `mismatch` with the left value, right value and delta of each field.
 //!
@@ -32,6 +35,7 @@
 
 mod diff;
 mod entities;
+mod ledger;
 mod report;
 mod spec;
 mod stream;
@@ -42,6 +46,10 @@ pub use diff::{
     diff_csv_files, diff_tables,
 };
 pub use entities::{diff_entities, entity_tables, flatten};
+pub use ledger::{
+    Bias, DeltaStats, DriftAnalysis, DriftLedger, DriftOptions, LedgerKey, MemoryLedger,
+    PersistentDrift, RunRecord, Trend, analyze,
+};
 pub use report::REPORT_SCHEMA;
 pub use spec::{DiffSpec, FieldPolicy, entity_key_columns};
 pub use stream::{CsvStream, diff_sorted, diff_sorted_with};
