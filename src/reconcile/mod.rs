@@ -12,6 +12,10 @@
 //! - Drift across runs: a [`DriftLedger`] keeps [`RunRecord`]s; [`analyze`]
 //!   finds persistent drift, bias per dimension and the drift-rate trend.
 //!
+//! - Fixing it: [`plan_corrections`] turns a diff and a [`SourceOfTruth`]
+//!   per field into corrective canonical records, listed by
+//!   [`CorrectionPlan::dry_run`] and written by [`CorrectionPlan::apply`].
+//!
 //! Every differing key is a [`Difference`]: `only_left`, `only_right` or
 //! `mismatch` with the left value, right value and delta of each field.
 //!
@@ -33,6 +37,7 @@
 //! assert_eq!(tee.fields[0].delta, Some(dec!(2)));
 //! ```
 
+mod correct;
 mod diff;
 mod entities;
 mod ledger;
@@ -41,6 +46,10 @@ mod spec;
 mod stream;
 mod table;
 
+pub use correct::{
+    Action, ApplyReport, Correction, CorrectionPlan, FieldChange, Side, SourceOfTruth,
+    plan_corrections,
+};
 pub use diff::{
     ClassCounts, DiffKind, DiffOptions, DiffReport, Difference, FieldDelta, Summary,
     diff_csv_files, diff_tables,
