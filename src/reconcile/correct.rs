@@ -17,9 +17,10 @@
 //! store.on_hand = 7;
 //! store.available = 7;
 //! let spec = DiffSpec::for_entity(EntityKind::InventoryLevel);
-//! let report = diff_entities(&[erp.clone()], &[store], &spec).unwrap();
-//! let plan = plan_corrections(&[erp], &[], &report, &SourceOfTruth::new(Side::Left)).unwrap_err();
-//! assert!(plan.to_string().contains("not among the right records"));
+//! let report = diff_entities(&[erp.clone()], &[store.clone()], &spec).unwrap();
+//! let plan = plan_corrections(&[erp], &[store], &report, &SourceOfTruth::new(Side::Left)).unwrap();
+//! assert_eq!(plan.dry_run(), [r#"update TEE@DC on right: available "7" -> "5", on_hand "7" -> "5""#]);
+//! // plan.apply(&erp_sink, &store_sink).await writes it.
 //! ```
 
 use std::collections::{BTreeMap, HashMap};

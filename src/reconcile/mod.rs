@@ -7,6 +7,8 @@
 //!   (CSV text borrowed field by field), classified on several threads.
 //! - Streaming mode ([`diff_sorted`]): inputs sorted by key, merged with
 //!   bounded memory; a key out of order is an error naming its line.
+//! - Hash-diff ([`hash_diff`]): for sources that checksum key ranges
+//!   themselves, only differing ranges are bisected and fetched.
 //! - Canonical entities ([`diff_entities`]) are flattened to dotted columns.
 //!
 //! - Drift across runs: a [`DriftLedger`] keeps [`RunRecord`]s; [`analyze`]
@@ -40,6 +42,7 @@
 mod correct;
 mod diff;
 mod entities;
+mod hashdiff;
 mod ledger;
 mod report;
 mod spec;
@@ -55,6 +58,7 @@ pub use diff::{
     diff_csv_files, diff_tables,
 };
 pub use entities::{diff_entities, entity_tables, flatten};
+pub use hashdiff::{HashDiffOptions, HashDiffStats, hash_diff};
 pub use ledger::{
     Bias, DeltaStats, DriftAnalysis, DriftLedger, DriftOptions, LedgerKey, MemoryLedger,
     PersistentDrift, RunRecord, Trend, analyze,
