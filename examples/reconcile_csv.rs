@@ -5,11 +5,16 @@
 //!     --left examples/reconcile/erp.csv --right examples/reconcile/store.csv \
 //!     --spec examples/reconcile/SPEC.toml --out REPORT.json \
 //!     [--html REPORT.html] [--csv DIFFS.csv] [--markdown SUMMARY.md] \
-//!     [--sorted] [--threads N] [--fail-on-drift]
+//!     [--ledger RUNS.jsonl] [--sorted] [--threads N] [--fail-on-drift]
 //! ```
 //!
+//! - `--ledger`: appends this run to a JSON Lines drift ledger; the HTML
+//!   report then charts the drift rate over its runs and lists persistent
+//!   drift, bias and the trend.
 //! - `--sorted`: both files are sorted by key; stream them with bounded memory
 //!   (a key out of order is an error naming its line).
+//! - The sample files in `examples/reconcile/` include one malformed row, so
+//!   the run above reports it and exits with 2.
 //! - Exit codes: 0 success (with `--fail-on-drift`: 1 when differences exist);
 //!   2 bad input — an unreadable file or spec, a bad header (message names the
 //!   file, line and column), or malformed rows. Malformed rows never abort the
@@ -23,11 +28,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use seamwork::reconcile::{
-    CsvStream, DiffOptions, DiffReport, DiffSpec, diff_csv_files, diff_sorted,
+    CsvStream, DiffOptions, DiffReport, DiffSpec, RunRecord, diff_csv_files, diff_sorted,
 };
 
 const USAGE: &str = "usage: reconcile_csv --left L.csv --right R.csv --spec SPEC.toml --out REPORT.json \
-[--html REPORT.html] [--csv DIFFS.csv] [--markdown SUMMARY.md] [--sorted] [--threads N] [--fail-on-drift]";
+[--html REPORT.html] [--csv DIFFS.csv] [--markdown SUMMARY.md] [--ledger RUNS.jsonl] [--sorted] [--threads N] \
+[--fail-on-drift]";
 
 #[derive(Default)]
 struct Args {
@@ -38,6 +44,7 @@ struct Args {
     html: Option<PathBuf>,
     csv: Option<PathBuf>,
     markdown: Option<PathBuf>,
+    ledger: Option<PathBuf>,
     sorted: bool,
     threads: Option<usize>,
     fail_on_drift: bool,
@@ -56,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
             "--html" => a.html = Some(value("--html")?.into()),
             "--csv" => a.csv = Some(value("--csv")?.into()),
             "--markdown" => a.markdown = Some(value("--markdown")?.into()),
+            "--ledger" => a.ledger = Some(value("--ledger")?.into()),
             "--threads" => {
                 let v = value("--threads")?;
                 a.threads = Some(
@@ -116,6 +124,36 @@ fn run(a: &Args) -> seamwork::Result<DiffReport> {
     diff_csv_files(left, right, &spec, &options)
 }
 
+/// Appends this run to a JSON Lines ledger file and returns its history
+/// (oldest first), for the HTML report's drift chart.
+fn ledger(path: &PathBuf, report: &DiffReport) -> Result<Vec<RunRecord>, String> {
+    use std::io::Write;
+    let mut runs = Vec::new();
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let run: RunRecord = serde_json::from_str(line)
+                .map_err(|e| format!("{}:{}: not a ledger run: {e}", path.display(), i + 1))?;
+            runs.push(run);
+        }
+    }
+    let run = RunRecord::from_report(report, chrono::Utc::now());
+    let line = serde_json::to_string(&run).map_err(|e| e.to_string())?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    writeln!(f, "{line}").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    runs.push(run);
+    Ok(runs)
+}
+
 fn write(
     path: &PathBuf,
     what: &str,
@@ -152,10 +190,21 @@ fn main() -> ExitCode {
         }
     };
     let diffed = started.elapsed();
+    let runs = match &args.ledger {
+        Some(path) => match ledger(path, &report) {
+            Ok(runs) => runs,
+            Err(m) => {
+                eprintln!("error: {m}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Vec::new(),
+    };
     let outputs = [
         (args.out.as_ref(), "JSON report"),
         (args.csv.as_ref(), "CSV report"),
         (args.markdown.as_ref(), "Markdown summary"),
+        (args.html.as_ref(), "HTML report"),
     ];
     for (path, what) in outputs {
         let Some(path) = path else { continue };
@@ -168,7 +217,7 @@ fn main() -> ExitCode {
                 f.write_all(report.markdown(50).as_bytes())
                     .map_err(|e| seamwork::Error::unavailable(e.to_string()))
             }
-            _ => report.write_csv(f),
+            _ => report.write_html(f, &runs),
         });
         if let Err(m) = written {
             eprintln!("error: {m}");

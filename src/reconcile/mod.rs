@@ -43,6 +43,7 @@ mod correct;
 mod diff;
 mod entities;
 mod hashdiff;
+mod html;
 mod ledger;
 mod report;
 mod spec;

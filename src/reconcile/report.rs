@@ -1,5 +1,6 @@
 //! Reports of a diff: JSON (stable schema), CSV (one line per field
-//! difference) and a Markdown summary.
+//! difference), a Markdown summary, and (in `html.rs`) a self-contained
+//! HTML report.
 //!
 //! The JSON schema (`"schema": "seamwork.reconcile/1"`):
 //!
