@@ -413,6 +413,15 @@ impl Table {
             dim_ids: HashMap::new(),
         };
         let bytes = text.as_bytes();
+        // Reserve for the rows the first lines suggest, so the index is not
+        // copied (and faulted in) again as it grows.
+        let sample = &bytes[..bytes.len().min(1 << 16)];
+        let lines = memchr::memchr_iter(b'\n', sample).count().max(1);
+        let estimate = bytes.len() / (sample.len() / lines).max(1) * 21 / 20 + 16;
+        b.t.rows.reserve(estimate);
+        for bucket in &mut b.t.index {
+            bucket.reserve(estimate / BUCKETS * 5 / 4 + 4);
+        }
         let (mut pos, mut line) = (0usize, 1u64);
         if memchr(b'"', bytes).is_none() {
             // No quotes anywhere: every ',' and '\n' is a delimiter, found in one pass.
@@ -477,7 +486,8 @@ impl Table {
         let mut t = b.t;
         t.text = text;
         for bucket in &mut t.index {
-            bucket.sort_unstable_by_key(|e| (e.hash, e.row));
+            // Stable: rows of one hash stay in file order (the first of a duplicate key wins).
+            bucket.sort_by_key(|e| e.hash);
         }
         Ok(t)
     }
