@@ -133,6 +133,30 @@ impl Summary {
         self.only_left + self.only_right + self.mismatched
     }
 
+    /// The headline counts with their names, in report order.
+    pub fn counts(&self) -> [(&'static str, u64); 7] {
+        [
+            ("left rows", self.left_rows),
+            ("right rows", self.right_rows),
+            ("matched", self.matched),
+            ("only left", self.only_left),
+            ("only right", self.only_right),
+            ("mismatched", self.mismatched),
+            ("rejected rows", self.rejected_rows),
+        ]
+    }
+
+    /// Mismatched keys per field, most first.
+    pub fn fields_by_count(&self) -> Vec<(&str, u64)> {
+        let mut by: Vec<(&str, u64)> = self
+            .by_field
+            .iter()
+            .map(|(f, n)| (f.as_str(), *n))
+            .collect();
+        by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        by
+    }
+
     /// The counts as [`ClassCounts`].
     pub fn classes(&self) -> ClassCounts {
         ClassCounts {

@@ -135,8 +135,6 @@ impl DiffReport {
     /// the drift rate and lists persistent drift, bias and the trend.
     pub fn html(&self, runs: &[RunRecord], limit: usize) -> Result<String> {
         let s = &self.summary;
-        let mut by_field: Vec<(&String, &u64)> = s.by_field.iter().collect();
-        by_field.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let differences: Vec<Row> = self
             .differences
             .iter()
@@ -167,15 +165,7 @@ impl DiffReport {
                 left => self.left,
                 right => self.right,
                 key => self.key_columns,
-                cards => [
-                    ("left rows", s.left_rows),
-                    ("right rows", s.right_rows),
-                    ("matched", s.matched),
-                    ("only left", s.only_left),
-                    ("only right", s.only_right),
-                    ("mismatched", s.mismatched),
-                    ("rejected rows", s.rejected_rows),
-                ],
+                cards => s.counts(),
                 chart => chart(&drift.rates),
                 trend => format!("{:?}", drift.trend).to_lowercase(),
                 persistent => drift.persistent.iter().map(|p| p.key.to_string()).collect::<Vec<_>>(),
@@ -184,7 +174,7 @@ impl DiffReport {
                     dimension => b.dimension, field => b.field, mean => b.mean.to_string(),
                     t => b.t.to_string(), samples => b.samples,
                 }).collect::<Vec<_>>(),
-                by_field => by_field,
+                by_field => s.fields_by_count(),
                 by_dimension => s.by_dimension.iter().collect::<Vec<_>>(),
                 differences => differences,
                 shown => differences.len(),

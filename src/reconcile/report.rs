@@ -165,15 +165,7 @@ impl DiffReport {
         let mut m = String::new();
         let _ = writeln!(m, "# Reconciliation: {} vs {}\n", self.left, self.right);
         let _ = writeln!(m, "| | count |\n|---|---:|");
-        for (name, n) in [
-            ("left rows", s.left_rows),
-            ("right rows", s.right_rows),
-            ("matched", s.matched),
-            ("only left", s.only_left),
-            ("only right", s.only_right),
-            ("mismatched", s.mismatched),
-            ("rejected rows", s.rejected_rows),
-        ] {
+        for (name, n) in s.counts() {
             let _ = writeln!(m, "| {name} | {n} |");
         }
         if !s.by_field.is_empty() {
@@ -181,9 +173,7 @@ impl DiffReport {
                 m,
                 "\n## Mismatches by field\n\n| field | keys |\n|---|---:|"
             );
-            let mut by: Vec<_> = s.by_field.iter().collect();
-            by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            for (f, n) in by {
+            for (f, n) in s.fields_by_count() {
                 let _ = writeln!(m, "| {} | {n} |", md(f));
             }
         }
