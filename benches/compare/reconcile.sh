@@ -16,20 +16,25 @@ cargo build --release --example reconcile_csv --quiet
 bin=target/release/examples/reconcile_csv
 python3 "$here/reconcile_gen.py" "$n" "$dir"
 
-# run NAME CMD...: best wall ms of 3 runs and the peak RSS (MiB) of the last.
+# run NAME CMD...: best wall ms of 3 runs, with that run's CPU ms (user +
+# system; wall time depends on what else the machine runs) and peak RSS (MiB).
 run() {
     local name="$1"; shift
-    local best="" rss=""
+    local best="" cpu="" rss=""
     for _ in 1 2 3; do
         local start end ms
         start=$(date +%s%N)
-        /usr/bin/time -f "%M" -o "$dir/time.txt" "$@" > "$dir/$name.out"
+        /usr/bin/time -f "%M %U %S" -o "$dir/time.txt" "$@" > "$dir/$name.out"
         end=$(date +%s%N)
         ms=$(( (end - start) / 1000000 ))
-        rss=$(( $(cat "$dir/time.txt") / 1024 ))
-        if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best="$ms"; fi
+        if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then
+            best="$ms"
+            read -r kb user sys < "$dir/time.txt"
+            rss=$(( kb / 1024 ))
+            cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%d", (u + s) * 1000 }')
+        fi
     done
-    echo "$name $best $rss"
+    echo "$name $best $cpu $rss"
 }
 
 results=()
@@ -54,10 +59,13 @@ for name in ["seamwork", "duckdb", "polars"]:
 sys.exit(0 if ok else 1)
 PY
 
-printf '%s\n' "${results[@]}" | awk -v n="$n" '
-    { name[NR] = $1; ms[NR] = $2; rss[NR] = $3 }
+printf '%s\n' "${results[@]}" | awk -v n="$n" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" '
+    { name[NR] = $1; ms[NR] = $2; cpu[NR] = $3; rss[NR] = $4 }
     END {
-        printf "rows=%d per side\n", n
-        for (i = 1; i <= NR; i++)
-            printf "%-9s wall=%6d ms  peak=%5d MiB  ratio (%s/seamwork) = %.1fx\n", name[i], ms[i], rss[i], name[i], ms[i] / ms[1]
+        printf "rows=%d per side; load average: %s\n", n, load
+        for (i = 1; i <= NR; i++) {
+            printf "%-9s wall=%6d ms  cpu=%6d ms  peak=%5d MiB", name[i], ms[i], cpu[i], rss[i]
+            if (i > 1) printf "  wall ratio (%s/seamwork) = %.1fx", name[i], ms[i] / ms[1]
+            printf "\n"
+        }
     }'
