@@ -661,6 +661,22 @@ mod tests {
     }
 
     #[test]
+    fn files_that_are_not_utf8_are_refused_with_the_place() {
+        let path =
+            std::env::temp_dir().join(format!("seamwork-reconcile-{}.csv", std::process::id()));
+        std::fs::write(&path, b"sku,qty\nA,1\nB,\xff\n").unwrap();
+        let e = Table::from_file(&path, &DiffSpec::new(["sku"])).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            (e.context().line, e.context().column),
+            (Some(3), Some(3)),
+            "{e}"
+        );
+        let missing = Table::from_file(&path, &DiffSpec::new(["sku"])).unwrap_err();
+        assert!(missing.to_string().contains("cannot read"), "{missing}");
+    }
+
+    #[test]
     fn rows_round_trip_through_csv_encoding() {
         let cols: Vec<String> = vec!["k".into()];
         let t =
