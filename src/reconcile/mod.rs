@@ -10,10 +10,11 @@
 //! - Hash-diff ([`hash_diff`]): for sources that checksum key ranges
 //!   themselves, only differing ranges are bisected and fetched.
 //! - Canonical entities ([`diff_entities`]) are flattened to dotted columns.
-//!
+//! - Reports: [`DiffReport::write_json`] (schema [`REPORT_SCHEMA`]),
+//!   [`DiffReport::write_csv`], [`DiffReport::markdown`] and the
+//!   self-contained [`DiffReport::html`].
 //! - Drift across runs: a [`DriftLedger`] keeps [`RunRecord`]s; [`analyze`]
 //!   finds persistent drift, bias per dimension and the drift-rate trend.
-//!
 //! - Fixing it: [`plan_corrections`] turns a diff and a [`SourceOfTruth`]
 //!   per field into corrective canonical records, listed by
 //!   [`CorrectionPlan::dry_run`] and written by [`CorrectionPlan::apply`].
