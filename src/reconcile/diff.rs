@@ -766,6 +766,8 @@ fn merge_group(
 }
 
 /// Reads two CSV files on two threads and diffs them in the hash mode.
+/// The two tables are freed on a short-lived background thread after the
+/// diff, so the caller does not wait for the unmapping.
 pub fn diff_csv_files(
     left: &std::path::Path,
     right: &std::path::Path,
