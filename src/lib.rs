@@ -34,6 +34,7 @@ pub mod error;
 pub mod layers;
 pub mod mapping;
 pub mod model;
+pub mod reconcile;
 pub mod rules;
 pub mod store;
 pub mod sync;

@@ -4,6 +4,7 @@
 //! - [`Source<E>`]: a stream of [`Record`]s changed since a [`Cursor`].
 //! - [`Sink<E>`]: an idempotent upsert of a batch, one [`WriteOutcome`] per record.
 //! - [`Connector`]: the system's id and its [`Capability`] per entity kind.
+//! - [`Checksums`]: row counts and checksums of key ranges, for hash-diff.
 //! - [`paginate`]: turns "fetch one page" into a record stream.
 //! - [`memory`]: the in-memory reference system every test and example uses.
 //!
@@ -31,6 +32,7 @@
 //! # });
 //! ```
 
+pub mod checksum;
 pub mod cursor;
 pub mod entity;
 pub mod memory;
@@ -38,6 +40,7 @@ pub mod paging;
 pub mod record;
 pub mod traits;
 
+pub use checksum::{Checksums, KeyRange, RangeChecksum, row_checksum};
 pub use cursor::{Cursor, TimeIdCursor};
 pub use entity::{Entity, EntityKey, EntityKind};
 pub use paging::{Page, paginate};

@@ -49,7 +49,7 @@
 //! ```
 
 pub mod availability;
-mod config;
+pub(crate) mod config;
 mod explain;
 mod geo;
 pub mod pricing;

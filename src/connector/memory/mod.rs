@@ -27,6 +27,7 @@
 //! # });
 //! ```
 
+mod checksum;
 mod faults;
 pub mod seed;
 
@@ -530,6 +531,7 @@ impl Connector for MemorySystem {
     fn capability(&self, _kind: EntityKind) -> Capability {
         Capability::new()
             .with_incremental(true)
+            .with_checksums(true)
             .with_max_batch(Some(self.inner.options.max_batch))
             .with_max_page(Some(self.inner.options.page_size))
     }
