@@ -3,18 +3,23 @@
 
 use chrono::Utc;
 use seamwork::connector::Cursor;
+use seamwork::reconcile::MemoryLedger;
 use seamwork::store::{BatchCommit, DeadLetterFilter, MemoryStore, SqliteStore, StateStore};
-use seamwork::testkit::store::check_state_store;
+use seamwork::testkit::store::{check_state_store, drift_ledger_keeps_runs_in_order};
 
 #[tokio::test]
 async fn memory_store_conforms() {
     check_state_store(&MemoryStore::new()).await.unwrap();
+    drift_ledger_keeps_runs_in_order(&MemoryLedger::new(100))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn sqlite_in_memory_store_conforms() {
     let store = SqliteStore::in_memory().await.unwrap();
     check_state_store(&store).await.unwrap();
+    drift_ledger_keeps_runs_in_order(&store).await.unwrap();
 }
 
 #[tokio::test]
@@ -24,6 +29,7 @@ async fn sqlite_file_store_conforms_and_survives_a_reopen() {
     {
         let store = SqliteStore::open(&path).await.unwrap();
         check_state_store(&store).await.unwrap();
+        drift_ledger_keeps_runs_in_order(&store).await.unwrap();
         let commit = BatchCommit::new(Cursor::new("after-reopen"))
             .with_keys(["k1"], Utc::now() + chrono::Duration::hours(1));
         store.commit("reopen", commit, None).await.unwrap();
@@ -41,6 +47,10 @@ async fn sqlite_file_store_conforms_and_survives_a_reopen() {
     // The letters written by the suite are still there after the reopen.
     let letters = store.dead_letters(&DeadLetterFilter::all()).await.unwrap();
     assert_eq!(letters.len(), 3);
+    // So is the drift history.
+    let key = seamwork::reconcile::LedgerKey::new("erp", "store", "conformance-inventory");
+    use seamwork::reconcile::DriftLedger;
+    assert_eq!(store.runs(&key, 10).await.unwrap().len(), 3);
 }
 
 #[path = "common/pg.rs"]
@@ -53,6 +63,7 @@ async fn postgres_store_conforms() {
     };
     let store = seamwork::store::PostgresStore::connect(&url).await.unwrap();
     check_state_store(&store).await.unwrap();
+    drift_ledger_keeps_runs_in_order(&store).await.unwrap();
     // A second connection (another worker) sees the same state and does not re-migrate.
     let again = seamwork::store::PostgresStore::connect(&url).await.unwrap();
     assert!(

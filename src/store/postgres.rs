@@ -21,13 +21,15 @@ use super::{
 };
 use crate::connector::{Cursor, EntityKey};
 use crate::error::{Error, ErrorKind, Result};
+use crate::reconcile::{DriftLedger, LedgerKey, RunRecord};
 
 /// Versioned schema; applied in order, each once, on connect (sqlx takes an
 /// advisory lock, so workers starting together migrate once).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "state store",
-    r#"
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "state store",
+        r#"
 CREATE TABLE checkpoints (
     flow TEXT PRIMARY KEY,
     cursor TEXT NOT NULL,
@@ -79,7 +81,20 @@ CREATE TABLE leases (
     expires_at BIGINT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "drift ledger",
+        r#"
+CREATE TABLE drift_runs (
+    ledger TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    run TEXT NOT NULL,
+    PRIMARY KEY (ledger, seq)
+);
+"#,
+    ),
+];
 
 /// A [`StateStore`] in PostgreSQL (feature `postgres`).
 #[derive(Debug, Clone)]
@@ -527,5 +542,42 @@ impl StateStore for PostgresStore {
         .await
         .map_err(|e| db_error("release lease", e))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl DriftLedger for PostgresStore {
+    async fn record(&self, key: &LedgerKey, run: RunRecord) -> Result<()> {
+        let ledger = to_json(key)?;
+        let mut tx = self.begin().await?;
+        // One writer per ledger at a time, so sequence numbers never collide.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(&ledger)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db_error("lock drift ledger", e))?;
+        sqlx::query(
+            "INSERT INTO drift_runs (ledger, seq, run) \
+             SELECT $1, coalesce(max(seq), 0) + 1, $2 FROM drift_runs WHERE ledger = $1",
+        )
+        .bind(&ledger)
+        .bind(to_json(&run)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db_error("write drift run", e))?;
+        tx.commit().await.map_err(|e| db_error("commit", e))
+    }
+
+    async fn runs(&self, key: &LedgerKey, last: usize) -> Result<Vec<RunRecord>> {
+        let texts: Vec<String> = sqlx::query_scalar(
+            "SELECT run FROM (SELECT seq, run FROM drift_runs WHERE ledger = $1 \
+             ORDER BY seq DESC LIMIT $2) recent ORDER BY seq",
+        )
+        .bind(to_json(key)?)
+        .bind(i64::try_from(last).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("read drift runs", e))?;
+        texts.iter().map(|t| sql::from_json("run", t)).collect()
     }
 }

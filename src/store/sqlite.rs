@@ -21,12 +21,14 @@ use super::{
 };
 use crate::connector::{Cursor, EntityKey};
 use crate::error::{Error, ErrorKind, Result};
+use crate::reconcile::{DriftLedger, LedgerKey, RunRecord};
 
 /// Versioned schema; applied in order, each once, on open.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "state store",
-    r#"
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "state store",
+        r#"
 CREATE TABLE checkpoints (
     flow TEXT PRIMARY KEY,
     cursor TEXT NOT NULL,
@@ -78,7 +80,20 @@ CREATE TABLE leases (
     expires_at INTEGER NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "drift ledger",
+        r#"
+CREATE TABLE drift_runs (
+    ledger TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    run TEXT NOT NULL,
+    PRIMARY KEY (ledger, seq)
+) WITHOUT ROWID;
+"#,
+    ),
+];
 
 /// A [`StateStore`] in a SQLite file.
 #[derive(Debug, Clone)]
@@ -568,5 +583,35 @@ impl SqliteStore {
         }
         let status = self.dead_letter(id).await?.map(|l| l.status);
         Err(letter_not_open(id, status.as_ref()))
+    }
+}
+
+#[async_trait]
+impl DriftLedger for SqliteStore {
+    async fn record(&self, key: &LedgerKey, run: RunRecord) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO drift_runs (ledger, seq, run) \
+             SELECT ?1, coalesce(max(seq), 0) + 1, ?2 FROM drift_runs WHERE ledger = ?1",
+        )
+        .bind(to_json(key)?)
+        .bind(to_json(&run)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db_error("write drift run", e))?;
+        tx.commit().await.map_err(|e| db_error("commit", e))
+    }
+
+    async fn runs(&self, key: &LedgerKey, last: usize) -> Result<Vec<RunRecord>> {
+        let texts: Vec<String> = sqlx::query_scalar(
+            "SELECT run FROM (SELECT seq, run FROM drift_runs WHERE ledger = ? \
+             ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+        )
+        .bind(to_json(key)?)
+        .bind(i64::try_from(last).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("read drift runs", e))?;
+        texts.iter().map(|t| sql::from_json("run", t)).collect()
     }
 }

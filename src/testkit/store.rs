@@ -12,6 +12,7 @@
 //! Each check uses its own flow and lease names (prefixed `conformance-`), so
 //! the suite can run against a store that already holds data.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -21,9 +22,11 @@ use super::{CheckResult, Problems};
 use crate::connector::{Cursor, EntityKey, EntityKind};
 use crate::error::Error;
 use crate::model::ExternalRef;
+use crate::reconcile::{DeltaStats, DiffKind, DriftLedger, LedgerKey, RunRecord, Summary};
 use crate::store::{
     BatchCommit, DeadLetterFilter, DeadLetterStatus, NewDeadLetter, StateStore, Version,
 };
+use rust_decimal::Decimal;
 
 fn t(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + secs, 0)
@@ -481,6 +484,64 @@ pub async fn references_are_one_to_one(store: &dyn StateStore) -> CheckResult {
     match store.canonical_reference(ns, "shopify", "gid://2").await {
         Ok(None) => {}
         other => p.add(format!("an unbound id has no reference: {other:?}")),
+    }
+    p.finish()
+}
+
+/// A drift ledger keeps every run per (systems, entity), returns the latest
+/// ones oldest first, and gives back exactly what it was given.
+pub async fn drift_ledger_keeps_runs_in_order(ledger: &dyn DriftLedger) -> CheckResult {
+    let mut p = Problems::new("drift_ledger_keeps_runs_in_order");
+    let a = LedgerKey::new("erp", "store", "conformance-inventory");
+    let b = LedgerKey::new("erp", "store", "conformance-variant");
+    let run = |n: u64| {
+        let mut summary = Summary::default();
+        summary.mismatched = n;
+        let mut deltas = BTreeMap::new();
+        let stats = DeltaStats {
+            compared: 10 + n,
+            sum: Decimal::new(25 * n as i64, 1),
+            sum_sq: Decimal::new(625, 2),
+        };
+        deltas.insert(
+            "DC-1".to_string(),
+            BTreeMap::from([("on_hand".to_string(), stats)]),
+        );
+        RunRecord {
+            at: t(n as i64),
+            summary,
+            keys: BTreeMap::from([(
+                EntityKey::new(format!("SKU-{n}\u{1f}DC-1")),
+                DiffKind::Mismatch,
+            )]),
+            deltas,
+        }
+    };
+    for n in 1..=3 {
+        if let Err(e) = ledger.record(&a, run(n)).await {
+            p.add(format!("record run {n} failed: {e}"));
+        }
+    }
+    if let Err(e) = ledger.record(&b, run(9)).await {
+        p.add(format!("record on another key failed: {e}"));
+    }
+    match ledger.runs(&a, 2).await {
+        Ok(runs) if runs == [run(2), run(3)] => {}
+        Ok(runs) => p.add(format!(
+            "the last 2 runs, oldest first and unchanged, were expected; got {:?}",
+            runs.iter()
+                .map(|r| r.summary.mismatched)
+                .collect::<Vec<_>>()
+        )),
+        Err(e) => p.add(format!("reading runs failed: {e}")),
+    }
+    match ledger.runs(&b, 10).await {
+        Ok(runs) if runs == [run(9)] => {}
+        other => p.add(format!("another key's history is separate: {other:?}")),
+    }
+    match ledger.runs(&LedgerKey::new("x", "y", "z"), 5).await {
+        Ok(runs) if runs.is_empty() => {}
+        other => p.add(format!("an unknown key has no runs: {other:?}")),
     }
     p.finish()
 }
