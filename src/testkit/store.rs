@@ -495,8 +495,10 @@ pub async fn drift_ledger_keeps_runs_in_order(ledger: &dyn DriftLedger) -> Check
     let a = LedgerKey::new("erp", "store", "conformance-inventory");
     let b = LedgerKey::new("erp", "store", "conformance-variant");
     let run = |n: u64| {
-        let mut summary = Summary::default();
-        summary.mismatched = n;
+        let summary = Summary {
+            mismatched: n,
+            ..Summary::default()
+        };
         let mut deltas = BTreeMap::new();
         let stats = DeltaStats {
             compared: 10 + n,
