@@ -110,3 +110,66 @@ impl AlertSink for CollectingAlertSink {
             .push(alert.clone());
     }
 }
+
+/// Alerts POSTed as JSON to an HTTP endpoint (a chat webhook, an incident
+/// tool's events API). Feature `http`.
+///
+/// The body is the [`Alert`] as JSON. Delivery problems (a refused
+/// connection, a non-2xx answer) are logged with `tracing` and never fail
+/// the flow; each alert is tried `attempts` times with a short pause.
+#[cfg(feature = "http")]
+#[derive(Debug, Clone)]
+pub struct WebhookAlertSink {
+    url: String,
+    client: reqwest::Client,
+    attempts: u32,
+}
+
+#[cfg(feature = "http")]
+impl WebhookAlertSink {
+    /// Posts to `url` with a 10-second timeout and 3 attempts.
+    pub fn new(url: impl Into<String>) -> crate::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| crate::Error::config(format!("alert webhook client: {e}")))?;
+        Ok(WebhookAlertSink {
+            url: url.into(),
+            client,
+            attempts: 3,
+        })
+    }
+
+    /// How many times one alert is tried.
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+}
+
+#[cfg(feature = "http")]
+#[async_trait]
+impl AlertSink for WebhookAlertSink {
+    async fn send(&self, alert: &Alert) {
+        for attempt in 1..=self.attempts {
+            let outcome = self.client.post(&self.url).json(alert).send().await;
+            let problem = match outcome {
+                Ok(answer) if answer.status().is_success() => return,
+                Ok(answer) => format!("answered {}", answer.status()),
+                Err(e) => e.to_string(),
+            };
+            tracing::warn!(
+                url = %self.url,
+                flow = %alert.flow,
+                attempt,
+                %problem,
+                "could not deliver a flow alert"
+            );
+            if attempt < self.attempts {
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+        }
+        // Last resort: the alert is not lost, it is in the log.
+        LogAlertSink.send(alert).await;
+    }
+}

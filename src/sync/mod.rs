@@ -48,6 +48,8 @@ mod health;
 mod webhook;
 mod worker;
 
+#[cfg(feature = "http")]
+pub use alert::WebhookAlertSink;
 pub use alert::{Alert, AlertKind, AlertSink, CollectingAlertSink, LogAlertSink};
 pub use engine::{Engine, ReplayOutcome, RunReport};
 pub use flow::{
