@@ -276,7 +276,7 @@ impl StateStore for MemoryStore {
     ) -> Result<Option<Lease>> {
         let mut state = self.state();
         let token = match state.leases.get(name) {
-            Some(l) if l.holder != holder && l.expires_at > now => return Ok(None),
+            Some(l) if l.expires_at > now => return Ok(None),
             Some(l) => l.token + 1,
             None => 1,
         };

@@ -3,8 +3,8 @@
 //!
 //! One [`StateStore`] trait, three homes: [`MemoryStore`] (tests, one-shot
 //! jobs), [`SqliteStore`] (feature `sqlite`, on by default: one file, zero
-//! set-up, the embedded default) and, later, PostgreSQL for several worker
-//! processes. Every implementation passes the same conformance suite
+//! set-up, the embedded default) and `PostgresStore` (feature `postgres`)
+//! for several worker processes. Every implementation passes the same conformance suite
 //! (`testkit::store`).
 //!
 //! The engine's one write per batch is [`StateStore::commit`]: the new
@@ -324,8 +324,11 @@ pub trait StateStore: Send + Sync {
 
     /// Writes a batch's checkpoint, idempotency keys, versions (a stored
     /// version is replaced by one changed at the same time or later, never
-    /// by an older one) and dead letters in one transaction. With `fence`, the commit is refused (`Conflict`,
-    /// permanent) unless that lease is still the current one for its name.
+    /// by an older one) and dead letters in one transaction. With `fence`,
+    /// the commit is refused (`Conflict`, permanent) unless that lease is
+    /// still the current one for its name (its expiry is not checked here: a
+    /// lapsed lease nobody took over is still current; the engine stops
+    /// starting writes before expiry on its own).
     /// A dead letter for a key that already has an open letter in the same
     /// flow updates it (attempts added, last failure, error and payload
     /// replaced) instead of adding a second.
@@ -389,8 +392,10 @@ pub trait StateStore: Send + Sync {
         canonical: &str,
     ) -> Result<Option<String>>;
 
-    /// Takes the lease `name` for `holder` if it is free or lapsed at `now`
-    /// (or already held by `holder`), with a new, higher token.
+    /// Takes the lease `name` for `holder` if it is free or lapsed at `now`,
+    /// with a new, higher token. A lease held by the same holder is not
+    /// taken again (two tasks of one worker must not both run a flow); it
+    /// is extended with `renew_lease`.
     async fn acquire_lease(
         &self,
         name: &str,

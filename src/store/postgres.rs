@@ -1,8 +1,7 @@
 //! The PostgreSQL state store: several worker processes share flows.
 //!
-//! Leases are taken with one `INSERT … ON CONFLICT … WHERE` statement (free,
-//! lapsed or already ours), so two workers racing for a lease cannot both
-//! win. A fenced commit reads the lease row `FOR SHARE` inside its
+//! Leases are taken with one `INSERT … ON CONFLICT … WHERE` statement (free
+//! or lapsed), so two workers racing for a lease cannot both win. A fenced commit reads the lease row `FOR SHARE` inside its
 //! transaction: a takeover waits for the commit, or the commit sees the new
 //! token and is refused.
 
@@ -489,7 +488,7 @@ impl StateStore for PostgresStore {
             "INSERT INTO leases (name, holder, token, expires_at) VALUES ($1, $2, 1, $3) \
              ON CONFLICT (name) DO UPDATE \
              SET holder = excluded.holder, token = leases.token + 1, expires_at = excluded.expires_at \
-             WHERE leases.holder = excluded.holder OR leases.expires_at <= $4 \
+             WHERE leases.expires_at <= $4 \
              RETURNING token",
         )
         .bind(name)

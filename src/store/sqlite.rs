@@ -127,6 +127,9 @@ impl SqliteStore {
         // connection lets `:memory:` databases work and keeps commits ordered.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            // Never recycle the connection: closing it would wipe `:memory:`.
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options)
             .await
             .map_err(|e| db_error(name, e))?;
@@ -500,17 +503,16 @@ impl StateStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>> {
         let mut tx = self.write().await?;
-        let current = sqlx::query("SELECT holder, token, expires_at FROM leases WHERE name = ?")
+        let current = sqlx::query("SELECT NULL, token, expires_at FROM leases WHERE name = ?")
             .bind(name)
             .fetch_optional(&mut *tx)
             .await
             .map_err(|e| db_error("read lease", e))?;
         let token = match current {
             Some(row) => {
-                let h: String = row.try_get(0).map_err(|e| db_error("holder", e))?;
                 let t: i64 = row.try_get(1).map_err(|e| db_error("token", e))?;
                 let exp: i64 = row.try_get(2).map_err(|e| db_error("expires_at", e))?;
-                if h != holder && exp > micros(now) {
+                if exp > micros(now) {
                     return Ok(None);
                 }
                 t + 1

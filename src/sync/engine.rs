@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -94,8 +95,19 @@ pub enum ReplayOutcome {
 pub struct Engine {
     store: Arc<dyn StateStore>,
     alerts: Arc<dyn AlertSink>,
-    fence: Option<Lease>,
+    fence: Option<Fence>,
     history: Arc<RunHistory>,
+    /// One run, delivery or replay per flow at a time in this process
+    /// (across processes, leases do this).
+    flow_locks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// The lease an engine works under, and until when it may still write.
+#[derive(Clone)]
+struct Fence {
+    lease: Lease,
+    /// Microseconds since the epoch; past it no sink call is started.
+    writable_until: Arc<AtomicI64>,
 }
 
 /// A record that failed for good, with where it was in the batch.
@@ -122,6 +134,7 @@ impl Engine {
             alerts: Arc::new(LogAlertSink),
             fence: None,
             history: Arc::default(),
+            flow_locks: Arc::default(),
         }
     }
 
@@ -133,9 +146,61 @@ impl Engine {
 
     /// Commits only while `lease` is current (several workers sharing a
     /// store): a worker that lost its lease cannot move the checkpoint.
+    ///
+    /// The engine also refuses to *start* a sink call once the lease may have
+    /// lapsed (its expiry, or the earlier horizon set with
+    /// [`extend_fence`](Self::extend_fence)): after that another worker may
+    /// own the flow, and a late write could overwrite its newer data.
     pub fn with_fence(mut self, lease: Lease) -> Self {
-        self.fence = Some(lease);
+        let until = lease.expires_at.timestamp_micros();
+        self.fence = Some(Fence {
+            lease,
+            writable_until: Arc::new(AtomicI64::new(until)),
+        });
         self
+    }
+
+    /// Moves the write horizon of the fenced lease (after a renewal). A
+    /// worker sets it a safety margin before the lease's expiry, so calls in
+    /// flight finish before anyone else can take over.
+    pub fn extend_fence(&self, writable_until: DateTime<Utc>) {
+        if let Some(fence) = &self.fence {
+            fence
+                .writable_until
+                .store(writable_until.timestamp_micros(), Ordering::SeqCst);
+        }
+    }
+
+    fn fence_lease(&self) -> Option<&Lease> {
+        self.fence.as_ref().map(|f| &f.lease)
+    }
+
+    /// `Conflict` when the fenced lease may have lapsed.
+    fn check_fence(&self) -> Result<()> {
+        match &self.fence {
+            Some(f) if Utc::now().timestamp_micros() >= f.writable_until.load(Ordering::SeqCst) => {
+                Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "lease `{}` (token {}) may have lapsed; not starting another write",
+                        f.lease.name, f.lease.token
+                    ),
+                )
+                .with_retryability(Retryability::Permanent))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn lock_flow(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .flow_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        lock.lock_owned().await
     }
 
     /// The store this engine writes to.
@@ -148,6 +213,7 @@ impl Engine {
     /// store itself failed; nothing past the last commit is lost.
     pub async fn run_once<E: Entity>(&self, flow: &Flow<E>) -> Result<RunReport> {
         let span = tracing::info_span!("flow_run", flow = %flow.name, entity = %E::KIND);
+        let _one_at_a_time = self.lock_flow(&flow.name).await;
         let started = Instant::now();
         let report = self.run(flow).instrument(span).await?;
         self.history.record(&flow.name, &report, started.elapsed());
@@ -171,7 +237,15 @@ impl Engine {
         let mut report = RunReport::default();
         let checkpoint = self.store.checkpoint(&flow.name).await?;
         report.checkpoint = checkpoint.as_ref().map(|c| c.cursor.clone());
+        // With a lookback, records at or before the saved checkpoint are
+        // re-read; their cursors must not move the checkpoint back.
+        let floor = match (&checkpoint, flow.options.lookback.is_zero()) {
+            (Some(c), false) => TimeIdCursor::decode(&c.cursor).ok(),
+            _ => None,
+        };
         let since = checkpoint.map(|c| look_back(c.cursor, flow.options.lookback));
+        // Where a failed read resumes: the looked-back start until a commit.
+        let mut resume = since.clone();
         let mut stream = flow.source.read(since);
         let mut read_delays = flow.policy.retry.delays();
         loop {
@@ -195,7 +269,12 @@ impl Engine {
             if !batch.is_empty() {
                 // Progress: a later read failure gets a fresh set of retries.
                 read_delays = flow.policy.retry.delays();
-                self.process_batch(flow, batch, true, &mut report).await?;
+                let before = report.checkpoint.clone();
+                self.process_batch(flow, batch, Some(floor.as_ref()), &mut report)
+                    .await?;
+                if report.checkpoint != before {
+                    resume = report.checkpoint.clone();
+                }
                 if report.halted.is_some() {
                     break;
                 }
@@ -210,7 +289,7 @@ impl Engine {
                 report.retries += 1;
                 tracing::warn!(%error, ?delay, "source read failed; resuming from the checkpoint");
                 tokio::time::sleep(delay).await;
-                stream = flow.source.read(report.checkpoint.clone());
+                stream = flow.source.read(resume.clone());
                 continue;
             }
             if finished {
@@ -233,7 +312,9 @@ impl Engine {
         &self,
         flow: &Flow<E>,
         batch: Vec<Record<E>>,
-        move_checkpoint: bool,
+        // `None`: pushed records, the checkpoint stays. `Some(floor)`: move
+        // it, but never to a cursor at or before `floor`.
+        checkpoint_floor: Option<Option<&TimeIdCursor>>,
         report: &mut RunReport,
     ) -> Result<()> {
         let now = Utc::now();
@@ -283,9 +364,12 @@ impl Engine {
         }
         let written = match self.write(flow, candidates, &mut failures, report).await {
             Ok(written) => written,
+            // The lease may be gone: stop at once, another worker carries on.
+            Err(error) if self.check_fence().is_err() => return Err(error),
             Err(error) => {
-                // The sink is unreachable or refuses every call: nothing of
-                // this batch is acknowledged; the next run starts here again.
+                // The sink is unreachable, refuses every call, or keeps
+                // throttling: nothing of this batch is acknowledged; the next
+                // run starts here again.
                 self.halt(flow, report, error).await;
                 return Ok(());
             }
@@ -302,8 +386,11 @@ impl Engine {
             Some(p) => Some(cursors[p - 1].clone()),
             None => cursors.last().cloned(),
         };
-        let mut commit = match cursor {
-            Some(c) if move_checkpoint => BatchCommit::new(c),
+        let past_floor = |c: &Cursor, floor: Option<&TimeIdCursor>| {
+            floor.is_none_or(|f| TimeIdCursor::decode(c).is_ok_and(|t| t > *f))
+        };
+        let mut commit = match (cursor, checkpoint_floor) {
+            (Some(c), Some(floor)) if past_floor(&c, floor) => BatchCommit::new(c),
             _ => BatchCommit::without_cursor(),
         };
         let acknowledged = |position: usize| halt_at.is_none_or(|h| position < h);
@@ -336,7 +423,7 @@ impl Engine {
         }
         let new_checkpoint = commit.cursor.clone();
         self.store
-            .commit(&flow.name, commit, self.fence.as_ref())
+            .commit(&flow.name, commit, self.fence_lease())
             .await?;
         report.batches += 1;
         if new_checkpoint.is_some() {
@@ -432,6 +519,14 @@ impl Engine {
                     pending = retry_later.into_iter().map(|(c, a, _)| (c, a)).collect();
                 }
                 None => {
+                    // Throttling is not the records' fault: leave the batch
+                    // unacknowledged instead of dead-lettering good records.
+                    if let Some((_, _, throttled)) = retry_later
+                        .iter()
+                        .find(|(_, _, e)| matches!(e.kind(), ErrorKind::RateLimited { .. }))
+                    {
+                        return Err(give_up(throttled.clone()));
+                    }
                     for (candidate, attempts, error) in retry_later {
                         failures.push(Failure {
                             position: candidate.position,
@@ -464,6 +559,7 @@ impl Engine {
             let mut calls = 0u32;
             let outcome = loop {
                 calls += 1;
+                self.check_fence()?;
                 match flow.sink.upsert(&entities).await {
                     Ok(outcomes) => break Ok(outcomes),
                     Err(error) if error.retryability() == Retryability::Temporary => {
@@ -542,12 +638,13 @@ impl Engine {
         flow: &Flow<E>,
         records: Vec<Record<E>>,
     ) -> Result<RunReport> {
+        let _one_at_a_time = self.lock_flow(&flow.name).await;
         let mut report = RunReport {
             read: records.len() as u64,
             ..RunReport::default()
         };
         for batch in chunks(records, flow.options.batch_size) {
-            self.process_batch(flow, batch, false, &mut report).await?;
+            self.process_batch(flow, batch, None, &mut report).await?;
             if report.halted.is_some() {
                 break;
             }
@@ -563,6 +660,7 @@ impl Engine {
         flow: &Flow<E>,
         id: DeadLetterId,
     ) -> Result<ReplayOutcome> {
+        let _one_at_a_time = self.lock_flow(&flow.name).await;
         let letter = self
             .store
             .dead_letter(id)
@@ -597,12 +695,12 @@ impl Engine {
                     E::KIND
                 ))
             })?;
-            let version = Version::of(&entity, letter.changed_at);
             let mapped = prepare_entity(flow, entity)?;
+            self.check_fence()?;
             let mut outcomes = flow.sink.upsert(std::slice::from_ref(&mapped)).await?;
             match outcomes.pop().map(|o| o.result) {
                 Some(WriteResult::Rejected { error }) => Err(error),
-                Some(written) => Ok((written, version)),
+                Some(written) => Ok(written),
                 None => Err(Error::new(
                     ErrorKind::Unexpected,
                     "sink answered no outcome",
@@ -610,12 +708,9 @@ impl Engine {
             }
         };
         match attempt.await {
-            Ok((written, version)) => {
-                let version =
-                    BatchCommit::without_cursor().with_version(letter.key.clone(), version);
-                self.store
-                    .commit(&flow.name, version, self.fence.as_ref())
-                    .await?;
+            Ok(written) => {
+                // The letter's version was stored when it was dead-lettered;
+                // the edited payload fixes that version, it is not a new one.
                 let status = DeadLetterStatus::Replayed { at: Utc::now() };
                 self.store.resolve_dead_letter(id, status).await?;
                 Ok(ReplayOutcome::Delivered(written))

@@ -87,9 +87,13 @@ pub enum FlowTurn {
         /// What the run did.
         report: RunReport,
     },
-    /// The lease was lost mid-run (renewal refused or a fenced commit
-    /// refused); another worker carries on from the last commit.
+    /// The lease was lost mid-run (renewal refused or not confirmed in
+    /// time, or a fenced write refused); another worker carries on from the
+    /// last commit.
     LeaseLost(Error),
+    /// The run failed (its state store failed); the other flows still had
+    /// their turn.
+    Failed(Error),
 }
 
 /// One worker among several sharing a state store.
@@ -117,14 +121,23 @@ impl Worker {
     }
 
     /// Takes each flow's lease in turn, runs the flow if it got it, and
-    /// returns what happened per flow, in order. `Err` only when the store
-    /// itself fails.
+    /// returns what happened per flow, in order; then forgets expired
+    /// idempotency keys. `Err` only when the store cannot hand out leases.
     pub async fn pass(&self, flows: &[Arc<dyn RunnableFlow>]) -> Result<Vec<FlowTurn>> {
         let mut turns = Vec::with_capacity(flows.len());
         for flow in flows {
             turns.push(self.turn(flow.as_ref()).await?);
         }
+        self.engine.store().purge_expired_keys(Utc::now()).await?;
         Ok(turns)
+    }
+
+    /// Until when this worker may start writes under `lease`: a margin of
+    /// `renew_every` before it lapses, so calls in flight finish first.
+    fn horizon(&self, lease: &Lease) -> chrono::DateTime<Utc> {
+        let margin = chrono::Duration::from_std(self.options.renew_every)
+            .unwrap_or(chrono::Duration::zero());
+        lease.expires_at - margin
     }
 
     async fn turn(&self, flow: &dyn RunnableFlow) -> Result<FlowTurn> {
@@ -138,43 +151,53 @@ impl Worker {
         };
         let token = lease.token;
         let engine = self.engine.clone().with_fence(lease.clone());
+        engine.extend_fence(self.horizon(&lease));
         let run = flow.run(&engine);
-        let keep = self.keep_lease(lease.clone());
+        let keep = self.keep_lease(lease.clone(), &engine);
         let turn = match future::select(Box::pin(run), Box::pin(keep)).await {
             Either::Left((Ok(report), _)) => FlowTurn::Ran { token, report },
             Either::Left((Err(e), _)) if e.kind() == &crate::ErrorKind::Conflict => {
                 FlowTurn::LeaseLost(e)
             }
-            Either::Left((Err(e), _)) => {
-                store.release_lease(&lease).await?;
-                return Err(e);
-            }
+            Either::Left((Err(e), _)) => FlowTurn::Failed(e),
             Either::Right((lost, _)) => FlowTurn::LeaseLost(lost),
         };
         store.release_lease(&lease).await?;
         Ok(turn)
     }
 
-    /// Renews `lease` until a renewal fails; returns why.
-    async fn keep_lease(&self, mut lease: Lease) -> Error {
+    /// Renews `lease` and moves `engine`'s write horizon with it; returns
+    /// (ending the run) when a renewal is refused or the horizon passes
+    /// without one — a renewal call that hangs does not keep a run alive.
+    async fn keep_lease(&self, mut lease: Lease, engine: &Engine) -> Error {
         let store = self.engine.store().clone();
+        let lost = |why: &str, lease: &Lease| {
+            Error::new(
+                crate::ErrorKind::Conflict,
+                format!(
+                    "worker {} lost the lease on `{}` (token {}): {why}",
+                    self.id, lease.name, lease.token
+                ),
+            )
+        };
         loop {
             tokio::time::sleep(self.options.renew_every).await;
-            match store
-                .renew_lease(&lease, self.options.lease_ttl, Utc::now())
-                .await
-            {
-                Ok(Some(renewed)) => lease = renewed,
-                Ok(None) => {
-                    return Error::new(
-                        crate::ErrorKind::Conflict,
-                        format!(
-                            "worker {} lost the lease on `{}` (token {})",
-                            self.id, lease.name, lease.token
-                        ),
-                    );
+            let left = (self.horizon(&lease) - Utc::now())
+                .to_std()
+                .unwrap_or_default();
+            if left.is_zero() {
+                return lost("no renewal confirmed in time", &lease);
+            }
+            let renewal = store.renew_lease(&lease, self.options.lease_ttl, Utc::now());
+            match tokio::time::timeout(left, renewal).await {
+                Ok(Ok(Some(renewed))) => {
+                    lease = renewed;
+                    engine.extend_fence(self.horizon(&lease));
                 }
-                Err(e) => return e,
+                Ok(Ok(None)) => return lost("another worker holds it", &lease),
+                // A failed renewal is tried again while the horizon allows.
+                Ok(Err(e)) => tracing::warn!(worker = %self.id, error = %e, "lease renewal failed"),
+                Err(_) => return lost("the renewal did not answer in time", &lease),
             }
         }
     }

@@ -9,8 +9,8 @@
 //! # });
 //! ```
 //!
-//! Each check uses its own flow and lease names (prefixed `conformance-`), so
-//! the suite can run against a store that already holds data.
+//! Each check uses its own flow and lease names (prefixed `conformance-`) and
+//! fixed times; run it against a fresh store (a new file, database or schema).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -371,6 +371,12 @@ pub async fn leases_fence_stale_workers(store: &dyn StateStore) -> CheckResult {
         Ok(None) => {}
         other => p.add(format!(
             "a held lease must not be granted to another worker: {other:?}"
+        )),
+    }
+    match store.acquire_lease(name, "worker-a", ttl, t(11)).await {
+        Ok(None) => {}
+        other => p.add(format!(
+            "a held lease must not be granted again to its own holder (two tasks would run): {other:?}"
         )),
     }
     let renewed = match store.renew_lease(&a, ttl, t(20)).await {
