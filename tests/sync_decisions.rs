@@ -205,3 +205,99 @@ fn a_flow_without_owner_policy_or_sla_names_everything_missing() {
         assert!(text.contains(missing), "{missing} in {text}");
     }
 }
+
+#[tokio::test]
+async fn halt_on_a_sink_rejection_keeps_the_checkpoint_in_front_of_it() {
+    let (sink, _) = mock_sink(|batch| {
+        let mut out = created(batch);
+        out[3].result = WriteResult::rejected(Error::invalid_data("unknown tax code"));
+        Ok(out)
+    });
+    let (report, store) = run(sink, 8, FailurePolicy::halt()).await;
+    let halted = report.halted.expect("halts");
+    assert!(halted.message().contains("unknown tax code"), "{halted}");
+    assert!(
+        store
+            .dead_letters(&DeadLetterFilter::all())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The checkpoint is the cursor of the record before the rejected one.
+    let source = system("store", FaultOptions::none(), 1);
+    source.put_all(variants(8, 3));
+    let records: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(
+        seamwork::connector::Source::<Variant>::read(&*source, None),
+    )
+    .await
+    .unwrap();
+    let checkpoint = store.checkpoint("decisions").await.unwrap().unwrap();
+    assert_eq!(checkpoint.cursor, records[2].cursor);
+}
+
+#[tokio::test]
+async fn throttling_that_outlasts_the_retries_dead_letters_nothing() {
+    let throttled = variants(8, 3)[1].key();
+    let (sink, calls) = mock_sink(move |batch| {
+        let mut out = created(batch);
+        for o in out.iter_mut().filter(|o| o.key == throttled) {
+            o.result = WriteResult::rejected(Error::rate_limited(
+                Some(Duration::from_millis(1)),
+                "per-record API budget spent",
+            ));
+        }
+        Ok(out)
+    });
+    let (report, store) = run(sink, 8, FailurePolicy::dead_letter(500)).await;
+    let halted = report.halted.expect("the run stops, unacknowledged");
+    assert!(
+        matches!(halted.kind(), ErrorKind::RateLimited { .. }),
+        "{halted}"
+    );
+    assert!(
+        store
+            .dead_letters(&DeadLetterFilter::all())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.checkpoint("decisions").await.unwrap().is_none());
+    assert_eq!(
+        calls.lock().unwrap().len(),
+        12,
+        "one call plus 11 retries of the throttled record"
+    );
+}
+
+#[tokio::test]
+async fn a_fenced_engine_starts_no_write_once_its_lease_may_have_lapsed() {
+    let mut sink = MockSink::<Variant>::new();
+    sink.expect_system()
+        .return_const(SystemId::new("erp").unwrap());
+    sink.expect_capability().returning(|_| Capability::new());
+    sink.expect_upsert().never();
+    let source = system("store", FaultOptions::none(), 1);
+    source.put_all(variants(8, 3));
+    let store = Arc::new(MemoryStore::new());
+    let lease = store
+        .acquire_lease(
+            "decisions",
+            "w1",
+            Duration::from_secs(30),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let engine = Engine::new(store.clone()).with_fence(lease);
+    engine.extend_fence(chrono::Utc::now() - chrono::Duration::seconds(1));
+    let flow = Flow::<Variant>::builder("decisions", source, Arc::new(sink))
+        .owner(Owner::new("team", "team@example.com"))
+        .failure_policy(FailurePolicy::dead_letter(100))
+        .sla(Sla::max_lag(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    let err = engine.run_once(&flow).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Conflict);
+    assert!(store.checkpoint("decisions").await.unwrap().is_none());
+}

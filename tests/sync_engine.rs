@@ -348,12 +348,25 @@ async fn versions_with_the_same_change_time_are_told_apart_by_content() {
         .unwrap();
     let engine = Engine::new(Arc::new(SqliteStore::in_memory().await.unwrap()));
 
+    let store = engine.store().clone();
     assert_eq!(engine.run_once(&flow).await.unwrap().created, 48);
+    let checkpoint = store
+        .checkpoint("variants")
+        .await
+        .unwrap()
+        .map(|c| c.cursor);
     let overlap = engine.run_once(&flow).await.unwrap();
     assert_eq!(
         (overlap.read, overlap.already_delivered, overlap.delivered()),
         (48, 48, 0)
     );
+    // Re-reading the lookback window never moves the checkpoint back.
+    let after = store
+        .checkpoint("variants")
+        .await
+        .unwrap()
+        .map(|c| c.cursor);
+    assert_eq!(after, checkpoint);
 
     for v in all.iter_mut().take(10) {
         v.title = format!("{} v2", v.title);
