@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use seamwork::connector::Sink;
 use seamwork::connector::memory::{
     Dataset, FaultOptions, MemoryOptions, MemorySystem, SeedOptions,
 };
@@ -34,10 +35,10 @@ pub fn fast_retry() -> RetryPolicy {
 }
 
 /// A variant flow store → erp with `policy`.
-pub fn variant_flow(
+pub fn variant_flow<S: Sink<Variant> + 'static>(
     name: &str,
     source: &Arc<MemorySystem>,
-    sink: &Arc<MemorySystem>,
+    sink: &Arc<S>,
     policy: FailurePolicy,
 ) -> Flow<Variant> {
     let mut options = FlowOptions::default();
