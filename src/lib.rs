@@ -28,6 +28,8 @@
 
 pub mod connector;
 pub mod error;
+#[cfg(feature = "identity")]
+pub mod identity;
 pub mod mapping;
 pub mod model;
 pub mod rules;
