@@ -2,8 +2,11 @@
 //! the CRM found, linked and merged into one golden record — without
 //! labelled training data.
 //!
-//! The pipeline: [`normalize`] every field once ([`PreparedRecord`]),
-//! compare graded field levels ([`Comparator`]).
+//! The pipeline: [`normalize`] every field once ([`PreparedRecord`]), find
+//! candidate pairs by [`blocking`] on several keys, grade each field of a
+//! pair ([`Comparator`]), weigh the levels with a Fellegi–Sunter model whose
+//! u comes from random pairs and m from EM ([`Linker`]), and explain every
+//! score ([`Scorer::explain`]).
 //!
 //! ```
 //! use seamwork::identity::normalize::{normalize_email, EmailRules};
@@ -14,10 +17,18 @@
 //! );
 //! ```
 
+pub mod blocking;
 pub mod compare;
+pub mod em;
+pub mod linker;
 pub mod nicknames;
 pub mod normalize;
 pub mod record;
+pub mod scoring;
 
+pub use blocking::{BlockingIndex, BlockingKey, BlockingReport, LinkMode};
 pub use compare::{Comparator, Value};
+pub use em::EmOptions;
+pub use linker::{LinkOptions, LinkOutput, Linker, ScoredPair};
 pub use record::{AttributeKind, NormalizeOptions, PreparedRecord};
+pub use scoring::{Explanation, Field, FieldConfig, FsModel, Scorer};

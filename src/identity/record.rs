@@ -37,7 +37,7 @@ impl Default for NormalizeOptions {
 }
 
 /// How an extra attribute column is normalized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AttributeKind {
