@@ -125,12 +125,11 @@ pub fn fit(
             if !estimate[f] {
                 continue;
             }
-            let sum: f64 = num[f].iter().sum();
-            if sum <= 0.0 {
-                continue;
-            }
+            // One pseudo-pair per level: a level never seen among the
+            // matches (no phone typos in this data) is rare, not impossible.
+            let sum: f64 = num[f].iter().sum::<f64>() + num[f].len() as f64;
             for (l, n) in num[f].iter().enumerate() {
-                let v = (n / sum).max(FLOOR);
+                let v = ((n + 1.0) / sum).max(FLOOR);
                 delta = delta.max((v - m[f][l]).abs());
                 m[f][l] = v;
             }
@@ -152,39 +151,54 @@ pub fn fit(
     }
 }
 
-/// The share of matches among `patterns` with m and u both fixed (the prior
-/// for scoring), found by the same fixed-point iteration.
+/// The prior probability that two records drawn at random match, with m and
+/// u fixed: the fixed point of λ = Σ P(match | pattern, λ) / `population`,
+/// where `patterns` are the candidate pairs and the other pairs of the
+/// `population` (never compared) are taken as non-matches.
+///
+/// This is the prior that goes with u from random pairs: a pair's posterior
+/// then does not depend on which blocking key found it.
 pub fn lambda_for(
     patterns: &[(Levels, u64)],
     u: &[Vec<f64>],
     m: &[Vec<f64>],
+    population: f64,
     options: &EmOptions,
 ) -> f64 {
-    let mut lambda = 0.1;
-    let mut prev = f64::MAX;
-    for _ in 0..options.max_iterations {
-        let total: f64 = patterns.iter().map(|p| p.1 as f64).sum();
-        if total == 0.0 {
-            break;
-        }
-        let mut matches = 0.0;
-        for (levels, count) in patterns {
-            let (mut pm, mut pu) = (lambda, 1.0 - lambda);
+    let total: f64 = patterns.iter().map(|p| p.1 as f64).sum();
+    let population = population.max(total);
+    if total == 0.0 {
+        return FLOOR;
+    }
+    // Bayes factors once; only λ moves.
+    let factors: Vec<(f64, f64)> = patterns
+        .iter()
+        .map(|(levels, count)| {
+            let mut bf = 1.0;
             for f in 0..u.len() {
                 let l = levels[f];
-                if l == MISSING {
-                    continue;
+                if l != MISSING {
+                    bf *= m[f][usize::from(l)] / u[f][usize::from(l)];
                 }
-                pm *= m[f][usize::from(l)];
-                pu *= u[f][usize::from(l)];
             }
-            matches += *count as f64 * pm / (pm + pu);
-        }
-        lambda = (matches / total).clamp(FLOOR, 1.0 - FLOOR);
-        if (lambda - prev).abs() < options.tolerance {
+            (bf, *count as f64)
+        })
+        .collect();
+    // Start below the share of candidates: "every candidate matches" is a
+    // degenerate fixed point when candidates are the whole population.
+    let mut lambda = (0.5 * total / population).clamp(FLOOR, 1.0 - FLOOR);
+    for _ in 0..options.max_iterations {
+        let odds = lambda / (1.0 - lambda);
+        let matches: f64 = factors
+            .iter()
+            .map(|(bf, c)| c * odds * bf / (1.0 + odds * bf))
+            .sum();
+        let next = (matches / population).clamp(FLOOR, 1.0 - FLOOR);
+        let done = (next - lambda).abs() <= options.tolerance * lambda;
+        lambda = next;
+        if done {
             break;
         }
-        prev = lambda;
     }
     lambda
 }
@@ -226,8 +240,13 @@ mod tests {
             assert!((fit.m[f][1] - 0.9).abs() < 0.01, "{:?}", fit.m);
         }
         assert!(fit.log_likelihood.windows(2).all(|w| w[1] >= w[0] - 1e-6));
-        let lambda = lambda_for(&patterns, &us, &fit.m, &EmOptions::default());
-        assert!((lambda - 0.3).abs() < 0.01);
+        let lambda = lambda_for(&patterns, &us, &fit.m, 1_000_000.0, &EmOptions::default());
+        assert!((lambda - 0.3).abs() < 0.01, "{lambda}");
+        // The same candidates drawn from ten times as many pairs: at most a
+        // tenth of the prior, less because ambiguous patterns now lean to
+        // non-match.
+        let lambda = lambda_for(&patterns, &us, &fit.m, 10_000_000.0, &EmOptions::default());
+        assert!(lambda < 0.03 && lambda > 0.015, "{lambda}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::blocking::{BlockingIndex, BlockingKey, BlockingReport, Candidate, KeyReport, LinkMode};
+use super::cluster::{ClusterOptions, Clusters, cluster};
 use super::em::{EmFit, EmOptions, fit, initial_m, lambda_for};
 use super::record::{NormalizeOptions, PreparedRecord};
 use super::scoring::{
@@ -46,14 +47,15 @@ pub struct LinkOptions {
 }
 
 impl Default for LinkOptions {
-    /// Default fields and blocking keys, threshold 0.95, 300,000 random pairs.
+    /// Default fields and blocking keys, threshold 0.5 (a match is more likely
+    /// than not), 300,000 random pairs.
     fn default() -> Self {
         LinkOptions {
             normalize: NormalizeOptions::default(),
             fields: FieldConfig::defaults(),
             blocking: BlockingKey::defaults(),
             max_block_size: 2_000,
-            threshold: 0.95,
+            threshold: 0.5,
             random_pairs: 300_000,
             training_records: 200_000,
             em: EmOptions::default(),
@@ -145,6 +147,22 @@ pub struct LinkOutput {
     pub blocking: BlockingReport,
     /// EM sessions.
     pub em: Vec<EmSession>,
+}
+
+impl LinkOutput {
+    /// Clusters the matched pairs of `records` (the records this output came
+    /// from), guarding merges with the scorer.
+    pub fn clusters(&self, records: &[PreparedRecord], options: &ClusterOptions) -> Clusters {
+        let pairs: Vec<(u32, u32, f64)> = self
+            .pairs
+            .iter()
+            .map(|p| (p.left, p.right, p.probability))
+            .collect();
+        cluster(records.len(), &pairs, options, |a, b| {
+            self.scorer
+                .score(&records[a as usize], &records[b as usize])
+        })
+    }
 }
 
 /// Progress callback: (stage, done, total).
@@ -244,7 +262,7 @@ impl Linker {
         say("estimating u from random pairs", 0, o.random_pairs);
         let u = self.estimate_u(records, mode);
         say("training m by EM", 0, records.len().min(o.training_records));
-        let (model, sessions) = self.estimate_m(records, &index, u, threads);
+        let (model, sessions) = self.estimate_m(records, mode, &index, u, threads);
         let scorer = Scorer::new(o.fields.clone(), model, tf);
         say("scoring candidate pairs", 0, records.len());
         let scored = AtomicUsize::new(0);
@@ -367,6 +385,7 @@ impl Linker {
     fn estimate_m(
         &self,
         records: &[PreparedRecord],
+        mode: LinkMode,
         index: &BlockingIndex,
         u: Vec<Vec<f64>>,
         threads: usize,
@@ -447,7 +466,10 @@ impl Linker {
             *all.entry(*l).or_default() += c;
         }
         let all: Vec<(Levels, u64)> = all.into_iter().collect();
-        let lambda = lambda_for(&all, &u, &m, &o.em);
+        // The training candidates come from every `stride`-th record, so
+        // they stand for 1/stride of all pairs.
+        let population = all_pairs(records, mode) as f64 / stride as f64;
+        let lambda = lambda_for(&all, &u, &m, population, &o.em);
         let model = FsModel {
             fields: o
                 .fields

@@ -18,8 +18,11 @@
 //! ```
 
 pub mod blocking;
+pub mod cluster;
 pub mod compare;
 pub mod em;
+pub mod evaluate;
+pub mod generate;
 pub mod linker;
 pub mod nicknames;
 pub mod normalize;
@@ -27,8 +30,11 @@ pub mod record;
 pub mod scoring;
 
 pub use blocking::{BlockingIndex, BlockingKey, BlockingReport, LinkMode};
+pub use cluster::{ClusterOptions, Clusters};
 pub use compare::{Comparator, Value};
 pub use em::EmOptions;
+pub use evaluate::Metrics;
+pub use generate::{Generated, GeneratorOptions, generate};
 pub use linker::{LinkOptions, LinkOutput, Linker, ScoredPair};
 pub use record::{AttributeKind, NormalizeOptions, PreparedRecord};
 pub use scoring::{Explanation, Field, FieldConfig, FsModel, Scorer};

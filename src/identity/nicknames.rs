@@ -79,6 +79,14 @@ pub fn formal(nickname: &str) -> Option<&'static str> {
         .map(|i| TABLE[i].1)
 }
 
+/// The nicknames of `formal` (lower case) the table knows, for generating test data.
+pub fn nicknames_of(formal: &str) -> impl Iterator<Item = &'static str> + '_ {
+    TABLE
+        .iter()
+        .filter(move |(_, f)| *f == formal)
+        .map(|(n, _)| *n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +97,9 @@ mod tests {
         assert_eq!(formal("bob"), Some("robert"));
         assert_eq!(formal("alex"), None);
         assert_eq!(formal("Bob"), None); // callers fold case first
+        assert_eq!(
+            nicknames_of("william").collect::<Vec<_>>(),
+            ["bill", "billy", "will"]
+        );
     }
 }

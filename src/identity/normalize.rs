@@ -77,7 +77,7 @@ pub fn normalize_email(raw: &str, rules: EmailRules) -> Option<String> {
 /// The phone number in E.164 (`+14155550132`), reading numbers without a
 /// country code as numbers of `default_region` (ISO 3166-1 alpha-2).
 ///
-/// A number the metadata cannot place is kept as `+` and its digits when it
+/// A number that does not parse at all is kept as `+` and its digits when it
 /// was written with a country code, or as its bare digits otherwise (so two
 /// identical odd numbers still agree); fewer than 6 digits is `None`.
 pub fn normalize_phone(raw: &str, default_region: &str) -> Option<String> {
@@ -87,11 +87,16 @@ pub fn normalize_phone(raw: &str, default_region: &str) -> Option<String> {
     }
     let region = default_region.parse::<phonenumber::country::Id>().ok();
     // "+49 (0)30 …": the bracketed trunk zero is not dialled from abroad.
-    let cleaned = raw.trim().replace("(0)", "");
+    let mut cleaned = raw.trim().replace("(0)", "");
+    // "0044 …": the international prefix of most of the world, whatever the default region.
+    if let Some(rest) = cleaned.strip_prefix("00") {
+        cleaned = format!("+{rest}");
+    }
+    // Parsed numbers are kept even when the metadata calls them invalid
+    // (fictional 555 numbers, new ranges): the same number written two ways
+    // must still agree, and validity is not identity.
     if let Ok(n) = phonenumber::parse(region, &cleaned) {
-        if n.is_valid() {
-            return Some(n.format().mode(phonenumber::Mode::E164).to_string());
-        }
+        return Some(n.format().mode(phonenumber::Mode::E164).to_string());
     }
     let international = raw.trim_start().starts_with('+') || raw.trim_start().starts_with("00");
     if international {
@@ -423,10 +428,15 @@ mod tests {
                 "{raw} in {region}"
             );
         }
-        // Unplaceable but plausible: kept as digits so equal junk still agrees.
+        // Fictional but well-formed: still one form however it is written.
         assert_eq!(
-            normalize_phone("555-0132-99", "US").as_deref(),
-            Some("555013299")
+            normalize_phone("(555) 555-0199", "US"),
+            normalize_phone("+1 555 555 0199", "US")
+        );
+        // No such country code: `+` and the digits, so equal junk still agrees.
+        assert_eq!(
+            normalize_phone("+999 1234 5678", "US").as_deref(),
+            Some("+99912345678")
         );
         assert_eq!(normalize_phone("n/a", "US"), None);
         assert_eq!(normalize_phone("12345", "US"), None);

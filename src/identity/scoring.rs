@@ -109,16 +109,17 @@ impl FieldConfig {
         self
     }
 
-    /// The default fields: names (Jaro-Winkler, term frequencies), email and
-    /// phone (Levenshtein), postcode (exact, term frequencies), street line
-    /// (Jaro-Winkler).
+    /// The default fields: names (Jaro-Winkler, term frequencies), email
+    /// (exact: `jsmith1@` and `jsmith2@` are usually two people), phone
+    /// (Levenshtein ≤ 2 for a slipped digit), postcode (exact, term
+    /// frequencies), street line (Jaro-Winkler).
     pub fn defaults() -> Vec<FieldConfig> {
         vec![
             FieldConfig::new(Field::FirstName, Comparator::jaro_winkler(&[0.92, 0.8]))
                 .with_term_frequency(),
             FieldConfig::new(Field::LastName, Comparator::jaro_winkler(&[0.92, 0.8]))
                 .with_term_frequency(),
-            FieldConfig::new(Field::Email, Comparator::levenshtein(&[2])),
+            FieldConfig::new(Field::Email, Comparator::Exact),
             FieldConfig::new(Field::Phone, Comparator::levenshtein(&[2])),
             FieldConfig::new(Field::Postcode, Comparator::Exact).with_term_frequency(),
             FieldConfig::new(Field::Address, Comparator::jaro_winkler(&[0.9])),
@@ -152,7 +153,8 @@ impl FieldModel {
 pub struct FsModel {
     /// Per compared field, in configuration order.
     pub fields: Vec<FieldModel>,
-    /// Prior probability that a candidate pair is a match.
+    /// Prior probability that two records drawn at random match (the prior
+    /// that goes with u estimated from random pairs).
     pub lambda: f64,
 }
 
@@ -209,6 +211,22 @@ pub(crate) fn attribute_slots(fields: &[FieldConfig]) -> Vec<usize> {
         .collect()
 }
 
+/// Whether given and family name look swapped between two records: the
+/// crosswise Jaro-Winkler similarities are high (≥ 0.9 on average) and
+/// higher than the straight ones (`Smith John` vs `Jon Smith`).
+fn names_swapped(a: &PreparedRecord, b: &PreparedRecord) -> bool {
+    let (Some(af), Some(al), Some(bf), Some(bl)) =
+        (&a.first_name, &a.last_name, &b.first_name, &b.last_name)
+    else {
+        return false;
+    };
+    if af == bf || al == bl {
+        return false;
+    }
+    let cross = strsim::jaro_winkler(af, bl) + strsim::jaro_winkler(al, bf);
+    cross >= 1.8 && cross > strsim::jaro_winkler(af, bf) + strsim::jaro_winkler(al, bl)
+}
+
 /// Compares two records field by field; the flag says names were swapped.
 pub(crate) fn compare_records(
     fields: &[FieldConfig],
@@ -216,10 +234,7 @@ pub(crate) fn compare_records(
     b: &PreparedRecord,
 ) -> (Levels, bool) {
     let mut levels = [MISSING; MAX_FIELDS];
-    let swapped = a.first_name != b.first_name
-        && a.first_name.is_some()
-        && a.first_name == b.last_name
-        && a.last_name == b.first_name;
+    let swapped = names_swapped(a, b);
     let mut attr = 0;
     for (slot, fc) in levels.iter_mut().zip(fields) {
         let (va, vb) = match (&fc.field, swapped) {
@@ -439,7 +454,10 @@ impl Scorer {
         swapped: bool,
     ) -> (f64, Option<f64>) {
         let top = (self.weights[i].len() - 1) as u8;
-        if level == top {
+        // Swapped names skip term frequencies: which table the value belongs
+        // to is exactly what is in doubt.
+        let swapped_name = swapped && self.names.is_some_and(|(f, l)| i == f || i == l);
+        if level == top && !swapped_name {
             if let Some(tf) = &self.tf[i] {
                 let (va, vb) = self.pair_values(i, self.slots[i], a, b, swapped);
                 if let Some(freq) = common_value(&va, &vb).and_then(|v| tf.get(v)) {
