@@ -12,9 +12,10 @@
 //! ```
 //! use seamwork::identity::generate::{GeneratorOptions, generate};
 //!
-//! let data = generate(&GeneratorOptions { entities: 100, ..GeneratorOptions::default() });
+//! let options = GeneratorOptions::default().with_entities(100);
+//! let data = generate(&options);
 //! assert_eq!(data.customers.len(), data.truth.len());
-//! assert_eq!(data, generate(&GeneratorOptions { entities: 100, ..GeneratorOptions::default() }));
+//! assert_eq!(data, generate(&options));
 //! ```
 // Corruption rates are probabilities.
 #![allow(clippy::disallowed_types)]
@@ -65,6 +66,18 @@ impl Default for GeneratorOptions {
 }
 
 impl GeneratorOptions {
+    /// The same with `entities` people.
+    pub fn with_entities(mut self, entities: usize) -> Self {
+        self.entities = entities;
+        self
+    }
+
+    /// The same with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
     /// Two systems (`store`, `erp`) with `entities` people each present in
     /// either with 70% chance: the linking set-up.
     pub fn two_systems(entities: usize) -> Self {

@@ -54,7 +54,7 @@ impl Default for LinkOptions {
             normalize: NormalizeOptions::default(),
             fields: FieldConfig::defaults(),
             blocking: BlockingKey::defaults(),
-            max_block_size: 2_000,
+            max_block_size: 100,
             threshold: 0.5,
             random_pairs: 300_000,
             training_records: 200_000,
@@ -260,7 +260,7 @@ impl Linker {
         let index = BlockingIndex::build(records, &o.blocking, o.max_block_size, mode);
         let tf = term_frequencies(&o.fields, records);
         say("estimating u from random pairs", 0, o.random_pairs);
-        let u = self.estimate_u(records, mode);
+        let u = self.estimate_u(records, mode, threads);
         say("training m by EM", 0, records.len().min(o.training_records));
         let (model, sessions) = self.estimate_m(records, mode, &index, u, threads);
         let scorer = Scorer::new(o.fields.clone(), model, tf);
@@ -336,7 +336,12 @@ impl Linker {
     }
 
     /// u per field and level from random pairs (or as configured).
-    fn estimate_u(&self, records: &[PreparedRecord], mode: LinkMode) -> Vec<Vec<f64>> {
+    fn estimate_u(
+        &self,
+        records: &[PreparedRecord],
+        mode: LinkMode,
+        threads: usize,
+    ) -> Vec<Vec<f64>> {
         let o = &self.options;
         let mut counts: Vec<Vec<u64>> = o
             .fields
@@ -344,21 +349,50 @@ impl Linker {
             .map(|f| vec![0; f.comparator.levels()])
             .collect();
         let n = records.len();
-        if n >= 2 && o.fields.iter().any(|f| f.u.is_none()) {
-            let mut rng = fastrand::Rng::with_seed(o.seed);
-            let mut drawn = 0;
-            let mut tries = 0;
-            while drawn < o.random_pairs && tries < o.random_pairs * 20 {
-                tries += 1;
-                let (i, j) = (rng.usize(..n), rng.usize(..n));
-                if i == j || (mode == LinkMode::Link && records[i].source == records[j].source) {
-                    continue;
+        let tally = |counts: &mut Vec<Vec<u64>>, i: usize, j: usize| {
+            let (levels, _) = compare_records(&o.fields, &records[i], &records[j]);
+            for (c, &l) in counts.iter_mut().zip(&levels) {
+                if l != MISSING {
+                    c[usize::from(l)] += 1;
                 }
-                drawn += 1;
-                let (levels, _) = compare_records(&o.fields, &records[i], &records[j]);
-                for (c, &l) in counts.iter_mut().zip(&levels) {
-                    if l != MISSING {
-                        c[usize::from(l)] += 1;
+            }
+        };
+        let needed = o.fields.iter().any(|f| f.u.is_none());
+        if needed && all_pairs(records, mode) <= o.random_pairs as u64 {
+            // Few records: every pair instead of a sample.
+            for i in 0..n {
+                for j in i + 1..n {
+                    if mode == LinkMode::Dedupe || records[i].source != records[j].source {
+                        tally(&mut counts, i, j);
+                    }
+                }
+            }
+        } else if n >= 2 && needed {
+            // 16 fixed slices, each with its own seed: the same sample
+            // whatever the number of threads.
+            let slice = o.random_pairs.div_ceil(16).max(1);
+            let parts = par_chunks(o.random_pairs, threads, slice, |range| {
+                let mut local = vec_like(&counts);
+                let mut rng = fastrand::Rng::with_seed(
+                    o.seed ^ (range.start as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                let (mut drawn, mut tries) = (0, 0);
+                while drawn < range.len() && tries < range.len() * 20 {
+                    tries += 1;
+                    let (i, j) = (rng.usize(..n), rng.usize(..n));
+                    if i == j || (mode == LinkMode::Link && records[i].source == records[j].source)
+                    {
+                        continue;
+                    }
+                    drawn += 1;
+                    tally(&mut local, i, j);
+                }
+                local
+            });
+            for part in parts {
+                for (c, p) in counts.iter_mut().zip(part) {
+                    for (x, y) in c.iter_mut().zip(p) {
+                        *x += y;
                     }
                 }
             }
@@ -486,6 +520,11 @@ impl Linker {
         };
         (model, sessions)
     }
+}
+
+/// Zeroed counts of the same shape.
+fn vec_like(counts: &[Vec<u64>]) -> Vec<Vec<u64>> {
+    counts.iter().map(|c| vec![0; c.len()]).collect()
 }
 
 fn all_pairs(records: &[PreparedRecord], mode: LinkMode) -> u64 {

@@ -223,6 +223,12 @@ fn names_swapped(a: &PreparedRecord, b: &PreparedRecord) -> bool {
     if af == bf || al == bl {
         return false;
     }
+    // Cheap test first: a swap keeps at least one crosswise initial.
+    if af.as_bytes().first() != bl.as_bytes().first()
+        && al.as_bytes().first() != bf.as_bytes().first()
+    {
+        return false;
+    }
     let cross = strsim::jaro_winkler(af, bl) + strsim::jaro_winkler(al, bf);
     cross >= 1.8 && cross > strsim::jaro_winkler(af, bf) + strsim::jaro_winkler(al, bl)
 }
