@@ -81,10 +81,6 @@ pub fn normalize_email(raw: &str, rules: EmailRules) -> Option<String> {
 /// was written with a country code, or as its bare digits otherwise (so two
 /// identical odd numbers still agree); fewer than 6 digits is `None`.
 pub fn normalize_phone(raw: &str, default_region: &str) -> Option<String> {
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() < 6 || digits.len() > 17 {
-        return None;
-    }
     let region = default_region.parse::<phonenumber::country::Id>().ok();
     // "+49 (0)30 …": the bracketed trunk zero is not dialled from abroad.
     let mut cleaned = raw.trim().replace("(0)", "");
@@ -92,18 +88,28 @@ pub fn normalize_phone(raw: &str, default_region: &str) -> Option<String> {
     if let Some(rest) = cleaned.strip_prefix("00") {
         cleaned = format!("+{rest}");
     }
+    let digits: String = cleaned.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 6 || digits.len() > 17 {
+        return None;
+    }
+    let e164 = |text: &str| {
+        phonenumber::parse(region, text)
+            .ok()
+            .map(|n| n.format().mode(phonenumber::Mode::E164).to_string())
+    };
     // Parsed numbers are kept even when the metadata calls them invalid
     // (fictional 555 numbers, new ranges): the same number written two ways
     // must still agree, and validity is not identity.
-    if let Ok(n) = phonenumber::parse(region, &cleaned) {
-        return Some(n.format().mode(phonenumber::Mode::E164).to_string());
+    if let Some(n) = e164(&cleaned) {
+        return Some(n);
     }
-    let international = raw.trim_start().starts_with('+') || raw.trim_start().starts_with("00");
-    if international {
-        Some(format!("+{}", digits.trim_start_matches("00")))
+    // Junk around the digits: read the digits alone, else keep them as they are.
+    let bare = if cleaned.starts_with('+') {
+        format!("+{digits}")
     } else {
-        Some(digits)
-    }
+        digits
+    };
+    e164(&bare).or(Some(bare))
 }
 
 /// Unicode NFKC, transliterated to ASCII, lower case, words only: the shared
