@@ -11,6 +11,7 @@
 //! | [`error`] | one [`Error`] with a kind, retryability and context |
 //! | [`connector`] | `Entity`, `Source<E>`, `Sink<E>`, cursors, paging, the memory system |
 //! | [`mapping`] | declarative, versioned field mappings, cross-references, schema drift |
+//! | `identity` | (feature `identity`) customer identity resolution: normalize, block, score, cluster, golden records |
 //! | `testkit` | (feature `testkit`) the conformance suite and mockall mocks |
 //!
 //! ```

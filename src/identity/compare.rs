@@ -136,6 +136,10 @@ impl Comparator {
         match self {
             Comparator::Exact => 0,
             Comparator::JaroWinkler { thresholds } => {
+                let lowest = thresholds.last().copied().unwrap_or(1.0);
+                if jaro_winkler_upper_bound(a, b) < lowest {
+                    return 0;
+                }
                 let s = strsim::jaro_winkler(a, b);
                 graded(top, thresholds.iter().map(|t| s >= *t))
             }
@@ -219,6 +223,38 @@ impl Comparator {
     }
 }
 
+/// A cheap upper bound of the Jaro-Winkler similarity from letter counts
+/// (matches can be at most the shared letters, transpositions at least 0),
+/// so most clearly different pairs skip the full computation.
+pub fn jaro_winkler_upper_bound(a: &str, b: &str) -> f64 {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    if x.is_empty() || y.is_empty() {
+        return if x.len() == y.len() { 1.0 } else { 0.0 };
+    }
+    if !a.is_ascii() || !b.is_ascii() {
+        return 1.0; // counting bytes would not bound counting chars
+    }
+    let mut counts = [0i32; 128];
+    for &c in x {
+        counts[usize::from(c)] += 1;
+    }
+    let mut shared = 0;
+    for &c in y {
+        let slot = &mut counts[usize::from(c)];
+        if *slot > 0 {
+            *slot -= 1;
+            shared += 1;
+        }
+    }
+    if shared == 0 {
+        return 0.0;
+    }
+    let m = f64::from(shared);
+    let jaro = (m / x.len() as f64 + m / y.len() as f64 + 1.0) / 3.0;
+    let prefix = x.iter().zip(y).take(4).take_while(|(p, q)| p == q).count();
+    jaro + prefix as f64 * 0.1 * (1.0 - jaro)
+}
+
 /// The level of the first threshold hit (`top - 1` for the first), or 0.
 fn graded(top: u8, mut hits: impl Iterator<Item = bool>) -> u8 {
     hits.position(|h| h).map_or(0, |i| top - 1 - i as u8)
@@ -254,6 +290,30 @@ mod tests {
         assert_eq!(jw.describe(2), "jaro-winkler >= 0.92");
         assert_eq!(jw.describe(3), "exact");
         assert_eq!(jw.describe(0), "different");
+    }
+
+    #[test]
+    fn upper_bound_never_below_the_similarity() {
+        let words = [
+            "smith",
+            "smyth",
+            "jones",
+            "",
+            "a",
+            "catherine",
+            "kathryn",
+            "zoë",
+            "zoe",
+            "aaab",
+            "baaa",
+        ];
+        for a in words {
+            for b in words {
+                let s = strsim::jaro_winkler(a, b);
+                assert!(jaro_winkler_upper_bound(a, b) >= s - 1e-12, "{a} {b}");
+            }
+        }
+        assert_eq!(jaro_winkler_upper_bound("abc", "xyz"), 0.0);
     }
 
     #[test]

@@ -475,12 +475,12 @@ pub fn generate(options: &GeneratorOptions) -> Generated {
         .unwrap_or_default();
     for entity in 0..options.entities {
         let mut person = new_person(&mut rng, &mut used_emails);
-        if let Some(prev) = &previous {
-            if rng.f64() < options.households {
-                person.last = prev.last.clone();
-                person.address = prev.address.clone();
-                person.phone = prev.phone.clone();
-            }
+        if let Some(prev) = &previous
+            && rng.f64() < options.households
+        {
+            person.last = prev.last.clone();
+            person.address = prev.address.clone();
+            person.phone = prev.phone.clone();
         }
         let mut present: Vec<usize> = (0..sources)
             .filter(|_| rng.f64() < options.presence)

@@ -185,11 +185,7 @@ fn address_parts(a: &Address) -> usize {
 }
 
 /// Builds the golden customer `id` from a cluster's `members`.
-pub fn golden_record<'a>(
-    id: &str,
-    members: &[&'a Customer],
-    options: &GoldenOptions,
-) -> GoldenRecord {
+pub fn golden_record(id: &str, members: &[&Customer], options: &GoldenOptions) -> GoldenRecord {
     let created = members.iter().map(|c| c.created_at).min();
     let updated = members.iter().map(|c| c.updated_at).max();
     let mut g = Customer::new(id, created.unwrap_or_default());

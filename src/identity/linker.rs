@@ -240,14 +240,14 @@ impl Linker {
         if records.len() > u32::MAX as usize - 1 {
             return Err(Error::invalid_data("more than 4 billion records"));
         }
-        if let Some(t) = truth {
-            if t.len() != records.len() {
-                return Err(Error::invalid_data(format!(
-                    "truth has {} entries for {} records",
-                    t.len(),
-                    records.len()
-                )));
-            }
+        if let Some(t) = truth
+            && t.len() != records.len()
+        {
+            return Err(Error::invalid_data(format!(
+                "truth has {} entries for {} records",
+                t.len(),
+                records.len()
+            )));
         }
         let o = &self.options;
         let say = |stage: &str, done: usize, total: usize| {
@@ -579,8 +579,10 @@ mod tests {
     #[test]
     fn options_are_checked() {
         assert!(LinkOptions::default().check().is_ok());
-        let mut o = LinkOptions::default();
-        o.threshold = 1.5;
+        let o = LinkOptions {
+            threshold: 1.5,
+            ..LinkOptions::default()
+        };
         assert!(o.check().unwrap_err().to_string().contains("threshold"));
         let mut o = LinkOptions::default();
         o.fields[2].m = Some(vec![0.5, 0.4]);

@@ -9,13 +9,35 @@
 //! score ([`Scorer::explain`]).
 //!
 //! ```
-//! use seamwork::identity::normalize::{normalize_email, EmailRules};
+//! use seamwork::identity::{
+//!     GeneratorOptions, LinkMode, LinkOptions, Linker, Metrics, NormalizeOptions,
+//!     PreparedRecord, generate,
+//! };
 //!
-//! assert_eq!(
-//!     normalize_email("J.Doe+promo@gmail.com", EmailRules::Provider).as_deref(),
-//!     Some("jdoe@gmail.com")
-//! );
+//! // Generated customers with duplicates and known truth.
+//! let data = generate(&GeneratorOptions::default().with_entities(300));
+//! let options = NormalizeOptions::default();
+//! let records: Vec<PreparedRecord> = data.customers.iter().zip(&data.sources)
+//!     .map(|(c, &s)| PreparedRecord::from_customer(c, s, vec![], &options))
+//!     .collect();
+//! let out = Linker::new(LinkOptions::default())?.run(&records, LinkMode::Dedupe, Some(&data.truth), None)?;
+//! let pair = out.pairs[0];
+//! let why = out.scorer.explain(&records[pair.left as usize], &records[pair.right as usize]);
+//! assert!(why.probability >= 0.5);
+//! let metrics = Metrics::of_pairs(out.pairs.iter().map(|p| (p.left, p.right)), &records, &data.truth, LinkMode::Dedupe);
+//! assert!(metrics.precision() > 0.9);
+//! # Ok::<(), seamwork::Error>(())
 //! ```
+//!
+//! | part | what |
+//! |---|---|
+//! | [`normalize`] | email, phone (E.164), names, addresses, postcodes, dates, Soundex |
+//! | [`compare`] | graded comparators: exact, Jaro-Winkler, Levenshtein, numeric, date |
+//! | [`blocking`] | candidate pairs from several keys, with counts and recall |
+//! | [`scoring`], [`em`], [`linker`] | Fellegi–Sunter weights, EM, the pipeline |
+//! | [`cluster`], [`golden`] | hub-guarded clusters, survivorship, merge preview |
+//! | [`generate`], [`evaluate`] | seeded customers with truth; precision, recall, F1 |
+//! | [`input`] | customer CSV files described by a TOML spec |
 
 pub mod blocking;
 pub mod cluster;

@@ -96,10 +96,10 @@ pub struct PreparedRecord {
 }
 
 fn push_unique(v: &mut Vec<String>, s: Option<String>) {
-    if let Some(s) = s {
-        if !v.contains(&s) {
-            v.push(s);
-        }
+    if let Some(s) = s
+        && !v.contains(&s)
+    {
+        v.push(s);
     }
 }
 

@@ -229,6 +229,10 @@ fn names_swapped(a: &PreparedRecord, b: &PreparedRecord) -> bool {
     {
         return false;
     }
+    use super::compare::jaro_winkler_upper_bound as bound;
+    if bound(af, bl) < 0.8 || bound(al, bf) < 0.8 {
+        return false; // the crosswise sum cannot reach 1.8
+    }
     let cross = strsim::jaro_winkler(af, bl) + strsim::jaro_winkler(al, bf);
     cross >= 1.8 && cross > strsim::jaro_winkler(af, bf) + strsim::jaro_winkler(al, bl)
 }
@@ -463,14 +467,15 @@ impl Scorer {
         // Swapped names skip term frequencies: which table the value belongs
         // to is exactly what is in doubt.
         let swapped_name = swapped && self.names.is_some_and(|(f, l)| i == f || i == l);
-        if level == top && !swapped_name {
-            if let Some(tf) = &self.tf[i] {
-                let (va, vb) = self.pair_values(i, self.slots[i], a, b, swapped);
-                if let Some(freq) = common_value(&va, &vb).and_then(|v| tf.get(v)) {
-                    let m = self.model.fields[i].m[usize::from(top)];
-                    let u = freq.max(FLOOR);
-                    return ((m / u).log2(), Some(*freq));
-                }
+        if level == top
+            && !swapped_name
+            && let Some(tf) = &self.tf[i]
+        {
+            let (va, vb) = self.pair_values(i, self.slots[i], a, b, swapped);
+            if let Some(freq) = common_value(&va, &vb).and_then(|v| tf.get(v)) {
+                let m = self.model.fields[i].m[usize::from(top)];
+                let u = freq.max(FLOOR);
+                return ((m / u).log2(), Some(*freq));
             }
         }
         (self.weights[i][usize::from(level)], None)
@@ -485,20 +490,18 @@ impl Scorer {
         swapped: bool,
     ) -> (Values<'a>, Values<'a>) {
         let field = &self.fields[i].field;
-        if swapped {
-            if let Some((first, last)) = self.names {
-                if i == first {
-                    return (
-                        Values::Texts(a.first_name.as_slice()),
-                        Values::Texts(b.last_name.as_slice()),
-                    );
-                }
-                if i == last {
-                    return (
-                        Values::Texts(a.last_name.as_slice()),
-                        Values::Texts(b.first_name.as_slice()),
-                    );
-                }
+        if swapped && let Some((first, last)) = self.names {
+            if i == first {
+                return (
+                    Values::Texts(a.first_name.as_slice()),
+                    Values::Texts(b.last_name.as_slice()),
+                );
+            }
+            if i == last {
+                return (
+                    Values::Texts(a.last_name.as_slice()),
+                    Values::Texts(b.first_name.as_slice()),
+                );
             }
         }
         (values(field, slot, a), values(field, slot, b))
