@@ -18,13 +18,7 @@ use seamwork::identity::{
 };
 
 fn prepared(options: &GeneratorOptions) -> Vec<PreparedRecord> {
-    let g = generate(options);
-    let o = NormalizeOptions::default();
-    g.customers
-        .iter()
-        .zip(&g.sources)
-        .map(|(c, &s)| PreparedRecord::from_customer(c, s, vec![], &o))
-        .collect()
+    generate(options).prepared(&NormalizeOptions::default())
 }
 
 fn normalize(c: &mut Criterion) {

@@ -7,12 +7,7 @@ use seamwork::identity::{
 };
 
 fn prepare(g: &seamwork::identity::Generated) -> Vec<PreparedRecord> {
-    let o = NormalizeOptions::default();
-    g.customers
-        .iter()
-        .zip(&g.sources)
-        .map(|(c, &s)| PreparedRecord::from_customer(c, s, vec![], &o))
-        .collect()
+    g.prepared(&NormalizeOptions::default())
 }
 
 fn run(

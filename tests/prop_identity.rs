@@ -97,14 +97,7 @@ fn records(seed: u64) -> (Vec<PreparedRecord>, Vec<Customer>) {
             .with_entities(300)
             .with_seed(seed),
     );
-    let o = NormalizeOptions::default();
-    let r = g
-        .customers
-        .iter()
-        .zip(&g.sources)
-        .map(|(c, &s)| PreparedRecord::from_customer(c, s, vec![], &o))
-        .collect();
-    (r, g.customers)
+    (g.prepared(&NormalizeOptions::default()), g.customers)
 }
 
 proptest! {

@@ -26,6 +26,7 @@ use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::nicknames::nicknames_of;
+use super::record::{NormalizeOptions, PreparedRecord};
 use crate::model::{Address, Customer, ExternalRef};
 
 /// How much is generated and how badly it is corrupted.
@@ -158,6 +159,17 @@ pub struct Generated {
     pub truth: Vec<u32>,
     /// Birth date as written in the record, if any (an extra attribute).
     pub birth_dates: Vec<Option<String>>,
+}
+
+impl Generated {
+    /// The records prepared for matching (no attributes), each with its source.
+    pub fn prepared(&self, options: &NormalizeOptions) -> Vec<PreparedRecord> {
+        self.customers
+            .iter()
+            .zip(&self.sources)
+            .map(|(c, &s)| PreparedRecord::from_customer(c, s, vec![], options))
+            .collect()
+    }
 }
 
 const FIRST: &[&str] = &[

@@ -16,10 +16,8 @@
 //!
 //! // Generated customers with duplicates and known truth.
 //! let data = generate(&GeneratorOptions::default().with_entities(300));
-//! let options = NormalizeOptions::default();
-//! let records: Vec<PreparedRecord> = data.customers.iter().zip(&data.sources)
-//!     .map(|(c, &s)| PreparedRecord::from_customer(c, s, vec![], &options))
-//!     .collect();
+//! // Each field normalized once (`PreparedRecord::from_customer` per customer).
+//! let records: Vec<PreparedRecord> = data.prepared(&NormalizeOptions::default());
 //! let out = Linker::new(LinkOptions::default())?.run(&records, LinkMode::Dedupe, Some(&data.truth), None)?;
 //! let pair = out.pairs[0];
 //! let why = out.scorer.explain(&records[pair.left as usize], &records[pair.right as usize]);
