@@ -51,7 +51,7 @@ def main():
         ],
         retain_intermediate_calculation_columns=False,
     )
-    linker = Linker([a, b], settings, db_api=DuckDBAPI())
+    linker = Linker([a, b], settings, db_api=DuckDBAPI(), set_up_basic_logging=False)
     linker.training.estimate_u_using_random_sampling(max_pairs=3e5)
     for rule in (block_on("email"), block_on("first_name", "last_name")):
         linker.training.estimate_parameters_using_expectation_maximisation(rule)

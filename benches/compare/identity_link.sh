@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Link two generated customer files (~10,000 records each) with seamwork's
 # dedupe_customers and with Splink (Python + DuckDB), print both accuracies
-# and the time ratio. Needs `pip install splink` (a venv is fine: PYTHON=...).
+# and the time ratio. Needs `pip install "splink>=4,<5" pandas` (a venv is fine: PYTHON=...).
 #
 #   benches/compare/identity_link.sh [PEOPLE]   (default 14300)
 set -euo pipefail
