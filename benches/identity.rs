@@ -3,7 +3,7 @@
 //! - normalizing customers (email, phone via `phonenumber`, names, addresses);
 //! - linking two systems of ~10,000 records each (target < 1 s end to end:
 //!   blocking, u from random pairs, EM, scoring);
-//! - deduplicating ~13,000 records in one file.
+//! - deduplicating ~14,000 records in one file.
 //!
 //! The million-record run is the example on generated CSV (see the README):
 //! `generate_customers --entities 770000` then `dedupe_customers`.
@@ -54,7 +54,7 @@ fn link(c: &mut Criterion) {
     });
     let dedupe = prepared(&GeneratorOptions::default());
     group.throughput(Throughput::Elements(dedupe.len() as u64));
-    group.bench_function("dedupe 13k", |b| {
+    group.bench_function("dedupe 14k", |b| {
         b.iter(|| {
             black_box(
                 linker

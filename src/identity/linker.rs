@@ -594,6 +594,27 @@ mod tests {
     }
 
     #[test]
+    fn configured_weights_are_used_as_given() {
+        use crate::identity::generate::{GeneratorOptions, generate};
+        let g = generate(&GeneratorOptions::default().with_entities(200));
+        let records = g.prepared(&NormalizeOptions::default());
+        let mut o = LinkOptions::default();
+        o.fields[2].m = Some(vec![0.1, 0.9]);
+        o.fields[2].u = Some(vec![0.99, 0.01]);
+        let out = Linker::new(o)
+            .unwrap()
+            .run(&records, LinkMode::Dedupe, None, None)
+            .unwrap();
+        let email = &out.scorer.model().fields[2];
+        assert_eq!(
+            (email.m.as_slice(), email.u.as_slice()),
+            (&[0.1, 0.9][..], &[0.99, 0.01][..])
+        );
+        // The learned ones moved away from their start.
+        assert_ne!(out.scorer.model().fields[0].m, initial_m(4));
+    }
+
+    #[test]
     fn parallel_chunks_keep_order() {
         let out = par_chunks(10_000, 2, 7, |r| r.start);
         assert_eq!(out, (0..10_000).step_by(7).collect::<Vec<_>>());
