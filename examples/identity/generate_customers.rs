@@ -35,54 +35,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     .with_seed(seed);
     let data = generate(&options);
-    let mut writers = vec![csv::Writer::from_writer(BufWriter::new(File::create(
-        &out,
-    )?))];
+    let mut counts = vec![data.write_csv(0, BufWriter::new(File::create(&out)?))?];
     if let Some(b) = &second {
-        writers.push(csv::Writer::from_writer(BufWriter::new(File::create(b)?)));
-    }
-    let header = [
-        "id",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "street",
-        "apt",
-        "city",
-        "state",
-        "zip",
-        "birth_date",
-        "updated_at",
-        "person",
-    ];
-    for w in &mut writers {
-        w.write_record(header)?;
-    }
-    let mut counts = vec![0usize; writers.len()];
-    for (i, c) in data.customers.iter().enumerate() {
-        let w = usize::from(data.sources[i]).min(writers.len() - 1);
-        let a = c.addresses.first();
-        let s = |v: Option<&String>| v.cloned().unwrap_or_default();
-        writers[w].write_record([
-            c.id.clone(),
-            s(c.first_name.as_ref()),
-            s(c.last_name.as_ref()),
-            s(c.emails.first()),
-            s(c.phones.first()),
-            a.map(|a| a.line1.clone()).unwrap_or_default(),
-            s(a.and_then(|a| a.line2.as_ref())),
-            a.map(|a| a.city.clone()).unwrap_or_default(),
-            s(a.and_then(|a| a.region.as_ref())),
-            s(a.and_then(|a| a.postcode.as_ref())),
-            s(data.birth_dates[i].as_ref()),
-            c.updated_at.to_rfc3339(),
-            data.truth[i].to_string(),
-        ])?;
-        counts[w] += 1;
-    }
-    for w in &mut writers {
-        w.flush()?;
+        counts.push(data.write_csv(1, BufWriter::new(File::create(b)?))?);
     }
     eprintln!("wrote {counts:?} records of {entities} people");
     Ok(())
