@@ -195,7 +195,7 @@ pub(crate) fn par_chunks<T: Send>(
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
     parts.sort_by_key(|p| p.0);
