@@ -184,6 +184,37 @@ fn address_parts(a: &Address) -> usize {
     .count()
 }
 
+/// A contact list: the primary of the member `rule` picks first, then every
+/// other distinct value (by `key`) of every member, in member order.
+#[allow(clippy::too_many_arguments)]
+fn merge_list<'a, T: Clone + 'a>(
+    members: &[&'a Customer],
+    list: impl Fn(&'a Customer) -> &'a Vec<T>,
+    rule: &Survivorship,
+    completeness: impl Fn(&T) -> usize,
+    key: impl Fn(&T) -> String,
+    decide: &mut dyn FnMut(&str, Option<usize>) -> Option<usize>,
+    field: &str,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    let pick = choose(
+        members,
+        |c| list(c).first(),
+        rule,
+        |v| completeness(v),
+        |v| key(v),
+    );
+    if let Some(i) = decide(field, pick) {
+        out.extend(list(members[i]).first().cloned());
+    }
+    for v in members.iter().flat_map(|c| list(c)) {
+        if !out.iter().any(|x| key(x) == key(v)) {
+            out.push(v.clone());
+        }
+    }
+    out
+}
+
 /// Builds the golden customer `id` from a cluster's `members`.
 pub fn golden_record(id: &str, members: &[&Customer], options: &GoldenOptions) -> GoldenRecord {
     let created = members.iter().map(|c| c.created_at).min();
@@ -222,37 +253,25 @@ pub fn golden_record(id: &str, members: &[&Customer], options: &GoldenOptions) -
     let email_key = |e: &String| {
         normalize_email(e, EmailRules::Basic).unwrap_or_else(|| e.trim().to_lowercase())
     };
-    let email = choose(
+    g.emails = merge_list(
         members,
-        |c| c.emails.first(),
+        |c| &c.emails,
         options.rule("email"),
         |e| e.len(),
-        |e| email_key(e),
+        email_key,
+        &mut decide,
+        "email",
     );
-    if let Some(i) = decide("email", email) {
-        g.emails.push(members[i].emails[0].clone());
-    }
-    for e in members.iter().flat_map(|c| &c.emails) {
-        if !g.emails.iter().any(|x| email_key(x) == email_key(e)) {
-            g.emails.push(e.clone());
-        }
-    }
     let phone_key = |p: &String| normalize_phone(p, "US").unwrap_or_else(|| p.clone());
-    let phone = choose(
+    g.phones = merge_list(
         members,
-        |c| c.phones.first(),
+        |c| &c.phones,
         options.rule("phone"),
         |p| p.len(),
-        |p| phone_key(p),
+        phone_key,
+        &mut decide,
+        "phone",
     );
-    if let Some(i) = decide("phone", phone) {
-        g.phones.push(members[i].phones[0].clone());
-    }
-    for p in members.iter().flat_map(|c| &c.phones) {
-        if !g.phones.iter().any(|x| phone_key(x) == phone_key(p)) {
-            g.phones.push(p.clone());
-        }
-    }
     let addr_key = |a: &Address| {
         format!(
             "{}|{}",
@@ -260,21 +279,15 @@ pub fn golden_record(id: &str, members: &[&Customer], options: &GoldenOptions) -
             a.postcode.as_deref().map(fold_text).unwrap_or_default()
         )
     };
-    let address = choose(
+    g.addresses = merge_list(
         members,
-        |c| c.addresses.first(),
+        |c| &c.addresses,
         options.rule("address"),
-        |a| address_parts(a),
-        |a| addr_key(a),
+        address_parts,
+        addr_key,
+        &mut decide,
+        "address",
     );
-    if let Some(i) = decide("address", address) {
-        g.addresses.push(members[i].addresses[0].clone());
-    }
-    for a in members.iter().flat_map(|c| &c.addresses) {
-        if !g.addresses.iter().any(|x| addr_key(x) == addr_key(a)) {
-            g.addresses.push(a.clone());
-        }
-    }
     // Marketing consent: by default the newest change wins.
     let marketing_rule = options
         .fields
