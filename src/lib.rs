@@ -12,9 +12,11 @@
 //! | [`connector`] | `Entity`, `Source<E>`, `Sink<E>`, cursors, paging, the memory system |
 //! | [`mapping`] | declarative, versioned field mappings, cross-references, schema drift |
 //! | [`sync`] | flows with owner, failure policy and SLA; the engine; dead-letter replay |
-//! | [`store`] | durable sync state: checkpoints, idempotency keys, dead letters, leases (memory, SQLite, PostgreSQL) |
+//! | [`store`] | durable sync state: checkpoints, versions, dead letters, leases, drift ledger (memory, SQLite, PostgreSQL) |
+//! | [`reconcile`] | keyed diff with tolerances, reports, drift ledger, correction plans, hash-diff |
 //! | [`layers`] | retry, fixed and adaptive rate limits, circuit breaker, timeout, concurrency limit, tracing and metrics around any `Source`/`Sink` |
-//! | `testkit` | (feature `testkit`) the conformance suite and mockall mocks |
+//! | `identity` | (feature `identity`) customer identity resolution: normalize, block, score, cluster, golden records |
+//! | `testkit` | (feature `testkit`) the conformance suites (connectors, state stores) and mockall mocks |
 //!
 //! ```
 //! use rust_decimal_macros::dec;
@@ -31,6 +33,8 @@
 
 pub mod connector;
 pub mod error;
+#[cfg(feature = "identity")]
+pub mod identity;
 pub mod layers;
 pub mod mapping;
 pub mod model;
