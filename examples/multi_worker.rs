@@ -169,9 +169,9 @@ async fn main() -> Result<()> {
     for sql in [
         "DROP TABLE IF EXISTS erp_inventory",
         "CREATE TABLE erp_inventory (key TEXT PRIMARY KEY, content TEXT NOT NULL)",
-        "DELETE FROM checkpoints WHERE flow LIKE 'store%-inventory'",
-        "DELETE FROM versions WHERE flow LIKE 'store%-inventory'",
-        "DELETE FROM leases WHERE name LIKE 'store%-inventory'",
+        "DELETE FROM seamwork_checkpoints WHERE flow LIKE 'store%-inventory'",
+        "DELETE FROM seamwork_versions WHERE flow LIKE 'store%-inventory'",
+        "DELETE FROM seamwork_leases WHERE name LIKE 'store%-inventory'",
     ] {
         sqlx::query(sql)
             .execute(&pool)
@@ -197,7 +197,7 @@ async fn main() -> Result<()> {
         .await
         .map_err(|e| Error::config(e.to_string()))?;
     let tokens: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT name, holder, token FROM leases WHERE name LIKE 'store%-inventory' ORDER BY name",
+        "SELECT name, holder, token FROM seamwork_leases WHERE name LIKE 'store%-inventory' ORDER BY name",
     )
     .fetch_all(&pool)
     .await

@@ -164,11 +164,17 @@ async fn worker_process() {
         for (flow, turn) in flows.iter().zip(turns) {
             match turn {
                 FlowTurn::Ran { report, .. } if report.halted.is_none() => {
-                    sqlx::query("INSERT INTO flows_done (flow) VALUES ($1) ON CONFLICT DO NOTHING")
-                        .bind(flow.name())
-                        .execute(&pool)
-                        .await
-                        .unwrap();
+                    // The first finished run of a flow records who did it.
+                    sqlx::query(
+                        "INSERT INTO flows_done (flow, worker, read) VALUES ($1, $2, $3) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(flow.name())
+                    .bind(&id)
+                    .bind(report.read as i64)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
                 }
                 FlowTurn::Ran { report, .. } => {
                     panic!("{id}: {} halted: {:?}", flow.name(), report.halted)
@@ -230,7 +236,7 @@ async fn four_worker_processes_share_flows_through_a_kill() {
     .execute(&pool)
     .await
     .unwrap();
-    sqlx::query("CREATE TABLE flows_done (flow TEXT PRIMARY KEY)")
+    sqlx::query("CREATE TABLE flows_done (flow TEXT PRIMARY KEY, worker TEXT NOT NULL, read BIGINT NOT NULL)")
         .execute(&pool)
         .await
         .unwrap();
@@ -243,7 +249,7 @@ async fn four_worker_processes_share_flows_through_a_kill() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let victim_flow: String = loop {
         let held: Option<String> = sqlx::query_scalar(
-            "SELECT l.name FROM leases l WHERE l.holder = 'w0' \
+            "SELECT l.name FROM seamwork_leases l WHERE l.holder = 'w0' \
              AND l.expires_at > (extract(epoch from clock_timestamp()) * 1000000)::bigint \
              AND NOT EXISTS (SELECT 1 FROM flows_done d WHERE d.flow = l.name) LIMIT 1",
         )
@@ -264,22 +270,39 @@ async fn four_worker_processes_share_flows_through_a_kill() {
         .fetch_one(&pool)
         .await
         .unwrap();
+    let done_at_kill: i64 = sqlx::query_scalar("SELECT count(*) FROM flows_done WHERE flow = $1")
+        .bind(&victim_flow)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     println!("killed w0 while it ran {victim_flow} ({rows_at_kill} rows written so far)");
+    assert_eq!(
+        done_at_kill, 0,
+        "w0 was killed before {victim_flow} finished"
+    );
+    assert!(
+        rows_at_kill < inventory(0).len() as i64,
+        "w0 was killed mid-run"
+    );
 
     let deadline = Instant::now() + Duration::from_secs(180);
     for w in workers.iter_mut().skip(1) {
         assert!(wait(w, deadline).success(), "a surviving worker failed");
     }
 
-    // The victim's flow was taken over by another worker with a higher token.
-    let (holder, token): (String, i64) =
-        sqlx::query_as("SELECT holder, token FROM leases WHERE name = $1")
+    // Another worker took the victim's flow over and finished it, reading
+    // what w0 had not committed.
+    let (finisher, read): (String, i64) =
+        sqlx::query_as("SELECT worker, read FROM flows_done WHERE flow = $1")
             .bind(&victim_flow)
             .fetch_one(&pool)
             .await
             .unwrap();
-    assert_ne!(holder, "w0", "another worker finished {victim_flow}");
-    assert!(token >= 2, "the lease was taken over (token {token})");
+    assert_ne!(finisher, "w0");
+    assert!(
+        read > 0,
+        "{finisher} took over {victim_flow} and read the rest"
+    );
 
     // Nothing lost, nothing written twice, in every flow.
     for i in 0..FLOWS {
@@ -313,4 +336,6 @@ async fn four_worker_processes_share_flows_through_a_kill() {
             );
         }
     }
+    drop(pool);
+    pg::drop_database(&url).await;
 }

@@ -52,25 +52,3 @@ async fn sqlite_file_store_conforms_and_survives_a_reopen() {
     use seamwork::reconcile::DriftLedger;
     assert_eq!(store.runs(&key, 10).await.unwrap().len(), 3);
 }
-
-#[path = "common/pg.rs"]
-mod pg;
-
-#[tokio::test]
-async fn postgres_store_conforms() {
-    let Some(url) = pg::fresh_database("conformance").await else {
-        return;
-    };
-    let store = seamwork::store::PostgresStore::connect(&url).await.unwrap();
-    check_state_store(&store).await.unwrap();
-    drift_ledger_keeps_runs_in_order(&store).await.unwrap();
-    // A second connection (another worker) sees the same state and does not re-migrate.
-    let again = seamwork::store::PostgresStore::connect(&url).await.unwrap();
-    assert!(
-        again
-            .checkpoint("conformance-checkpoints")
-            .await
-            .unwrap()
-            .is_some()
-    );
-}

@@ -29,26 +29,26 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         1,
         "state store",
         r#"
-CREATE TABLE checkpoints (
+CREATE TABLE seamwork_checkpoints (
     flow TEXT PRIMARY KEY,
     cursor TEXT NOT NULL,
     saved_at BIGINT NOT NULL
 );
-CREATE TABLE idempotency_keys (
+CREATE TABLE seamwork_idempotency_keys (
     flow TEXT NOT NULL,
     key TEXT NOT NULL,
     expires_at BIGINT NOT NULL,
     PRIMARY KEY (flow, key)
 );
-CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
-CREATE TABLE versions (
+CREATE INDEX seamwork_idempotency_keys_expiry ON seamwork_idempotency_keys (expires_at);
+CREATE TABLE seamwork_versions (
     flow TEXT NOT NULL,
     entity_key TEXT NOT NULL,
     changed_at BIGINT NOT NULL,
     fingerprint BIGINT NOT NULL,
     PRIMARY KEY (flow, entity_key)
 );
-CREATE TABLE dead_letters (
+CREATE TABLE seamwork_dead_letters (
     id BIGSERIAL PRIMARY KEY,
     flow TEXT NOT NULL,
     owner TEXT NOT NULL,
@@ -64,8 +64,8 @@ CREATE TABLE dead_letters (
     status TEXT NOT NULL,
     is_open BOOLEAN NOT NULL
 );
-CREATE UNIQUE INDEX dead_letters_open_key ON dead_letters (flow, entity_key) WHERE is_open;
-CREATE TABLE cross_references (
+CREATE UNIQUE INDEX seamwork_dead_letters_open_key ON seamwork_dead_letters (flow, entity_key) WHERE is_open;
+CREATE TABLE seamwork_cross_references (
     namespace TEXT NOT NULL,
     system TEXT NOT NULL,
     outside TEXT NOT NULL,
@@ -73,7 +73,7 @@ CREATE TABLE cross_references (
     PRIMARY KEY (namespace, system, outside),
     UNIQUE (namespace, system, canonical)
 );
-CREATE TABLE leases (
+CREATE TABLE seamwork_leases (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
     token BIGINT NOT NULL,
@@ -85,7 +85,7 @@ CREATE TABLE leases (
         2,
         "drift ledger",
         r#"
-CREATE TABLE drift_runs (
+CREATE TABLE seamwork_drift_runs (
     ledger TEXT NOT NULL,
     seq BIGINT NOT NULL,
     run TEXT NOT NULL,
@@ -145,7 +145,7 @@ fn letter_from_row(row: &PgRow) -> Result<DeadLetter> {
 #[async_trait]
 impl StateStore for PostgresStore {
     async fn checkpoint(&self, flow: &str) -> Result<Option<Checkpoint>> {
-        let row = sqlx::query("SELECT cursor, saved_at FROM checkpoints WHERE flow = $1")
+        let row = sqlx::query("SELECT cursor, saved_at FROM seamwork_checkpoints WHERE flow = $1")
             .bind(flow)
             .fetch_optional(&self.pool)
             .await
@@ -165,19 +165,20 @@ impl StateStore for PostgresStore {
         let mut tx = self.begin().await?;
         if let Some(lease) = fence {
             // FOR SHARE: a takeover of this lease waits until we commit.
-            let current: Option<(String, i64)> =
-                sqlx::query_as("SELECT holder, token FROM leases WHERE name = $1 FOR SHARE")
-                    .bind(&lease.name)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(|e| db_error("read lease", e))?;
+            let current: Option<(String, i64)> = sqlx::query_as(
+                "SELECT holder, token FROM seamwork_leases WHERE name = $1 FOR SHARE",
+            )
+            .bind(&lease.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| db_error("read lease", e))?;
             if current != Some((lease.holder.clone(), lease.token)) {
                 return Err(fenced_out(lease));
             }
         }
         if let Some(cursor) = &commit.cursor {
             sqlx::query(
-                "INSERT INTO checkpoints (flow, cursor, saved_at) VALUES ($1, $2, $3) \
+                "INSERT INTO seamwork_checkpoints (flow, cursor, saved_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (flow) DO UPDATE SET cursor = excluded.cursor, saved_at = excluded.saved_at",
             )
             .bind(flow)
@@ -196,10 +197,10 @@ impl StateStore for PostgresStore {
             }
             let rows: Vec<(&str, i64)> = keys.into_iter().collect();
             sqlx::query(
-                "INSERT INTO idempotency_keys (flow, key, expires_at) \
+                "INSERT INTO seamwork_idempotency_keys (flow, key, expires_at) \
                  SELECT $1, value ->> 0, (value ->> 1)::bigint FROM jsonb_array_elements($2::jsonb) \
                  ON CONFLICT (flow, key) DO UPDATE \
-                 SET expires_at = GREATEST(idempotency_keys.expires_at, excluded.expires_at)",
+                 SET expires_at = GREATEST(seamwork_idempotency_keys.expires_at, excluded.expires_at)",
             )
             .bind(flow)
             .bind(to_json(&rows)?)
@@ -221,26 +222,26 @@ impl StateStore for PostgresStore {
                 .map(|(k, v)| (k, micros(v.changed_at), v.fingerprint as i64))
                 .collect();
             sqlx::query(
-                "INSERT INTO versions (flow, entity_key, changed_at, fingerprint) \
+                "INSERT INTO seamwork_versions (flow, entity_key, changed_at, fingerprint) \
                  SELECT $1, value ->> 0, (value ->> 1)::bigint, (value ->> 2)::bigint \
                  FROM jsonb_array_elements($2::jsonb) \
                  ON CONFLICT (flow, entity_key) DO UPDATE \
                  SET changed_at = excluded.changed_at, fingerprint = excluded.fingerprint \
-                 WHERE excluded.changed_at >= versions.changed_at",
+                 WHERE excluded.changed_at >= seamwork_versions.changed_at",
             )
             .bind(flow)
             .bind(to_json(&rows)?)
             .execute(&mut *tx)
             .await
-            .map_err(|e| db_error("write versions", e))?;
+            .map_err(|e| db_error("write seamwork_versions", e))?;
         }
         for letter in &commit.dead_letters {
             sqlx::query(
-                "INSERT INTO dead_letters (flow, owner, kind, entity_key, external_ref, changed_at, \
+                "INSERT INTO seamwork_dead_letters (flow, owner, kind, entity_key, external_ref, changed_at, \
                  payload, error, attempts, first_failed_at, last_failed_at, status, is_open) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, TRUE) \
                  ON CONFLICT (flow, entity_key) WHERE is_open DO UPDATE SET \
-                 attempts = dead_letters.attempts + excluded.attempts, \
+                 attempts = seamwork_dead_letters.attempts + excluded.attempts, \
                  last_failed_at = excluded.last_failed_at, error = excluded.error, \
                  payload = excluded.payload, external_ref = excluded.external_ref, \
                  changed_at = excluded.changed_at",
@@ -269,7 +270,7 @@ impl StateStore for PostgresStore {
         }
         let hits: Vec<i64> = sqlx::query_scalar(
             "SELECT j.idx FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS j(key, idx) \
-             WHERE EXISTS (SELECT 1 FROM idempotency_keys k \
+             WHERE EXISTS (SELECT 1 FROM seamwork_idempotency_keys k \
                            WHERE k.flow = $2 AND k.key = j.key AND k.expires_at > $3)",
         )
         .bind(to_json(&keys)?)
@@ -296,13 +297,13 @@ impl StateStore for PostgresStore {
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
             "SELECT j.idx, v.changed_at, v.fingerprint \
              FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS j(key, idx) \
-             JOIN versions v ON v.flow = $2 AND v.entity_key = j.key",
+             JOIN seamwork_versions v ON v.flow = $2 AND v.entity_key = j.key",
         )
         .bind(to_json(&names)?)
         .bind(flow)
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| db_error("read versions", e))?;
+        .map_err(|e| db_error("read seamwork_versions", e))?;
         let mut out = vec![None; keys.len()];
         for (idx, at, fingerprint) in rows {
             if let Some(slot) = usize::try_from(idx - 1).ok().and_then(|i| out.get_mut(i)) {
@@ -313,7 +314,7 @@ impl StateStore for PostgresStore {
     }
 
     async fn purge_expired_keys(&self, now: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+        let done = sqlx::query("DELETE FROM seamwork_idempotency_keys WHERE expires_at <= $1")
             .bind(micros(now))
             .execute(&self.pool)
             .await
@@ -326,7 +327,7 @@ impl StateStore for PostgresStore {
             .limit
             .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let rows = sqlx::query(
-            "SELECT * FROM dead_letters WHERE ($1::text IS NULL OR flow = $1) \
+            "SELECT * FROM seamwork_dead_letters WHERE ($1::text IS NULL OR flow = $1) \
              AND (NOT $2 OR is_open) ORDER BY id LIMIT $3",
         )
         .bind(filter.flow.as_deref())
@@ -339,7 +340,7 @@ impl StateStore for PostgresStore {
     }
 
     async fn dead_letter(&self, id: DeadLetterId) -> Result<Option<DeadLetter>> {
-        let row = sqlx::query("SELECT * FROM dead_letters WHERE id = $1")
+        let row = sqlx::query("SELECT * FROM seamwork_dead_letters WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -348,12 +349,13 @@ impl StateStore for PostgresStore {
     }
 
     async fn edit_dead_letter(&self, id: DeadLetterId, payload: serde_json::Value) -> Result<()> {
-        let done = sqlx::query("UPDATE dead_letters SET payload = $1 WHERE id = $2 AND is_open")
-            .bind(to_json(&payload)?)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| db_error("edit dead letter", e))?;
+        let done =
+            sqlx::query("UPDATE seamwork_dead_letters SET payload = $1 WHERE id = $2 AND is_open")
+                .bind(to_json(&payload)?)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| db_error("edit dead letter", e))?;
         self.require_open_update(id, done.rows_affected()).await
     }
 
@@ -362,7 +364,7 @@ impl StateStore for PostgresStore {
             return Err(Error::config("a dead letter cannot be resolved to `open`"));
         }
         let done = sqlx::query(
-            "UPDATE dead_letters SET status = $1, is_open = FALSE WHERE id = $2 AND is_open",
+            "UPDATE seamwork_dead_letters SET status = $1, is_open = FALSE WHERE id = $2 AND is_open",
         )
         .bind(to_json(&status)?)
         .bind(id)
@@ -379,7 +381,7 @@ impl StateStore for PostgresStore {
         at: DateTime<Utc>,
     ) -> Result<()> {
         let done = sqlx::query(
-            "UPDATE dead_letters SET attempts = attempts + 1, error = $1, last_failed_at = $2 \
+            "UPDATE seamwork_dead_letters SET attempts = attempts + 1, error = $1, last_failed_at = $2 \
              WHERE id = $3 AND is_open",
         )
         .bind(to_json(error)?)
@@ -401,7 +403,7 @@ impl StateStore for PostgresStore {
         // Insert or find the conflicting binding in one statement each way;
         // the unique constraints decide races between workers.
         let inserted = sqlx::query(
-            "INSERT INTO cross_references (namespace, system, outside, canonical) \
+            "INSERT INTO seamwork_cross_references (namespace, system, outside, canonical) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(namespace)
@@ -415,7 +417,7 @@ impl StateStore for PostgresStore {
             return Ok(());
         }
         let existing: Vec<(String, String)> = sqlx::query_as(
-            "SELECT outside, canonical FROM cross_references \
+            "SELECT outside, canonical FROM seamwork_cross_references \
              WHERE namespace = $1 AND system = $2 AND (outside = $3 OR canonical = $4)",
         )
         .bind(namespace)
@@ -447,7 +449,7 @@ impl StateStore for PostgresStore {
         outside: &str,
     ) -> Result<Option<String>> {
         sqlx::query_scalar(
-            "SELECT canonical FROM cross_references \
+            "SELECT canonical FROM seamwork_cross_references \
              WHERE namespace = $1 AND system = $2 AND outside = $3",
         )
         .bind(namespace)
@@ -465,7 +467,7 @@ impl StateStore for PostgresStore {
         canonical: &str,
     ) -> Result<Option<String>> {
         sqlx::query_scalar(
-            "SELECT outside FROM cross_references \
+            "SELECT outside FROM seamwork_cross_references \
              WHERE namespace = $1 AND system = $2 AND canonical = $3",
         )
         .bind(namespace)
@@ -485,10 +487,10 @@ impl StateStore for PostgresStore {
     ) -> Result<Option<Lease>> {
         let expires_at = expiry(now, ttl);
         let token: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO leases (name, holder, token, expires_at) VALUES ($1, $2, 1, $3) \
+            "INSERT INTO seamwork_leases (name, holder, token, expires_at) VALUES ($1, $2, 1, $3) \
              ON CONFLICT (name) DO UPDATE \
-             SET holder = excluded.holder, token = leases.token + 1, expires_at = excluded.expires_at \
-             WHERE leases.expires_at <= $4 \
+             SET holder = excluded.holder, token = seamwork_leases.token + 1, expires_at = excluded.expires_at \
+             WHERE seamwork_leases.expires_at <= $4 \
              RETURNING token",
         )
         .bind(name)
@@ -517,7 +519,7 @@ impl StateStore for PostgresStore {
             ..lease.clone()
         };
         let done = sqlx::query(
-            "UPDATE leases SET expires_at = $1 WHERE name = $2 AND holder = $3 AND token = $4",
+            "UPDATE seamwork_leases SET expires_at = $1 WHERE name = $2 AND holder = $3 AND token = $4",
         )
         .bind(micros(renewed.expires_at))
         .bind(&lease.name)
@@ -531,7 +533,7 @@ impl StateStore for PostgresStore {
 
     async fn release_lease(&self, lease: &Lease) -> Result<()> {
         sqlx::query(
-            "UPDATE leases SET expires_at = $1 WHERE name = $2 AND holder = $3 AND token = $4",
+            "UPDATE seamwork_leases SET expires_at = $1 WHERE name = $2 AND holder = $3 AND token = $4",
         )
         .bind(micros(DateTime::<Utc>::MIN_UTC))
         .bind(&lease.name)
@@ -556,8 +558,8 @@ impl DriftLedger for PostgresStore {
             .await
             .map_err(|e| db_error("lock drift ledger", e))?;
         sqlx::query(
-            "INSERT INTO drift_runs (ledger, seq, run) \
-             SELECT $1, coalesce(max(seq), 0) + 1, $2 FROM drift_runs WHERE ledger = $1",
+            "INSERT INTO seamwork_drift_runs (ledger, seq, run) \
+             SELECT $1, coalesce(max(seq), 0) + 1, $2 FROM seamwork_drift_runs WHERE ledger = $1",
         )
         .bind(&ledger)
         .bind(to_json(&run)?)
@@ -569,7 +571,7 @@ impl DriftLedger for PostgresStore {
 
     async fn runs(&self, key: &LedgerKey, last: usize) -> Result<Vec<RunRecord>> {
         let texts: Vec<String> = sqlx::query_scalar(
-            "SELECT run FROM (SELECT seq, run FROM drift_runs WHERE ledger = $1 \
+            "SELECT run FROM (SELECT seq, run FROM seamwork_drift_runs WHERE ledger = $1 \
              ORDER BY seq DESC LIMIT $2) recent ORDER BY seq",
         )
         .bind(to_json(key)?)

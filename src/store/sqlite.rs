@@ -29,26 +29,26 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         1,
         "state store",
         r#"
-CREATE TABLE checkpoints (
+CREATE TABLE seamwork_checkpoints (
     flow TEXT PRIMARY KEY,
     cursor TEXT NOT NULL,
     saved_at INTEGER NOT NULL
 );
-CREATE TABLE idempotency_keys (
+CREATE TABLE seamwork_idempotency_keys (
     flow TEXT NOT NULL,
     key TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (flow, key)
 ) WITHOUT ROWID;
-CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
-CREATE TABLE versions (
+CREATE INDEX seamwork_idempotency_keys_expiry ON seamwork_idempotency_keys (expires_at);
+CREATE TABLE seamwork_versions (
     flow TEXT NOT NULL,
     entity_key TEXT NOT NULL,
     changed_at INTEGER NOT NULL,
     fingerprint INTEGER NOT NULL,
     PRIMARY KEY (flow, entity_key)
 ) WITHOUT ROWID;
-CREATE TABLE dead_letters (
+CREATE TABLE seamwork_dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     flow TEXT NOT NULL,
     owner TEXT NOT NULL,
@@ -64,8 +64,8 @@ CREATE TABLE dead_letters (
     status TEXT NOT NULL,
     is_open INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX dead_letters_open_key ON dead_letters (flow, entity_key) WHERE is_open = 1;
-CREATE TABLE cross_references (
+CREATE UNIQUE INDEX seamwork_dead_letters_open_key ON seamwork_dead_letters (flow, entity_key) WHERE is_open = 1;
+CREATE TABLE seamwork_cross_references (
     namespace TEXT NOT NULL,
     system TEXT NOT NULL,
     outside TEXT NOT NULL,
@@ -73,7 +73,7 @@ CREATE TABLE cross_references (
     PRIMARY KEY (namespace, system, outside),
     UNIQUE (namespace, system, canonical)
 );
-CREATE TABLE leases (
+CREATE TABLE seamwork_leases (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
     token INTEGER NOT NULL,
@@ -85,7 +85,7 @@ CREATE TABLE leases (
         2,
         "drift ledger",
         r#"
-CREATE TABLE drift_runs (
+CREATE TABLE seamwork_drift_runs (
     ledger TEXT NOT NULL,
     seq INTEGER NOT NULL,
     run TEXT NOT NULL,
@@ -160,7 +160,7 @@ fn letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter> {
 }
 
 async fn lease_is_current(tx: &mut SqliteTransaction<'static>, lease: &Lease) -> Result<bool> {
-    let row = sqlx::query("SELECT holder, token FROM leases WHERE name = ?")
+    let row = sqlx::query("SELECT holder, token FROM seamwork_leases WHERE name = ?")
         .bind(&lease.name)
         .fetch_optional(&mut **tx)
         .await
@@ -178,7 +178,7 @@ async fn lease_is_current(tx: &mut SqliteTransaction<'static>, lease: &Lease) ->
 #[async_trait]
 impl StateStore for SqliteStore {
     async fn checkpoint(&self, flow: &str) -> Result<Option<Checkpoint>> {
-        let row = sqlx::query("SELECT cursor, saved_at FROM checkpoints WHERE flow = ?")
+        let row = sqlx::query("SELECT cursor, saved_at FROM seamwork_checkpoints WHERE flow = ?")
             .bind(flow)
             .fetch_optional(&self.pool)
             .await
@@ -203,7 +203,7 @@ impl StateStore for SqliteStore {
         }
         if let Some(cursor) = &commit.cursor {
             sqlx::query(
-                "INSERT INTO checkpoints (flow, cursor, saved_at) VALUES (?, ?, ?) \
+                "INSERT INTO seamwork_checkpoints (flow, cursor, saved_at) VALUES (?, ?, ?) \
                  ON CONFLICT (flow) DO UPDATE SET cursor = excluded.cursor, saved_at = excluded.saved_at",
             )
             .bind(flow)
@@ -220,7 +220,7 @@ impl StateStore for SqliteStore {
                 .map(|(k, exp)| (k.as_str(), micros(*exp)))
                 .collect();
             sqlx::query(
-                "INSERT INTO idempotency_keys (flow, key, expires_at) \
+                "INSERT INTO seamwork_idempotency_keys (flow, key, expires_at) \
                  SELECT ?, value ->> 0, value ->> 1 FROM json_each(?) WHERE true \
                  ON CONFLICT (flow, key) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
             )
@@ -238,21 +238,21 @@ impl StateStore for SqliteStore {
                 .map(|(k, v)| (k.as_str(), micros(v.changed_at), v.fingerprint as i64))
                 .collect();
             sqlx::query(
-                "INSERT INTO versions (flow, entity_key, changed_at, fingerprint) \
+                "INSERT INTO seamwork_versions (flow, entity_key, changed_at, fingerprint) \
                  SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true \
                  ON CONFLICT (flow, entity_key) DO UPDATE SET \
                  changed_at = excluded.changed_at, fingerprint = excluded.fingerprint \
-                 WHERE excluded.changed_at >= versions.changed_at",
+                 WHERE excluded.changed_at >= seamwork_versions.changed_at",
             )
             .bind(flow)
             .bind(to_json(&rows)?)
             .execute(&mut *tx)
             .await
-            .map_err(|e| db_error("write versions", e))?;
+            .map_err(|e| db_error("write seamwork_versions", e))?;
         }
         for letter in &commit.dead_letters {
             sqlx::query(
-                "INSERT INTO dead_letters (flow, owner, kind, entity_key, external_ref, changed_at, \
+                "INSERT INTO seamwork_dead_letters (flow, owner, kind, entity_key, external_ref, changed_at, \
                  payload, error, attempts, first_failed_at, last_failed_at, status, is_open) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) \
                  ON CONFLICT (flow, entity_key) WHERE is_open = 1 DO UPDATE SET \
@@ -285,7 +285,7 @@ impl StateStore for SqliteStore {
         }
         let rows = sqlx::query(
             "SELECT j.key FROM json_each(?) j \
-             WHERE EXISTS (SELECT 1 FROM idempotency_keys k \
+             WHERE EXISTS (SELECT 1 FROM seamwork_idempotency_keys k \
                            WHERE k.flow = ? AND k.key = j.value AND k.expires_at > ?)",
         )
         .bind(to_json(&keys)?)
@@ -313,13 +313,13 @@ impl StateStore for SqliteStore {
         // it), so each key is one primary-key lookup.
         let rows = sqlx::query(
             "SELECT j.key, v.changed_at, v.fingerprint FROM json_each(?) j \
-             CROSS JOIN versions v ON v.flow = ? AND v.entity_key = j.value",
+             CROSS JOIN seamwork_versions v ON v.flow = ? AND v.entity_key = j.value",
         )
         .bind(to_json(&names)?)
         .bind(flow)
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| db_error("read versions", e))?;
+        .map_err(|e| db_error("read seamwork_versions", e))?;
         let mut out = vec![None; keys.len()];
         for row in rows {
             let index: i64 = row.try_get(0).map_err(|e| db_error("key index", e))?;
@@ -334,7 +334,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn purge_expired_keys(&self, now: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= ?")
+        let done = sqlx::query("DELETE FROM seamwork_idempotency_keys WHERE expires_at <= ?")
             .bind(micros(now))
             .execute(&self.pool)
             .await
@@ -347,7 +347,7 @@ impl StateStore for SqliteStore {
             .limit
             .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let rows = sqlx::query(
-            "SELECT * FROM dead_letters WHERE (? IS NULL OR flow = ?) AND (? = 0 OR is_open = 1) \
+            "SELECT * FROM seamwork_dead_letters WHERE (? IS NULL OR flow = ?) AND (? = 0 OR is_open = 1) \
              ORDER BY id LIMIT ?",
         )
         .bind(filter.flow.as_deref())
@@ -361,7 +361,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn dead_letter(&self, id: DeadLetterId) -> Result<Option<DeadLetter>> {
-        let row = sqlx::query("SELECT * FROM dead_letters WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM seamwork_dead_letters WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -370,12 +370,14 @@ impl StateStore for SqliteStore {
     }
 
     async fn edit_dead_letter(&self, id: DeadLetterId, payload: serde_json::Value) -> Result<()> {
-        let done = sqlx::query("UPDATE dead_letters SET payload = ? WHERE id = ? AND is_open = 1")
-            .bind(to_json(&payload)?)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| db_error("edit dead letter", e))?;
+        let done = sqlx::query(
+            "UPDATE seamwork_dead_letters SET payload = ? WHERE id = ? AND is_open = 1",
+        )
+        .bind(to_json(&payload)?)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("edit dead letter", e))?;
         self.require_open_update(id, done.rows_affected()).await
     }
 
@@ -384,7 +386,7 @@ impl StateStore for SqliteStore {
             return Err(Error::config("a dead letter cannot be resolved to `open`"));
         }
         let done = sqlx::query(
-            "UPDATE dead_letters SET status = ?, is_open = 0 WHERE id = ? AND is_open = 1",
+            "UPDATE seamwork_dead_letters SET status = ?, is_open = 0 WHERE id = ? AND is_open = 1",
         )
         .bind(to_json(&status)?)
         .bind(id)
@@ -401,7 +403,7 @@ impl StateStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<()> {
         let done = sqlx::query(
-            "UPDATE dead_letters SET attempts = attempts + 1, error = ?, last_failed_at = ? \
+            "UPDATE seamwork_dead_letters SET attempts = attempts + 1, error = ?, last_failed_at = ? \
              WHERE id = ? AND is_open = 1",
         )
         .bind(to_json(error)?)
@@ -422,7 +424,7 @@ impl StateStore for SqliteStore {
     ) -> Result<()> {
         let mut tx = self.write().await?;
         let existing = sqlx::query(
-            "SELECT outside, canonical FROM cross_references \
+            "SELECT outside, canonical FROM seamwork_cross_references \
              WHERE namespace = ? AND system = ? AND (outside = ? OR canonical = ?)",
         )
         .bind(namespace)
@@ -448,7 +450,7 @@ impl StateStore for SqliteStore {
         }
         if existing.is_empty() {
             sqlx::query(
-                "INSERT INTO cross_references (namespace, system, outside, canonical) VALUES (?, ?, ?, ?)",
+                "INSERT INTO seamwork_cross_references (namespace, system, outside, canonical) VALUES (?, ?, ?, ?)",
             )
             .bind(namespace)
             .bind(system)
@@ -468,7 +470,7 @@ impl StateStore for SqliteStore {
         outside: &str,
     ) -> Result<Option<String>> {
         sqlx::query_scalar(
-            "SELECT canonical FROM cross_references WHERE namespace = ? AND system = ? AND outside = ?",
+            "SELECT canonical FROM seamwork_cross_references WHERE namespace = ? AND system = ? AND outside = ?",
         )
         .bind(namespace)
         .bind(system)
@@ -485,7 +487,7 @@ impl StateStore for SqliteStore {
         canonical: &str,
     ) -> Result<Option<String>> {
         sqlx::query_scalar(
-            "SELECT outside FROM cross_references WHERE namespace = ? AND system = ? AND canonical = ?",
+            "SELECT outside FROM seamwork_cross_references WHERE namespace = ? AND system = ? AND canonical = ?",
         )
         .bind(namespace)
         .bind(system)
@@ -503,11 +505,12 @@ impl StateStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>> {
         let mut tx = self.write().await?;
-        let current = sqlx::query("SELECT NULL, token, expires_at FROM leases WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| db_error("read lease", e))?;
+        let current =
+            sqlx::query("SELECT NULL, token, expires_at FROM seamwork_leases WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| db_error("read lease", e))?;
         let token = match current {
             Some(row) => {
                 let t: i64 = row.try_get(1).map_err(|e| db_error("token", e))?;
@@ -526,7 +529,7 @@ impl StateStore for SqliteStore {
             expires_at: expiry(now, ttl),
         };
         sqlx::query(
-            "INSERT INTO leases (name, holder, token, expires_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO seamwork_leases (name, holder, token, expires_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = excluded.token, \
              expires_at = excluded.expires_at",
         )
@@ -552,7 +555,7 @@ impl StateStore for SqliteStore {
             ..lease.clone()
         };
         let done = sqlx::query(
-            "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? AND token = ?",
+            "UPDATE seamwork_leases SET expires_at = ? WHERE name = ? AND holder = ? AND token = ?",
         )
         .bind(micros(renewed.expires_at))
         .bind(&lease.name)
@@ -565,14 +568,16 @@ impl StateStore for SqliteStore {
     }
 
     async fn release_lease(&self, lease: &Lease) -> Result<()> {
-        sqlx::query("UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? AND token = ?")
-            .bind(micros(DateTime::<Utc>::MIN_UTC))
-            .bind(&lease.name)
-            .bind(&lease.holder)
-            .bind(lease.token)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| db_error("release lease", e))?;
+        sqlx::query(
+            "UPDATE seamwork_leases SET expires_at = ? WHERE name = ? AND holder = ? AND token = ?",
+        )
+        .bind(micros(DateTime::<Utc>::MIN_UTC))
+        .bind(&lease.name)
+        .bind(&lease.holder)
+        .bind(lease.token)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("release lease", e))?;
         Ok(())
     }
 }
@@ -593,8 +598,8 @@ impl DriftLedger for SqliteStore {
     async fn record(&self, key: &LedgerKey, run: RunRecord) -> Result<()> {
         let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO drift_runs (ledger, seq, run) \
-             SELECT ?1, coalesce(max(seq), 0) + 1, ?2 FROM drift_runs WHERE ledger = ?1",
+            "INSERT INTO seamwork_drift_runs (ledger, seq, run) \
+             SELECT ?1, coalesce(max(seq), 0) + 1, ?2 FROM seamwork_drift_runs WHERE ledger = ?1",
         )
         .bind(to_json(key)?)
         .bind(to_json(&run)?)
@@ -606,7 +611,7 @@ impl DriftLedger for SqliteStore {
 
     async fn runs(&self, key: &LedgerKey, last: usize) -> Result<Vec<RunRecord>> {
         let texts: Vec<String> = sqlx::query_scalar(
-            "SELECT run FROM (SELECT seq, run FROM drift_runs WHERE ledger = ? \
+            "SELECT run FROM (SELECT seq, run FROM seamwork_drift_runs WHERE ledger = ? \
              ORDER BY seq DESC LIMIT ?) ORDER BY seq",
         )
         .bind(to_json(key)?)

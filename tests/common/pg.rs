@@ -35,3 +35,20 @@ pub async fn fresh_database(tag: &str) -> Option<String> {
     let (base, _) = server.rsplit_once('/').expect("a URL with a database path");
     Some(format!("{base}/{name}"))
 }
+
+/// Drops a database made by [`fresh_database`] (after a passing test; a
+/// failing one leaves it for a look).
+pub async fn drop_database(url: &str) {
+    let (Some(server), Some((_, name))) = (server_url(), url.rsplit_once('/')) else {
+        return;
+    };
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("connect to the test server");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("drop the test database");
+}
