@@ -84,7 +84,7 @@ fn flows(pool: &PgPool) -> Result<Vec<Arc<dyn RunnableFlow>>> {
     for i in 0..FLOWS {
         let mut seed = SeedOptions::default().with_seed(i as u64).with_orders(0);
         seed.customers = 0;
-        // Each flow is one store's inventory; SKUs are prefixed per store.
+        // Each flow is one store's inventory; locations are prefixed per store.
         let levels = Dataset::generate(&seed)?.inventory;
         let options = MemoryOptions::default()
             .with_seed(i as u64)

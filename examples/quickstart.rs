@@ -255,13 +255,13 @@ async fn main() -> Result<()> {
         data.orders.len()
     );
 
-    let dir = std::env::temp_dir().join(format!("seamwork-quickstart-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::config(format!("cannot create {}: {e}", dir.display())))?;
-    let state = Arc::new(SqliteStore::open(dir.join("state.db")).await?);
+    // Removed when `dir` is dropped, on every way out of `main`.
+    let dir = tempfile::tempdir()
+        .map_err(|e| Error::config(format!("cannot create a temporary folder: {e}")))?;
+    let state = Arc::new(SqliteStore::open(dir.path().join("state.db")).await?);
     let engine = Engine::new(state.clone());
     let flows = Flows::new(&store, &erp)?;
-    println!("state store: {}", dir.join("state.db").display());
+    println!("state store: {}", dir.path().join("state.db").display());
 
     println!("\n1) first sync store -> erp (faults injected on both sides)");
     flows.run_all(&engine).await?;
@@ -284,7 +284,7 @@ async fn main() -> Result<()> {
             l.id, l.flow, l.key, l.owner, l.attempts, l.error
         );
     }
-    if let Some(first) = letters.first() {
+    if let Some(first) = letters.iter().find(|l| l.flow == flows.variants.name()) {
         let mut fixed: Variant = serde_json::from_value(first.payload.clone())?;
         fixed.price = -fixed.price;
         state
@@ -326,7 +326,6 @@ async fn main() -> Result<()> {
     print_faults("store", &store.stats());
     print_faults("erp", &erp.stats());
     println!("\nfinished in {:.2?}", started.elapsed());
-    let _ = std::fs::remove_dir_all(&dir);
     if diff != 0 || waiting + replayed != bad_keys.len() {
         return Err(Error::new(
             ErrorKind::Unexpected,

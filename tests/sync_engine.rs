@@ -382,3 +382,18 @@ async fn versions_with_the_same_change_time_are_told_apart_by_content() {
         assert_eq!(sink.get::<Variant>(&v.key()).as_ref(), Some(v));
     }
 }
+
+#[tokio::test]
+async fn another_process_judges_health_from_the_stores_checkpoint() {
+    use seamwork::sync::HealthStatus;
+    let source = system("store", FaultOptions::none(), 1);
+    let sink = system("erp", FaultOptions::none(), 2);
+    source.put_all(variants(40, 13));
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let flow = variant_flow("variants", &source, &sink, FailurePolicy::dead_letter(100));
+    Engine::new(store.clone()).run_once(&flow).await.unwrap();
+    // A fresh engine (another process) on the same store has no run history.
+    let health = Engine::new(store).health(&flow).await.unwrap();
+    assert_eq!(health.status, HealthStatus::Healthy, "{:?}", health.reasons);
+    assert!(health.last_success.is_some());
+}

@@ -220,17 +220,26 @@ impl Engine {
         Ok(report)
     }
 
-    /// The flow's health: its last run in this engine, its open dead
-    /// letters and the time since its last success, judged against its SLA.
+    /// The flow's health: its last run in this engine (or, when it has not
+    /// run here, the store's checkpoint time, which any worker moves), its
+    /// open dead letters and the time since its last success, judged against
+    /// its SLA.
     pub async fn health<E: Entity>(&self, flow: &Flow<E>) -> Result<FlowHealth> {
         let open = self
             .store
             .dead_letters(&DeadLetterFilter::open(flow.name.clone()))
             .await?
             .len();
-        Ok(self
-            .history
-            .assess(&flow.name, E::KIND, &flow.owner, flow.sla, open, Utc::now()))
+        let checkpoint = self.store.checkpoint(&flow.name).await?;
+        Ok(self.history.assess(
+            &flow.name,
+            E::KIND,
+            &flow.owner,
+            flow.sla,
+            open,
+            checkpoint.map(|c| c.saved_at),
+            Utc::now(),
+        ))
     }
 
     async fn run<E: Entity>(&self, flow: &Flow<E>) -> Result<RunReport> {

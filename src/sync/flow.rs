@@ -102,7 +102,10 @@ pub enum OnPermanentFailure {
     /// Park it in the dead-letter queue and go on (the usual choice).
     DeadLetter,
     /// Stop the flow before that record; the checkpoint stays in front of it
-    /// until a person acts.
+    /// until a person acts. Nothing past a record known to be bad before the
+    /// write (map step, validation) is written; when the *sink* refuses a
+    /// record, the rest of its chunk was already written (and is recorded as
+    /// delivered), but the checkpoint still stops in front of it.
     Halt,
     /// Skip it, alert the owner with the record's key and error, go on.
     SkipAndAlert,

@@ -107,6 +107,7 @@ impl RunHistory {
         owner: &Owner,
         sla: Sla,
         dead_letters: usize,
+        checkpoint_saved_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> FlowHealth {
         let runs = self
@@ -118,8 +119,24 @@ impl RunHistory {
         let mut failing = Vec::new();
         let mut degraded = Vec::new();
         let (mut lag, mut error_per_mille, mut throughput) = (None, 0, 0);
+        // Progress made by any worker shows in the store's checkpoint.
+        let mut last_success = runs.as_ref().and_then(|r| r.last_success);
         match &runs {
-            None => failing.push("it has not run in this process yet".to_string()),
+            None => match checkpoint_saved_at {
+                None => failing.push("it has not run yet (no checkpoint in the store)".into()),
+                Some(at) => {
+                    last_success = Some(at);
+                    let since = (now - at).to_std().unwrap_or_default();
+                    if since > sla.max_lag {
+                        failing.push(format!(
+                            "it has not run in this process, and its checkpoint was last saved \
+                             {}s ago, over the SLA of {}s",
+                            since.as_secs(),
+                            sla.max_lag.as_secs()
+                        ));
+                    }
+                }
+            },
             Some(runs) => {
                 let report = &runs.last;
                 if let Some(error) = &report.halted {
@@ -179,7 +196,7 @@ impl RunHistory {
             owner: owner.clone(),
             status,
             reasons: failing,
-            last_success: runs.as_ref().and_then(|r| r.last_success),
+            last_success,
             lag,
             sla,
             error_per_mille,

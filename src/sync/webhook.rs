@@ -2,11 +2,15 @@
 //! record for its flow.
 //!
 //! Webhooks are fast but not reliable (providers drop, delay and repeat
-//! them), so a flow that takes webhooks also polls with a lookback. Both
-//! paths file the same idempotency key per record version (see
-//! [`idempotency_key`](super::idempotency_key)), so whichever arrives second
-//! is skipped: webhook + poll never double-writes. The queue is in memory on
-//! purpose: a delivery lost in a crash is picked up by the next poll.
+//! them), so a flow that takes webhooks must also poll with a lookback. Both
+//! paths end in the engine's per-key version check (change time + content
+//! fingerprint), so whichever arrives second is skipped and a stale one is
+//! refused: webhook + poll never double-writes. The delivery id is
+//! remembered before the record is queued, and the queue is in memory: a
+//! crash in between loses the webhook (the provider's retry is then a
+//! duplicate), never the change — the next poll picks it up. The webhook's
+//! parser must build the entity exactly as the poll's source does, or the
+//! two fingerprints differ and the sink is written twice (harmlessly).
 //!
 //! ```
 //! use seamwork::sync::{SignatureEncoding, WebhookSecret, verify_signature};
