@@ -25,7 +25,7 @@ use tracing::Instrument;
 
 use super::alert::{Alert, AlertKind, AlertSink, LogAlertSink};
 use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
-use super::health::{FlowHealth, RunHistory};
+use super::health::{FlowHealth, RunHistory, StoreFacts};
 use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
 use crate::error::{Error, ErrorKind, Result, Retryability};
 use crate::store::Version;
@@ -236,9 +236,11 @@ impl Engine {
             E::KIND,
             &flow.owner,
             flow.sla,
-            open,
-            checkpoint.map(|c| c.saved_at),
-            Utc::now(),
+            StoreFacts {
+                dead_letters: open,
+                checkpoint_saved_at: checkpoint.map(|c| c.saved_at),
+                now: Utc::now(),
+            },
         ))
     }
 

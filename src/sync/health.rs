@@ -66,6 +66,13 @@ pub struct FlowHealth {
     pub last_run: Option<RunReport>,
 }
 
+/// What the store says of a flow when its health is judged.
+pub(crate) struct StoreFacts {
+    pub dead_letters: usize,
+    pub checkpoint_saved_at: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
 /// What the engine remembers of each flow's runs (in memory; the durable
 /// facts — checkpoints, dead letters — are in the store).
 #[derive(Debug, Default)]
@@ -106,10 +113,13 @@ impl RunHistory {
         kind: EntityKind,
         owner: &Owner,
         sla: Sla,
-        dead_letters: usize,
-        checkpoint_saved_at: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
+        facts: StoreFacts,
     ) -> FlowHealth {
+        let StoreFacts {
+            dead_letters,
+            checkpoint_saved_at,
+            now,
+        } = facts;
         let runs = self
             .flows
             .lock()
