@@ -51,8 +51,10 @@ pub struct RetryPolicy {
     /// The largest backoff delay (a server's `Retry-After` may ask for more
     /// and is honoured up to `max_retry_after`).
     pub max_delay: Duration,
-    /// The longest `Retry-After` the flow will wait; longer ones count as a
-    /// failed attempt so a flow never sleeps for hours inside a run.
+    /// The longest `Retry-After` the flow will wait. A longer one ends the
+    /// retrying at once: a throttled call or record stops the run without
+    /// acknowledging its batch (nothing is dead-lettered for throttling),
+    /// so a flow never sleeps for hours inside a run; the next run retries.
     pub max_retry_after: Duration,
 }
 
