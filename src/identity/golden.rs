@@ -1,5 +1,5 @@
 //! Golden records: one customer built from a cluster, field by field, by
-//! survivorship rules, keeping every system's [`ExternalRef`].
+//! survivorship rules, keeping every system's [`ExternalRef`](crate::model::ExternalRef).
 //!
 //! Each field has a rule: the value from the most trusted source
 //! ([`Survivorship::SourcePriority`]), the most recently updated record, the

@@ -34,7 +34,7 @@
 //! | [`blocking`] | candidate pairs from several keys, with counts and recall |
 //! | [`scoring`], [`em`], [`linker`] | Fellegi–Sunter weights, EM, the pipeline |
 //! | [`cluster`], [`golden`] | hub-guarded clusters, survivorship, merge preview |
-//! | [`generate`], [`evaluate`] | seeded customers with truth; precision, recall, F1 |
+//! | [`generate()`], [`evaluate`] | seeded customers with truth; precision, recall, F1 |
 //! | [`input`] | customer CSV files described by a TOML spec |
 
 pub mod blocking;
