@@ -124,6 +124,29 @@ struct Candidate<E> {
     record: Record<E>,
     /// What the sink receives (after the map step).
     mapped: E,
+    /// Sink calls made for it so far.
+    attempts: u32,
+}
+
+impl<E> Candidate<E> {
+    fn failed(self, error: Error) -> Failure<E> {
+        Failure {
+            position: self.position,
+            record: self.record,
+            error,
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// What a batch does to the checkpoint.
+#[derive(Clone, Copy)]
+enum Checkpointing<'a> {
+    /// Pushed records (webhooks): the checkpoint stays.
+    Keep,
+    /// Polled records: move it, but never to a cursor at or before `floor`
+    /// (a lookback re-reads records behind the saved checkpoint).
+    Advance { floor: Option<&'a TimeIdCursor> },
 }
 
 impl Engine {
@@ -281,7 +304,10 @@ impl Engine {
                 // Progress: a later read failure gets a fresh set of retries.
                 read_delays = flow.policy.retry.delays();
                 let before = report.checkpoint.clone();
-                self.process_batch(flow, batch, Some(floor.as_ref()), &mut report)
+                let advance = Checkpointing::Advance {
+                    floor: floor.as_ref(),
+                };
+                self.process_batch(flow, batch, advance, &mut report)
                     .await?;
                 if report.checkpoint != before {
                     resume = report.checkpoint.clone();
@@ -322,41 +348,50 @@ impl Engine {
     async fn process_batch<E: Entity>(
         &self,
         flow: &Flow<E>,
-        batch: Vec<Record<E>>,
-        // `None`: pushed records, the checkpoint stays. `Some(floor)`: move
-        // it, but never to a cursor at or before `floor`.
-        checkpoint_floor: Option<Option<&TimeIdCursor>>,
+        mut batch: Vec<Record<E>>,
+        checkpointing: Checkpointing<'_>,
         report: &mut RunReport,
     ) -> Result<()> {
         let now = Utc::now();
-        let cursors: Vec<Cursor> = batch.iter().map(|r| r.cursor.clone()).collect();
+        // Only the cursors are needed once the records move on: take them.
+        let cursors: Vec<Cursor> = batch
+            .iter_mut()
+            .map(|r| std::mem::replace(&mut r.cursor, Cursor::new(String::new())))
+            .collect();
         let keys: Vec<EntityKey> = batch.iter().map(|r| r.entity.key()).collect();
         let changed: Vec<DateTime<Utc>> = batch.iter().map(|r| r.changed_at).collect();
         let newest = newest_per_key(&keys, &changed);
         report.superseded += (batch.len() - newest.len()) as u64;
         let newest_keys: Vec<EntityKey> = newest.iter().map(|&i| keys[i].clone()).collect();
-        let delivered = self.store.versions(&flow.name, &newest_keys).await?;
+        let mut delivered = vec![None; batch.len()];
+        for (&position, version) in newest
+            .iter()
+            .zip(self.store.versions(&flow.name, &newest_keys).await?)
+        {
+            delivered[position] = Some(version);
+        }
 
-        let mut records: Vec<Option<Record<E>>> = batch.into_iter().map(Some).collect();
         let mut candidates = Vec::new();
         let mut failures = Vec::new();
         let mut record_versions: Vec<Option<Version>> = vec![None; keys.len()];
-        for (&position, delivered) in newest.iter().zip(delivered) {
-            let Some(record) = records[position].take() else {
+        for (position, record) in batch.into_iter().enumerate() {
+            // Older versions of a key in this batch are superseded.
+            let Some(stored) = delivered[position] else {
                 continue;
             };
             // This version, or a newer one, was already handled.
             let version = Version::of(&record.entity, record.changed_at);
-            if delivered.is_some_and(|d| version.is_covered_by(&d)) {
+            if stored.is_some_and(|d| version.is_covered_by(&d)) {
                 report.already_delivered += 1;
                 continue;
             }
             record_versions[position] = Some(version);
-            match prepare(flow, &record) {
+            match prepare_entity(flow, record.entity.clone()) {
                 Ok(mapped) => candidates.push(Candidate {
                     position,
                     record,
                     mapped,
+                    attempts: 0,
                 }),
                 Err(error) => failures.push(Failure {
                     position,
@@ -388,10 +423,11 @@ impl Engine {
         failures.sort_by_key(|f| f.position);
 
         // A halting policy stops in front of the first failure.
-        let halt_at = match flow.policy.on_permanent {
-            OnPermanentFailure::Halt => failures.first().map(|f| f.position),
+        let halt_on = match flow.policy.on_permanent {
+            OnPermanentFailure::Halt => failures.first(),
             _ => None,
         };
+        let halt_at = halt_on.map(|f| f.position);
         let cursor = match halt_at {
             Some(0) => None,
             Some(p) => Some(cursors[p - 1].clone()),
@@ -400,8 +436,10 @@ impl Engine {
         let past_floor = |c: &Cursor, floor: Option<&TimeIdCursor>| {
             floor.is_none_or(|f| TimeIdCursor::decode(c).is_ok_and(|t| t > *f))
         };
-        let mut commit = match (cursor, checkpoint_floor) {
-            (Some(c), Some(floor)) if past_floor(&c, floor) => BatchCommit::new(c),
+        let mut commit = match (cursor, checkpointing) {
+            (Some(c), Checkpointing::Advance { floor }) if past_floor(&c, floor) => {
+                BatchCommit::new(c)
+            }
             _ => BatchCommit::without_cursor(),
         };
         let acknowledged = |position: usize| halt_at.is_none_or(|h| position < h);
@@ -443,12 +481,8 @@ impl Engine {
         for what in skipped_alerts {
             self.alert(flow, what).await;
         }
-        if let Some(position) = halt_at {
-            let failure = failures.iter().find(|f| f.position == position);
-            let error = failure.map_or_else(
-                || Error::new(ErrorKind::Unexpected, "halted"),
-                |f| f.error.clone().with_key(f.record.entity.key().to_string()),
-            );
+        if let Some(f) = halt_on {
+            let error = f.error.clone().with_key(f.record.entity.key().to_string());
             self.halt(flow, report, error).await;
         } else if let Some(limit) = flow.policy.max_dead_letter_per_mille {
             let processed = report.processed();
@@ -486,18 +520,15 @@ impl Engine {
             .unwrap_or(usize::MAX)
             .max(1);
         let mut delivered = Vec::with_capacity(candidates.len());
-        let mut pending: Vec<(Candidate<E>, u32)> =
-            candidates.into_iter().map(|c| (c, 0)).collect();
+        let mut pending = candidates;
         let mut delays = flow.policy.retry.delays();
         while !pending.is_empty() {
             let mut retry_later = Vec::new();
             let mut pause: Option<Duration> = None;
-            let mut rest = pending;
-            while !rest.is_empty() {
-                let tail = rest.split_off(rest.len().min(max_batch));
-                let chunk = std::mem::replace(&mut rest, tail);
+            while !pending.is_empty() {
+                let chunk: Vec<_> = pending.drain(..pending.len().min(max_batch)).collect();
                 let outcomes = self.upsert_chunk(flow, chunk, report).await?;
-                for (candidate, attempts, result) in outcomes {
+                for (candidate, result) in outcomes {
                     match result {
                         Ok(written) => {
                             delivered.push(candidate.position);
@@ -509,14 +540,9 @@ impl Engine {
                         }
                         Err(error) if error.retryability() == Retryability::Temporary => {
                             pause = pause.max(error.retry_after());
-                            retry_later.push((candidate, attempts, error));
+                            retry_later.push((candidate, error));
                         }
-                        Err(error) => failures.push(Failure {
-                            position: candidate.position,
-                            record: candidate.record,
-                            error,
-                            attempts,
-                        }),
+                        Err(error) => failures.push(candidate.failed(error)),
                     }
                 }
             }
@@ -527,24 +553,19 @@ impl Engine {
                 Some(delay) => {
                     report.retries += retry_later.len() as u64;
                     tokio::time::sleep(delay).await;
-                    pending = retry_later.into_iter().map(|(c, a, _)| (c, a)).collect();
+                    pending = retry_later.into_iter().map(|(c, _)| c).collect();
                 }
                 None => {
                     // Throttling is not the records' fault: leave the batch
                     // unacknowledged instead of dead-lettering good records.
-                    if let Some((_, _, throttled)) = retry_later
+                    if let Some((_, throttled)) = retry_later
                         .iter()
-                        .find(|(_, _, e)| matches!(e.kind(), ErrorKind::RateLimited { .. }))
+                        .find(|(_, e)| matches!(e.kind(), ErrorKind::RateLimited { .. }))
                     {
                         return Err(give_up(throttled.clone()));
                     }
-                    for (candidate, attempts, error) in retry_later {
-                        failures.push(Failure {
-                            position: candidate.position,
-                            record: candidate.record,
-                            error: give_up(error),
-                            attempts,
-                        });
+                    for (candidate, error) in retry_later {
+                        failures.push(candidate.failed(give_up(error)));
                     }
                     break;
                 }
@@ -555,17 +576,16 @@ impl Engine {
 
     /// One upsert call with whole-call retries; a batch refused as a whole
     /// for bad data is split in halves until the bad records stand alone.
-    #[allow(clippy::type_complexity)]
     async fn upsert_chunk<E: Entity>(
         &self,
         flow: &Flow<E>,
-        chunk: Vec<(Candidate<E>, u32)>,
+        chunk: Vec<Candidate<E>>,
         report: &mut RunReport,
-    ) -> Result<Vec<(Candidate<E>, u32, Result<WriteResult>)>> {
+    ) -> Result<Vec<(Candidate<E>, Result<WriteResult>)>> {
         let mut work = vec![chunk];
         let mut done = Vec::new();
         while let Some(chunk) = work.pop() {
-            let entities: Vec<E> = chunk.iter().map(|(c, _)| c.mapped.clone()).collect();
+            let entities: Vec<E> = chunk.iter().map(|c| c.mapped.clone()).collect();
             let mut delays = flow.policy.retry.delays();
             let mut calls = 0u32;
             let outcome = loop {
@@ -587,12 +607,13 @@ impl Engine {
             };
             match outcome {
                 Ok(outcomes) if outcomes.len() == chunk.len() => {
-                    for ((candidate, attempts), outcome) in chunk.into_iter().zip(outcomes) {
+                    for (mut candidate, outcome) in chunk.into_iter().zip(outcomes) {
+                        candidate.attempts += calls;
                         let result = match outcome.result {
                             WriteResult::Rejected { error } => Err(error),
                             other => Ok(other),
                         };
-                        done.push((candidate, attempts + calls, result));
+                        done.push((candidate, result));
                     }
                 }
                 Ok(outcomes) => {
@@ -613,8 +634,9 @@ impl Engine {
                     work.push(left);
                 }
                 Err(error) if error.kind() == &ErrorKind::InvalidData => {
-                    for (candidate, attempts) in chunk {
-                        done.push((candidate, attempts + calls, Err(error.clone())));
+                    for mut candidate in chunk {
+                        candidate.attempts += calls;
+                        done.push((candidate, Err(error.clone())));
                     }
                 }
                 Err(error) => return Err(error),
@@ -655,7 +677,8 @@ impl Engine {
             ..RunReport::default()
         };
         for batch in chunks(records, flow.options.batch_size) {
-            self.process_batch(flow, batch, None, &mut report).await?;
+            self.process_batch(flow, batch, Checkpointing::Keep, &mut report)
+                .await?;
             if report.halted.is_some() {
                 break;
             }
@@ -792,10 +815,6 @@ fn chunks<T>(records: Vec<T>, size: usize) -> Vec<Vec<T>> {
 }
 
 /// Map step, then validation: what the sink will receive.
-fn prepare<E: Entity>(flow: &Flow<E>, record: &Record<E>) -> Result<E> {
-    prepare_entity(flow, record.entity.clone())
-}
-
 fn prepare_entity<E: Entity>(flow: &Flow<E>, entity: E) -> Result<E> {
     let mapped = match &flow.map {
         Some(step) => step(entity)?,
