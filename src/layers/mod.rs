@@ -76,7 +76,7 @@ mod clock;
 mod concurrency;
 mod observe;
 mod rate;
-mod retry;
+pub(crate) mod retry;
 mod stream;
 mod timeout;
 

@@ -120,11 +120,23 @@ impl RetryOptions {
     /// (attempts used up, or the server asked for a longer wait than allowed).
     fn next_wait(&self, backoff: &mut ExponentialBackoff, err: &Error) -> Option<Duration> {
         let step = backoff.next()?.min(self.step_cap());
-        match err.retry_after() {
-            Some(asked) if asked > self.max_retry_after => None,
-            Some(asked) => Some(step.max(asked)),
-            None => Some(step),
-        }
+        honour_retry_after(step, err.retry_after(), self.max_retry_after)
+    }
+}
+
+/// The wait before a retry: the backoff `step`, or the server's longer
+/// `Retry-After`; `None` when the server asks for more than `max` (retrying
+/// sooner would only be throttled again). Shared by the retry layer and the
+/// sync engine.
+pub(crate) fn honour_retry_after(
+    step: Duration,
+    retry_after: Option<Duration>,
+    max: Duration,
+) -> Option<Duration> {
+    match retry_after {
+        Some(asked) if asked > max => None,
+        Some(asked) => Some(step.max(asked)),
+        None => Some(step),
     }
 }
 

@@ -28,6 +28,7 @@ use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
 use super::health::{FlowHealth, RunHistory, StoreFacts};
 use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
 use crate::error::{Error, ErrorKind, Result, Retryability};
+use crate::layers::retry::honour_retry_after;
 use crate::store::Version;
 use crate::store::{
     BatchCommit, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease, NewDeadLetter, StateStore,
@@ -319,7 +320,7 @@ impl Engine {
             if let Some(error) = read_error {
                 let delay = retry_delay(&error, &mut read_delays, &flow.policy.retry);
                 let Some(delay) = delay else {
-                    let error = give_up(error);
+                    let error = error.retries_exhausted();
                     self.halt(flow, &mut report, error).await;
                     break;
                 };
@@ -562,10 +563,10 @@ impl Engine {
                         .iter()
                         .find(|(_, e)| matches!(e.kind(), ErrorKind::RateLimited { .. }))
                     {
-                        return Err(give_up(throttled.clone()));
+                        return Err(throttled.clone().retries_exhausted());
                     }
                     for (candidate, error) in retry_later {
-                        failures.push(candidate.failed(give_up(error)));
+                        failures.push(candidate.failed(error.retries_exhausted()));
                     }
                     break;
                 }
@@ -599,7 +600,7 @@ impl Engine {
                                 report.retries += 1;
                                 tokio::time::sleep(delay).await;
                             }
-                            None => break Err(give_up(error)),
+                            None => break Err(error.retries_exhausted()),
                         }
                     }
                     Err(error) => break Err(error),
@@ -848,14 +849,15 @@ fn dead_letter<E: Entity>(flow: &Flow<E>, f: &Failure<E>, now: DateTime<Utc>) ->
     }
 }
 
-/// The delay before the next attempt, or `None` when retries ran out. A
-/// server's `Retry-After` wins over the backoff (up to `max_retry_after`).
+/// The delay before the next attempt, or `None` when retries ran out or the
+/// error is not worth retrying. A server's `Retry-After` wins over the
+/// backoff (up to `max_retry_after`).
 fn retry_delay(
     error: &Error,
     delays: &mut impl Iterator<Item = Duration>,
     policy: &RetryPolicy,
 ) -> Option<Duration> {
-    if error.retryability() != Retryability::Temporary {
+    if !error.is_retryable() {
         return None;
     }
     next_delay(error.retry_after(), delays, policy)
@@ -866,20 +868,7 @@ fn next_delay(
     delays: &mut impl Iterator<Item = Duration>,
     policy: &RetryPolicy,
 ) -> Option<Duration> {
-    let backoff = delays.next()?;
-    match retry_after {
-        Some(wait) if wait > policy.max_retry_after => None,
-        Some(wait) => Some(wait.max(backoff)),
-        None => Some(backoff),
-    }
-}
-
-fn give_up(error: Error) -> Error {
-    if error.retryability() == Retryability::Temporary {
-        error.retries_exhausted()
-    } else {
-        error
-    }
+    honour_retry_after(delays.next()?, retry_after, policy.max_retry_after)
 }
 
 /// Moves a time|id cursor back by `lookback`; other cursors stay as they are.
