@@ -40,6 +40,7 @@ pub mod mapping;
 pub mod model;
 pub mod reconcile;
 pub mod rules;
+mod source_text;
 pub mod store;
 pub mod sync;
 #[cfg(feature = "testkit")]

@@ -15,6 +15,7 @@ use super::schema::{FieldType, Mappable, Schema};
 use super::transform::{Transform, TransformSpec, Ty, ty_of};
 use super::value::{Path, Val};
 use crate::error::Error;
+use crate::source_text::{line_column, read_file};
 
 /// A key or index in a spec file, for locating problems.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,8 +160,6 @@ pub(crate) struct Group {
     pub read_tree: std::sync::OnceLock<super::drift::ReadTree>,
 }
 
-impl Group {}
-
 /// A checked, compiled mapping spec for entity `E`.
 ///
 /// Load one with [`MappingSpec::from_toml`] or [`MappingSpec::from_json`];
@@ -179,7 +178,7 @@ impl<E: Mappable> MappingSpec<E> {
     /// Loads a TOML spec. `origin` names the file in messages.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, SpecError> {
         let syntax = |e: toml::de::Error| {
-            let location = e.span().map(|s| line_col(text, s.start));
+            let location = e.span().map(|s| line_column(text, s.start));
             SpecError {
                 origin: origin.to_string(),
                 problems: vec![SpecProblem {
@@ -212,8 +211,7 @@ impl<E: Mappable> MappingSpec<E> {
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::config(format!("cannot read mapping spec {origin}: {e}")))?;
+        let text = read_file(path, "mapping spec")?;
         match path.extension().and_then(|e| e.to_str()) {
             Some("json") => Ok(Self::from_json(&text, &origin)?),
             Some("toml") => Ok(Self::from_toml(&text, &origin)?),
@@ -769,13 +767,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
 /// The line and column of `path` in a TOML document: the deepest part of the
 /// path that exists there.
 fn locate_toml(text: &str, root: &toml::de::DeTable<'_>, path: &[Seg]) -> Option<(usize, usize)> {
@@ -802,7 +793,7 @@ fn locate_toml(text: &str, root: &toml::de::DeTable<'_>, path: &[Seg]) -> Option
             _ => {}
         }
     }
-    span.map(|s| line_col(text, s))
+    span.map(|s| line_column(text, s))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::source_text::{line_column, read_file};
 
 /// Parses `text` as TOML into `T`; a syntax or type error names `source`,
 /// the line and the column, and — when the error points into a value — the
@@ -17,7 +18,10 @@ pub(crate) fn from_toml<T: DeserializeOwned>(text: &str, what: &str, source: &st
         let span = e.span();
         let (line, column) = span
             .as_ref()
-            .map(|span| line_column(text, span.start))
+            .map(|span| {
+                let (l, c) = line_column(text, span.start);
+                (l as u64, c as u64)
+            })
             .unzip();
         let place = match (line, column) {
             (Some(l), Some(c)) => format!("{source}:{l}:{c}"),
@@ -156,24 +160,6 @@ pub(crate) fn load_rules<T: DeserializeOwned>(
     parse_rules(&text, what, &name, |r| {
         validate(r).map_err(|e| e.with_file(name.clone(), None, None))
     })
-}
-
-pub(crate) fn read_file(path: &Path, what: &str) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        Error::config(format!("cannot read {what} from {}: {e}", path.display()))
-            .with_file(path.display().to_string(), None, None)
-            .with_source(e)
-    })
-}
-
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (u64, u64) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() as u64 + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() as u64 + 1;
-    (line, column)
 }
 
 /// Collects every problem of a rule set, each naming its field path and rule.

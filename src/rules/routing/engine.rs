@@ -406,14 +406,6 @@ impl RoutingEngine {
     }
 }
 
-/// Country codes are two letters: compare them without a call to memcmp.
-fn same_code(a: &str, b: &str) -> bool {
-    match (a.as_bytes(), b.as_bytes()) {
-        ([a0, a1], [b0, b1]) => a0 == b0 && a1 == b1,
-        (a, b) => a == b,
-    }
-}
-
 /// Parts of a plan: (demand, location, units), in the order they were placed.
 type Parts = Vec<(u32, u32, u64)>;
 
@@ -488,7 +480,7 @@ impl Run<'_> {
                     None => LocStatus::NoAddress,
                     Some(country) => {
                         let served = l.serves.iter().any(|a| {
-                            same_code(&a.country, country)
+                            a.country == *country
                                 && (a.regions.is_empty()
                                     || region.is_some_and(|r| {
                                         a.regions.iter().any(|x| x.eq_ignore_ascii_case(r))
