@@ -92,14 +92,7 @@ fn parse_args() -> Result<Args, String> {
 
 fn run(a: &Args) -> seamwork::Result<DiffReport> {
     let spec_path = a.spec.as_ref().expect("checked");
-    let text = std::fs::read_to_string(spec_path).map_err(|e| {
-        seamwork::Error::config(format!("cannot read {}: {e}", spec_path.display())).with_file(
-            spec_path.display().to_string(),
-            None,
-            None,
-        )
-    })?;
-    let spec = DiffSpec::from_toml(&text, &spec_path.display().to_string())?;
+    let spec = DiffSpec::load(spec_path)?;
     let (left, right) = (
         a.left.as_ref().expect("checked"),
         a.right.as_ref().expect("checked"),

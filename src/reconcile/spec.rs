@@ -102,9 +102,14 @@ impl DiffSpec {
 
     /// Reads a spec from TOML; errors name `source`, the line and the column.
     pub fn from_toml(text: &str, source: &str) -> Result<Self> {
-        let spec: DiffSpec = crate::rules::config::from_toml(text, "reconcile spec", source)?;
-        spec.check().map_err(|e| e.with_file(source, None, None))?;
-        Ok(spec)
+        crate::source_text::parse_rules(text, "reconcile spec", source, |s: &DiffSpec| {
+            s.check().map_err(|e| e.with_file(source, None, None))
+        })
+    }
+
+    /// Reads a spec file; errors name the file, the line and the column.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        crate::source_text::load_rules(path.as_ref(), "reconcile spec", DiffSpec::check)
     }
 
     /// Checks the spec on its own: a key, no key column with a policy, valid tolerances.

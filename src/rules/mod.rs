@@ -49,7 +49,7 @@
 //! ```
 
 pub mod availability;
-pub(crate) mod config;
+mod config;
 mod explain;
 mod geo;
 pub mod pricing;
