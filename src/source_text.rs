@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// Reads `path` to text; the error names `what` and the file.
 pub(crate) fn read_file(path: &Path, what: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| {
-        Error::config(format!("cannot read {what} from {}: {e}", path.display()))
+        Error::config(format!("cannot read {what} from {}", path.display()))
             .with_file(path.display().to_string(), None, None)
             .with_source(e)
     })
