@@ -329,10 +329,7 @@ impl DedupeSpec {
         out: &mut Vec<PreparedRecord>,
     ) {
         let options = &self.model.normalize;
-        let threads = match self.model.threads {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
-            n => n,
-        };
+        let threads = self.model.worker_threads();
         let batch: &[(Customer, Vec<String>)] = pending;
         let parts = par_chunks(batch.len(), threads, 512, |range| {
             batch[range]

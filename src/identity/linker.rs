@@ -66,6 +66,14 @@ impl Default for LinkOptions {
 }
 
 impl LinkOptions {
+    /// Threads to use: `threads`, or every core when it is 0.
+    pub(crate) fn worker_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+
     /// Checks field count, comparator thresholds, configured weights and the threshold.
     pub fn check(&self) -> Result<(), Error> {
         let bad = |what: String| Err(Error::config(what));
@@ -221,11 +229,7 @@ impl Linker {
     }
 
     fn threads(&self) -> usize {
-        if self.options.threads == 0 {
-            std::thread::available_parallelism().map_or(1, usize::from)
-        } else {
-            self.options.threads
-        }
+        self.options.worker_threads()
     }
 
     /// Links or deduplicates `records`; `truth` (an entity number per record)
@@ -462,7 +466,9 @@ impl Linker {
                     *patterns.entry(*l).or_default() += c;
                 }
             }
-            let patterns: Vec<(Levels, u64)> = patterns.into_iter().collect();
+            // Sorted: float sums in EM must not depend on hash-map order.
+            let mut patterns: Vec<(Levels, u64)> = patterns.into_iter().collect();
+            patterns.sort_unstable_by_key(|p| p.0);
             let estimate: Vec<bool> = o
                 .fields
                 .iter()
@@ -499,7 +505,8 @@ impl Linker {
         for ((l, _), c) in &counts {
             *all.entry(*l).or_default() += c;
         }
-        let all: Vec<(Levels, u64)> = all.into_iter().collect();
+        let mut all: Vec<(Levels, u64)> = all.into_iter().collect();
+        all.sort_unstable_by_key(|p| p.0);
         // The training candidates come from every `stride`-th record, so
         // they stand for 1/stride of all pairs.
         let population = all_pairs(records, mode) as f64 / stride as f64;

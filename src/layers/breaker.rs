@@ -241,8 +241,10 @@ impl CircuitBreakerLayer {
                 true
             }
         };
+        // The state this call moved to, read under the same lock.
+        let after = m.state;
         drop(m);
-        transition(system, before, self.state());
+        transition(system, before, after);
         Ok(Ticket {
             shared: Arc::clone(&self.shared),
             probe,

@@ -63,10 +63,14 @@ impl<R: BufRead> CsvStream<R> {
             if self.read_line()? == 0 {
                 return Ok(None);
             }
-            while self.rec.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
+            // A quoted field may span lines; count quotes once per line read.
+            let mut quotes = memchr::memchr_iter(b'"', self.rec.as_bytes()).count();
+            while quotes % 2 == 1 {
+                let from = self.rec.len();
                 if self.read_line()? == 0 {
                     break;
                 }
+                quotes += memchr::memchr_iter(b'"', &self.rec.as_bytes()[from..]).count();
             }
             if self.rec.ends_with('\n') {
                 self.rec.pop();
