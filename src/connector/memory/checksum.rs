@@ -9,7 +9,7 @@ use crate::connector::entity::{Entity, EntityKey};
 use crate::error::Result;
 
 impl MemorySystem {
-    /// The keys and rows of `E` in `range`, ordered by key.
+    /// The rows of `E` in `range`, ordered by key.
     fn in_range<E: Entity>(&self, range: &KeyRange) -> Vec<(EntityKey, E)> {
         let mut state = self.inner.state();
         let mut rows: Vec<(EntityKey, E)> = state
@@ -27,19 +27,32 @@ impl MemorySystem {
 #[async_trait]
 impl<E: Entity> Checksums<E> for MemorySystem {
     async fn checksum(&self, range: &KeyRange, exclude: &[String]) -> Result<RangeChecksum> {
+        // The sum does not depend on order: no copy, no sort.
+        let mut state = self.inner.state();
         let mut sum = RangeChecksum::default();
-        for (_, e) in self.in_range::<E>(range) {
-            sum.add(row_checksum(&e, exclude)?);
+        for (_, row) in state
+            .table::<E>()
+            .rows
+            .iter()
+            .filter(|(k, _)| range.contains(k))
+        {
+            sum.add(row_checksum(&row.entity, exclude)?);
         }
         Ok(sum)
     }
 
     async fn split_keys(&self, range: &KeyRange, parts: usize) -> Result<Vec<EntityKey>> {
-        let keys: Vec<EntityKey> = self
-            .in_range::<E>(range)
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
+        let mut keys: Vec<EntityKey> = {
+            let mut state = self.inner.state();
+            let table = state.table::<E>();
+            table
+                .rows
+                .keys()
+                .filter(|k| range.contains(k))
+                .cloned()
+                .collect()
+        };
+        keys.sort_unstable();
         let parts = parts.clamp(1, keys.len().max(1));
         Ok((1..parts)
             .map(|i| keys[i * keys.len() / parts].clone())
