@@ -347,6 +347,16 @@ pub trait StateStore: Send + Sync {
     /// Lists dead letters, oldest first.
     async fn dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>>;
 
+    /// How many letters the filter would list (its `limit` aside), without
+    /// loading their payloads (health checks, queue depth gauges).
+    async fn count_dead_letters(&self, filter: &DeadLetterFilter) -> Result<u64> {
+        let all = DeadLetterFilter {
+            limit: None,
+            ..filter.clone()
+        };
+        Ok(self.dead_letters(&all).await?.len() as u64)
+    }
+
     /// One dead letter.
     async fn dead_letter(&self, id: DeadLetterId) -> Result<Option<DeadLetter>>;
 

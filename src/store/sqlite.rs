@@ -360,6 +360,20 @@ impl StateStore for SqliteStore {
         rows.iter().map(letter_from_row).collect()
     }
 
+    async fn count_dead_letters(&self, filter: &DeadLetterFilter) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM seamwork_dead_letters WHERE (? IS NULL OR flow = ?) \
+             AND (? = 0 OR is_open = 1)",
+        )
+        .bind(filter.flow.as_deref())
+        .bind(filter.flow.as_deref())
+        .bind(filter.open_only)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| db_error("count dead letters", e))?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn dead_letter(&self, id: DeadLetterId) -> Result<Option<DeadLetter>> {
         let row = sqlx::query("SELECT * FROM seamwork_dead_letters WHERE id = ?")
             .bind(id)

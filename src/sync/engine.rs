@@ -251,9 +251,8 @@ impl Engine {
     pub async fn health<E: Entity>(&self, flow: &Flow<E>) -> Result<FlowHealth> {
         let open = self
             .store
-            .dead_letters(&DeadLetterFilter::open(flow.name.clone()))
-            .await?
-            .len();
+            .count_dead_letters(&DeadLetterFilter::open(flow.name.clone()))
+            .await?;
         let checkpoint = self.store.checkpoint(&flow.name).await?;
         Ok(self.history.assess(
             &flow.name,

@@ -59,7 +59,7 @@ pub struct FlowHealth {
     /// Records that failed for good per thousand processed, last run.
     pub error_per_mille: u64,
     /// Open dead letters.
-    pub dead_letters: usize,
+    pub dead_letters: u64,
     /// Records handled per second in the last run.
     pub throughput_per_sec: u64,
     /// The last run's report.
@@ -68,7 +68,7 @@ pub struct FlowHealth {
 
 /// What the store says of a flow when its health is judged.
 pub(crate) struct StoreFacts {
-    pub dead_letters: usize,
+    pub dead_letters: u64,
     pub checkpoint_saved_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }

@@ -323,6 +323,22 @@ pub async fn dead_letters_have_a_lifecycle(store: &dyn StateStore) -> CheckResul
     if let Err(e) = store.resolve_dead_letter(two.id, discarded).await {
         p.add(format!("discard failed: {e}"));
     }
+    let every = DeadLetterFilter {
+        flow: Some(flow.to_string()),
+        open_only: false,
+        limit: Some(1),
+    };
+    match (
+        store.count_dead_letters(&every).await,
+        store
+            .count_dead_letters(&DeadLetterFilter::open(flow))
+            .await,
+    ) {
+        (Ok(2), Ok(0)) => {}
+        other => p.add(format!(
+            "counting (limit aside): 2 letters in all, 0 open, expected; got {other:?}"
+        )),
+    }
     match store.dead_letters(&DeadLetterFilter::open(flow)).await {
         Ok(l) if l.is_empty() => {}
         other => p.add(format!("no letter should be open now: {other:?}")),
