@@ -202,14 +202,25 @@ impl SchemaProfile {
         self.observe_group(root, input, input, "");
     }
 
-    fn count(&mut self, key: String, found: Option<&Value>) {
-        let stats = self.fields.entry(key).or_default();
+    /// Counts one sighting of `prefix`/`path`. Runs for every field of every
+    /// record: known keys and types are found without allocating.
+    fn count(&mut self, prefix: &str, path: &str, found: Option<&Value>) {
+        let stats = match self.fields.get_mut(path).filter(|_| prefix.is_empty()) {
+            Some(stats) => stats,
+            None => self.fields.entry(join(prefix, path)).or_default(),
+        };
         match found {
             None => stats.missing += 1,
             Some(Value::Null) => stats.null += 1,
             Some(v) => {
                 stats.present += 1;
-                *stats.types.entry(json_type(v).to_string()).or_default() += 1;
+                let ty = json_type(v);
+                match stats.types.get_mut(ty) {
+                    Some(n) => *n += 1,
+                    None => {
+                        stats.types.insert(ty.to_string(), 1);
+                    }
+                }
             }
         }
     }
@@ -221,7 +232,7 @@ impl SchemaProfile {
         for f in &g.fields {
             if let SourceKind::Expr(e) = &f.source {
                 for v in e.variables() {
-                    self.count(join(prefix, v), record.get(v));
+                    self.count(prefix, v, record.get(v));
                 }
             }
         }
@@ -229,11 +240,11 @@ impl SchemaProfile {
             if p.from_root() && !prefix.is_empty() {
                 continue; // counted at the root
             }
-            self.count(join(prefix, p.as_str()), p.get(record, root));
+            self.count(prefix, p.as_str(), p.get(record, root));
         }
         for l in &g.lists {
             let found = l.source.get(record, root);
-            self.count(join(prefix, l.source.as_str()), found);
+            self.count(prefix, l.source.as_str(), found);
             if let Some(Value::Array(items)) = found {
                 let scope = format!(
                     "{}[]",
@@ -262,8 +273,13 @@ impl SchemaProfile {
             };
             match read.0.get(k) {
                 None => {
-                    let entry = self.unknown.entry(join(scope, &here)).or_default();
-                    entry.scope = scope.to_string();
+                    let entry = self
+                        .unknown
+                        .entry(join(scope, &here))
+                        .or_insert_with(|| Unknown {
+                            scope: scope.to_string(),
+                            ..Unknown::default()
+                        });
                     entry.seen += 1;
                 }
                 Some(sub) if !sub.0.is_empty() => self.unknown_keys(child, sub, scope, &here),
