@@ -583,7 +583,6 @@ fn title_case(s: &str) -> String {
     out
 }
 
-/// Parses a decimal from text with the given separators, or takes a number as is.
 /// The message for a JSON number that lost digits before seamwork saw it.
 fn inexact(n: &str) -> String {
     format!(

@@ -27,9 +27,8 @@ impl RateTable {
     /// cent is worth).
     pub fn convert(&self, amount: Money, to: Currency, mode: RoundingMode) -> Result<Money> {
         let from = amount.currency();
-        let converted = Rates::from_table(self)
-            .convert(amount.amount(), from, to)
-            .ok_or_else(|| {
+        let converted =
+            convert_with(|c| self.rate_of(c), amount.amount(), from, to).ok_or_else(|| {
                 Error::invalid_data(format!(
                     "cannot convert {amount} to {to}: the rate table (base {}) has no rate for {}",
                     self.base,
@@ -68,12 +67,23 @@ impl Rates {
 
     /// `amount` in `from` expressed in `to`, unrounded; `None` without both rates or on overflow.
     pub(super) fn convert(&self, amount: Decimal, from: Currency, to: Currency) -> Option<Decimal> {
-        if from == to {
-            return Some(amount);
-        }
-        let (rf, rt) = (self.rate(from)?, self.rate(to)?);
-        amount.checked_mul(rt)?.checked_div(rf)
+        convert_with(|c| self.rate(c), amount, from, to)
     }
+}
+
+/// `amount` in `from` expressed in `to` through `rate` (units per unit of
+/// the base), unrounded; `None` without both rates or on overflow.
+fn convert_with(
+    rate: impl Fn(Currency) -> Option<Decimal>,
+    amount: Decimal,
+    from: Currency,
+    to: Currency,
+) -> Option<Decimal> {
+    if from == to {
+        return Some(amount);
+    }
+    let (rf, rt) = (rate(from)?, rate(to)?);
+    amount.checked_mul(rt)?.checked_div(rf)
 }
 
 /// Moves a rounded price onto the ending's grid (`k × step + ending`); a zero
