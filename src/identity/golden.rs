@@ -65,6 +65,9 @@ pub struct GoldenOptions {
     pub default: Survivorship,
     /// Rules by field: `first_name`, `last_name`, `email`, `phone`, `address`, `marketing`.
     pub fields: BTreeMap<String, Survivorship>,
+    /// Region for phones written without a country code when telling two
+    /// numbers apart (ISO 3166-1 alpha-2), as in matching.
+    pub default_region: String,
 }
 
 impl Default for GoldenOptions {
@@ -78,6 +81,7 @@ impl Default for GoldenOptions {
         GoldenOptions {
             default: Survivorship::MostRecent,
             fields,
+            default_region: "US".to_string(),
         }
     }
 }
@@ -262,7 +266,8 @@ pub fn golden_record(id: &str, members: &[&Customer], options: &GoldenOptions) -
         &mut decide,
         "email",
     );
-    let phone_key = |p: &String| normalize_phone(p, "US").unwrap_or_else(|| p.clone());
+    let region = options.default_region.as_str();
+    let phone_key = |p: &String| normalize_phone(p, region).unwrap_or_else(|| p.clone());
     g.phones = merge_list(
         members,
         |c| &c.phones,
