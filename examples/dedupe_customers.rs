@@ -108,6 +108,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut rejected = 0usize;
     for (source, path) in args.inputs.iter().enumerate() {
         let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
+        eprintln!("[{:>7.1?}] reading {path} ...", started.elapsed());
         let read = spec.read_csv(
             std::io::BufReader::with_capacity(1 << 20, file),
             path,
