@@ -15,6 +15,7 @@
 //! | [`store`] | durable sync state: checkpoints, versions, dead letters, leases, drift ledger (memory, SQLite, PostgreSQL) |
 //! | [`reconcile`] | keyed diff with tolerances, reports, drift ledger, correction plans, hash-diff |
 //! | [`layers`] | retry, fixed and adaptive rate limits, circuit breaker, timeout, concurrency limit, tracing and metrics around any `Source`/`Sink` |
+//! | [`adapters`] | (features `csv`, `sql`, `http`, `shopify`, `woocommerce`) files, SQL tables, JSON APIs, Shopify, WooCommerce |
 //! | `identity` | (feature `identity`) customer identity resolution: normalize, block, score, cluster, golden records |
 //! | `testkit` | (feature `testkit`) the conformance suites (connectors, state stores) and mockall mocks |
 //!
@@ -31,6 +32,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod adapters;
 pub mod connector;
 pub mod error;
 #[cfg(feature = "identity")]

@@ -129,10 +129,7 @@ pub struct WebhookAlertSink {
 impl WebhookAlertSink {
     /// Posts to `url` with a 10-second timeout and 3 attempts.
     pub fn new(url: impl Into<String>) -> crate::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| crate::Error::config(format!("alert webhook client: {e}")))?;
+        let client = crate::adapters::web::client(Duration::from_secs(10))?;
         Ok(WebhookAlertSink {
             url: url.into(),
             client,
@@ -155,8 +152,13 @@ impl AlertSink for WebhookAlertSink {
             let outcome = self.client.post(&self.url).json(alert).send().await;
             let problem = match outcome {
                 Ok(answer) if answer.status().is_success() => return,
-                Ok(answer) => format!("answered {}", answer.status()),
-                Err(e) => e.to_string(),
+                Ok(answer) => {
+                    let (status, headers) = (answer.status(), answer.headers().clone());
+                    let body = answer.text().await.unwrap_or_default();
+                    crate::adapters::web::status_error("alert webhook", status, &headers, &body)
+                        .to_string()
+                }
+                Err(e) => crate::adapters::web::transport_error("alert webhook", e).to_string(),
             };
             tracing::warn!(
                 url = %self.url,
