@@ -1,0 +1,3 @@
+//! Shopify: the GraphQL Admin API and webhooks (feature `shopify`).
+
+pub mod webhook;
