@@ -74,3 +74,24 @@ proptest! {
         prop_assert_eq!(x.cmp(&y), (x.at, &x.id).cmp(&(y.at, &y.id)));
     }
 }
+
+proptest! {
+    /// The hand-written encoder writes exactly what chrono's RFC 3339
+    /// formatter writes, and decodes back to the same instant, for any time
+    /// (years outside 0–9999 take chrono's path).
+    #[test]
+    fn encoding_matches_chrono_for_any_time(
+        seconds in -70_000_000_000i64..300_000_000_000,
+        nanos in prop_oneof![Just(0u32), 0u32..1_000_000_000],
+        id in "[A-Za-z0-9|-]{0,12}",
+    ) {
+        let at = chrono::DateTime::from_timestamp(seconds, nanos).unwrap();
+        let cursor = TimeIdCursor::new(at, id.clone()).encode();
+        let expected = format!("{}|{id}", at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        prop_assert_eq!(cursor.as_str(), expected.as_str());
+        // chrono's RFC 3339 parser reads years 0–9999 only.
+        if (0..=9999).contains(&chrono::Datelike::year(&at)) {
+            prop_assert_eq!(TimeIdCursor::decode(&cursor).unwrap(), TimeIdCursor::new(at, id));
+        }
+    }
+}

@@ -25,7 +25,7 @@ pub struct MemoryStore {
 struct State {
     checkpoints: HashMap<String, Checkpoint>,
     keys: HashMap<(String, String), DateTime<Utc>>,
-    versions: HashMap<String, HashMap<EntityKey, Version>>,
+    versions: HashMap<String, foldhash::HashMap<EntityKey, Version>>,
     letters: BTreeMap<DeadLetterId, DeadLetter>,
     next_letter: DeadLetterId,
     /// (namespace, system, outside) → canonical, and the reverse.

@@ -123,13 +123,19 @@ struct Failure<E> {
 struct Candidate<E> {
     position: usize,
     record: Record<E>,
-    /// What the sink receives (after the map step).
-    mapped: E,
+    /// What the sink receives when a map step changed it; `None` when the
+    /// record's entity goes as it is (no copy made).
+    mapped: Option<E>,
     /// Sink calls made for it so far.
     attempts: u32,
 }
 
 impl<E> Candidate<E> {
+    /// What the sink receives.
+    fn entity(&self) -> &E {
+        self.mapped.as_ref().unwrap_or(&self.record.entity)
+    }
+
     fn failed(self, error: Error) -> Failure<E> {
         Failure {
             position: self.position,
@@ -362,12 +368,14 @@ impl Engine {
         let changed: Vec<DateTime<Utc>> = batch.iter().map(|r| r.changed_at).collect();
         let newest = newest_per_key(&keys, &changed);
         report.superseded += (batch.len() - newest.len()) as u64;
-        let newest_keys: Vec<EntityKey> = newest.iter().map(|&i| keys[i].clone()).collect();
+        let stored_versions = if newest.len() == keys.len() {
+            self.store.versions(&flow.name, &keys).await?
+        } else {
+            let newest_keys: Vec<EntityKey> = newest.iter().map(|&i| keys[i].clone()).collect();
+            self.store.versions(&flow.name, &newest_keys).await?
+        };
         let mut delivered = vec![None; batch.len()];
-        for (&position, version) in newest
-            .iter()
-            .zip(self.store.versions(&flow.name, &newest_keys).await?)
-        {
+        for (&position, version) in newest.iter().zip(stored_versions) {
             delivered[position] = Some(version);
         }
 
@@ -386,7 +394,7 @@ impl Engine {
                 continue;
             }
             record_versions[position] = Some(version);
-            match prepare_entity(flow, record.entity.clone()) {
+            match prepare_candidate(flow, &record.entity) {
                 Ok(mapped) => candidates.push(Candidate {
                     position,
                     record,
@@ -449,9 +457,11 @@ impl Engine {
                 .map(|f| f.position)
                 .filter(|&p| acknowledged(p)),
         );
+        let mut keys = keys;
         for position in handled {
             if let Some(version) = record_versions[position] {
-                commit = commit.with_version(keys[position].clone(), version);
+                let key = std::mem::replace(&mut keys[position], EntityKey::new(String::new()));
+                commit = commit.with_version(key, version);
             }
         }
         let mut skipped_alerts = Vec::new();
@@ -528,12 +538,13 @@ impl Engine {
             while !pending.is_empty() {
                 let chunk: Vec<_> = pending.drain(..pending.len().min(max_batch)).collect();
                 let outcomes = self.upsert_chunk(flow, chunk, report).await?;
+                let written_at = Utc::now();
                 for (candidate, result) in outcomes {
                     match result {
                         Ok(written) => {
                             delivered.push(candidate.position);
                             count(report, &written);
-                            let lag = (Utc::now() - candidate.record.changed_at)
+                            let lag = (written_at - candidate.record.changed_at)
                                 .to_std()
                                 .unwrap_or_default();
                             report.max_lag = Some(report.max_lag.map_or(lag, |m| m.max(lag)));
@@ -585,7 +596,7 @@ impl Engine {
         let mut work = vec![chunk];
         let mut done = Vec::new();
         while let Some(chunk) = work.pop() {
-            let entities: Vec<E> = chunk.iter().map(|c| c.mapped.clone()).collect();
+            let entities: Vec<E> = chunk.iter().map(|c| c.entity().clone()).collect();
             let mut delays = flow.policy.retry.delays();
             let mut calls = 0u32;
             let outcome = loop {
@@ -792,7 +803,8 @@ impl Engine {
 /// Positions of the newest version of each key, in stream order (a later
 /// position wins a tie: sources deliver in change order).
 fn newest_per_key(keys: &[EntityKey], versions: &[DateTime<Utc>]) -> Vec<usize> {
-    let mut newest: HashMap<&EntityKey, usize> = HashMap::with_capacity(keys.len());
+    let mut newest: foldhash::HashMap<&EntityKey, usize> =
+        foldhash::HashMap::with_capacity_and_hasher(keys.len(), Default::default());
     for (i, key) in keys.iter().enumerate() {
         let slot = newest.entry(key).or_insert(i);
         if versions[i] >= versions[*slot] {
@@ -812,6 +824,22 @@ fn chunks<T>(records: Vec<T>, size: usize) -> Vec<Vec<T>> {
         out.push(it.by_ref().take(size.max(1)).collect());
     }
     out
+}
+
+/// What the sink will receive for `entity`: `None` when that is `entity`
+/// itself (no map step), else the mapped copy; validated either way.
+fn prepare_candidate<E: Entity>(flow: &Flow<E>, entity: &E) -> Result<Option<E>> {
+    match &flow.map {
+        Some(step) => {
+            let mapped = step(entity.clone())?;
+            mapped.validate()?;
+            Ok(Some(mapped))
+        }
+        None => {
+            entity.validate()?;
+            Ok(None)
+        }
+    }
 }
 
 /// Map step, then validation: what the sink will receive.

@@ -32,7 +32,7 @@ mod faults;
 pub mod seed;
 
 use std::any::{Any, TypeId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -149,14 +149,14 @@ type Change = (DateTime<Utc>, u64);
 
 /// One entity's rows plus the change order.
 struct Table<E> {
-    rows: HashMap<EntityKey, Row<E>>,
+    rows: foldhash::HashMap<EntityKey, Row<E>>,
     changes: BTreeMap<Change, EntityKey>,
 }
 
 impl<E> Default for Table<E> {
     fn default() -> Self {
         Table {
-            rows: HashMap::new(),
+            rows: foldhash::HashMap::default(),
             changes: BTreeMap::new(),
         }
     }
@@ -164,11 +164,17 @@ impl<E> Default for Table<E> {
 
 /// The cursor right after `change`.
 fn change_cursor(change: Change) -> TimeIdCursor {
-    TimeIdCursor::new(change.0, format!("{:020}", change.1))
+    let mut seq = String::with_capacity(20);
+    let (high, low) = (change.1 / 1_000_000_000, change.1 % 1_000_000_000);
+    let (top, mid) = (high / 1_000_000_000, high % 1_000_000_000);
+    crate::connector::cursor::push_padded(&mut seq, top as u32, 2);
+    crate::connector::cursor::push_padded(&mut seq, mid as u32, 9);
+    crate::connector::cursor::push_padded(&mut seq, low as u32, 9);
+    TimeIdCursor::new(change.0, seq)
 }
 
 struct State {
-    tables: HashMap<TypeId, Box<dyn Any + Send>>,
+    tables: foldhash::HashMap<TypeId, Box<dyn Any + Send>>,
     clock: DateTime<Utc>,
     tick: chrono::Duration,
     next_id: u64,
@@ -199,7 +205,7 @@ impl State {
             return (PutOutcome::Unchanged, row.external_id.clone());
         }
         let at = self.tick();
-        let fresh_id = format!("{system}-{:08}", self.next_id + 1);
+        let next_id = self.next_id + 1;
         let table = self.table::<E>();
         match table.rows.get_mut(&key) {
             Some(row) => {
@@ -211,6 +217,7 @@ impl State {
                 (PutOutcome::Updated, id)
             }
             None => {
+                let fresh_id = format!("{system}-{next_id:08}");
                 table.changes.insert(at, key.clone());
                 table.rows.insert(
                     key,
@@ -220,7 +227,7 @@ impl State {
                         change: at,
                     },
                 );
-                self.next_id += 1;
+                self.next_id = next_id;
                 (PutOutcome::Created, fresh_id)
             }
         }
@@ -411,7 +418,7 @@ impl MemorySystem {
     pub fn new(system: SystemId, options: MemoryOptions) -> Self {
         let tick = chrono::Duration::from_std(options.tick).unwrap_or(chrono::Duration::zero());
         let state = State {
-            tables: HashMap::new(),
+            tables: foldhash::HashMap::default(),
             clock: options.clock_start,
             tick,
             next_id: 0,
