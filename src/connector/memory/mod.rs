@@ -32,6 +32,7 @@ mod faults;
 pub mod seed;
 
 use std::any::{Any, TypeId};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -197,13 +198,20 @@ impl State {
         (now, self.last_seq)
     }
 
-    fn put<E: Entity>(&mut self, system: &SystemId, entity: E) -> (PutOutcome, String) {
-        let key = entity.key();
+    /// Writes `entity` under `key` (its key); a borrowed entity is copied
+    /// only when it changes something.
+    fn put<E: Entity>(
+        &mut self,
+        system: &SystemId,
+        key: EntityKey,
+        entity: Cow<'_, E>,
+    ) -> (PutOutcome, String) {
         if let Some(row) = self.table::<E>().rows.get(&key)
-            && row.entity == entity
+            && row.entity == *entity
         {
             return (PutOutcome::Unchanged, row.external_id.clone());
         }
+        let entity = entity.into_owned();
         let at = self.tick();
         let next_id = self.next_id + 1;
         let table = self.table::<E>();
@@ -382,7 +390,7 @@ impl Inner {
             return WriteOutcome::new(key, WriteResult::rejected(err));
         }
         Counters::add(&self.faults.counters.records_written, 1);
-        let (outcome, external_id) = state.put(&self.system, entity.clone());
+        let (outcome, external_id) = state.put(&self.system, key.clone(), Cow::Borrowed(entity));
         let result = match outcome {
             PutOutcome::Created => {
                 Counters::add(&self.faults.counters.records_created, 1);
@@ -442,14 +450,18 @@ impl MemorySystem {
     /// Writes `entity` directly (no validation, no faults), as a person or
     /// another process changing the system would.
     pub fn put<E: Entity>(&self, entity: E) -> PutOutcome {
-        self.inner.state().put(&self.inner.system, entity).0
+        let key = entity.key();
+        self.inner
+            .state()
+            .put(&self.inner.system, key, Cow::<E>::Owned(entity))
+            .0
     }
 
     /// Writes every entity directly.
     pub fn put_all<E: Entity>(&self, entities: impl IntoIterator<Item = E>) {
         let mut state = self.inner.state();
         for e in entities {
-            state.put(&self.inner.system, e);
+            state.put(&self.inner.system, e.key(), Cow::<E>::Owned(e));
         }
     }
 
