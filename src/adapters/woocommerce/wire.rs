@@ -678,12 +678,15 @@ pub fn to_order(o: &WcOrder, ctx: &WireContext) -> Result<Order> {
         let sku = Sku::new(sku_text).map_err(|e| e.with_field(field("sku")))?;
         let subtotal = m(&li.subtotal, &field("subtotal"))?;
         let total = m(&li.total, &field("total"))?;
-        let exact = subtotal.amount() / Decimal::from(quantity);
-        let unit = Money::new(exact, currency);
-        let unit = if unit.checked_mul(Decimal::from(quantity)).ok() == Some(subtotal) {
-            unit
+        // Exact when a short decimal times the quantity gives the subtotal back
+        // (28-digit quotients like 3.333… would round back to 10.00 on multiplying).
+        let short = (subtotal.amount() / Decimal::from(quantity)).round_dp(20);
+        let unit = if short * Decimal::from(quantity) != subtotal.amount() {
+            Money::new(short, currency).round(crate::model::RoundingMode::HalfEven)
+        } else if short.normalize().scale() > currency.minor_units() {
+            Money::new(short.normalize(), currency)
         } else {
-            unit.round(crate::model::RoundingMode::HalfEven)
+            Money::new(short, currency).round(crate::model::RoundingMode::HalfEven)
         };
         let mut line = OrderLine::new(li.id.to_string(), sku, quantity, unit);
         line.title = li.name.clone();
