@@ -26,9 +26,17 @@
 //! the whole window, keeps each id once (its latest version), sorts by
 //! `(date_modified_gmt, id)` and yields only records after the
 //! [`TimeIdCursor`]. Records sharing a timestamp are therefore neither
-//! skipped nor repeated on resume. The customers endpoint has no
+//! skipped nor repeated on resume. A record changed within `settle` (five
+//! seconds) of the server's `Date` is left for the next read: a change made
+//! later in that same second would otherwise sort before the cursor and be
+//! skipped. The customers endpoint has no
 //! `modified_after`, so a customer read lists every customer and applies the
 //! same cursor filter. Reads buffer their window in memory.
+//!
+//! **Unpriced items.** A product or variation without a regular price cannot
+//! be sold, so it is not a canonical [`Variant`] yet: variant and product
+//! reads leave it out (logged at debug level); its stock level, when
+//! tracked, is still read.
 //!
 //! **Stock and price writes.** WooCommerce keeps one stock figure and one
 //! price per product or variation; the adapter does not create catalogue
@@ -58,7 +66,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
-use reqwest::header::{HeaderMap, LINK};
+use reqwest::header::{DATE, HeaderMap, LINK};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -104,13 +112,17 @@ pub struct WooConfig {
     pub per_page: u32,
     /// How far before the cursor an incremental read starts.
     pub lookback: Duration,
+    /// Records changed this close to the server's clock (`Date` header) are
+    /// left for the next read, so a later change stamped with the same
+    /// second is never behind the cursor.
+    pub settle: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
 }
 
 impl WooConfig {
-    /// A configuration with 100 records a page, a five-minute lookback and a
-    /// 30-second timeout.
+    /// A configuration with 100 records a page, a five-minute lookback, a
+    /// five-second settle time and a 30-second timeout.
     pub fn new(
         base_url: impl Into<String>,
         consumer_key: impl Into<String>,
@@ -128,6 +140,7 @@ impl WooConfig {
             location,
             per_page: MAX_PER_PAGE,
             lookback: Duration::from_secs(300),
+            settle: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
         }
     }
@@ -141,6 +154,12 @@ impl WooConfig {
     /// Sets the lookback of incremental reads.
     pub fn with_lookback(mut self, lookback: Duration) -> Self {
         self.lookback = lookback;
+        self
+    }
+
+    /// Sets the settle time of reads.
+    pub fn with_settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
         self
     }
 
@@ -166,6 +185,8 @@ struct Inner {
     ctx: WireContext,
     /// Parent product id → slug, learnt by catalogue reads, for webhooks of variations.
     slugs: Arc<RwLock<HashMap<u64, String>>>,
+    /// The earliest server `Date` this read was answered at (one per read).
+    server_time: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl WooCommerce {
@@ -202,6 +223,7 @@ impl WooCommerce {
                 http,
                 ctx,
                 slugs: Arc::new(RwLock::new(HashMap::new())),
+                server_time: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -224,6 +246,32 @@ struct PageAnswer {
 }
 
 impl Inner {
+    /// A copy for one read, with its own server clock.
+    fn for_read(&self) -> Inner {
+        Inner {
+            config: self.config.clone(),
+            api: self.api.clone(),
+            http: self.http.clone(),
+            ctx: self.ctx.clone(),
+            slugs: self.slugs.clone(),
+            server_time: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Records the answer's `Date`, keeping the earliest.
+    fn note_server_time(&self, headers: &HeaderMap) {
+        let Some(at) = headers
+            .get(DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| DateTime::parse_from_rfc2822(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+        else {
+            return;
+        };
+        let mut seen = self.server_time.lock().unwrap_or_else(|p| p.into_inner());
+        *seen = Some(seen.map_or(at, |s| s.min(at)));
+    }
+
     /// Sends one request; a non-success answer becomes the shared HTTP error
     /// with WooCommerce's `code: message` quoted.
     async fn call(
@@ -252,6 +300,7 @@ impl Inner {
             .map_err(|e| web::transport_error(&what, e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
+        self.note_server_time(&headers);
         let bytes = resp
             .bytes()
             .await
@@ -382,12 +431,23 @@ impl Inner {
                     .all(&path, &self.window(None), wire::parse_products)
                     .await?;
             }
+            // A product's variants in a stable order: by variation id.
+            variations.sort_by_key(|v| v.id);
             if parent_changed || !variations.is_empty() {
                 out.push((parent, variations));
             }
         }
         Ok(out)
     }
+}
+
+/// Whether `item` is a variant yet; logs the ones skipped.
+fn priced(item: &WcProduct) -> bool {
+    let yes = item.is_priced();
+    if !yes {
+        tracing::debug!(id = item.id, sku = %item.sku, "WooCommerce item without a regular price is not a variant yet");
+    }
+    yes
 }
 
 fn has_next_link(value: &str) -> bool {
@@ -440,7 +500,22 @@ where
 {
     stream::once(async move {
         let since = decode(since.as_ref())?;
+        let inner = inner.for_read();
         let loaded = load(&inner, since.as_ref()).await?;
+        // Changes in the last `settle` before the server's clock may still
+        // be joined by others stamped with the same second (or committed
+        // late): leave them for the next read, so the cursor never passes a
+        // second that can still change.
+        let settle =
+            chrono::Duration::from_std(inner.config.settle).unwrap_or(chrono::Duration::MAX);
+        let horizon = (*inner.server_time.lock().unwrap_or_else(|p| p.into_inner())).map(|t| {
+            t.checked_sub_signed(settle)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        });
+        let loaded: Vec<_> = match horizon {
+            Some(h) => loaded.into_iter().filter(|(c, _, _)| c.at < h).collect(),
+            None => loaded,
+        };
         let keyed: Vec<(TimeIdCursor, (String, E))> =
             loaded.into_iter().map(|(c, id, e)| (c, (id, e))).collect();
         let system = inner.config.system.as_str().to_string();
@@ -491,11 +566,11 @@ impl Source<Variant> for WooCommerce {
                 for (p, variations) in inner.catalogue(since, false).await? {
                     if p.is_variable() {
                         let handle = p.handle();
-                        for v in &variations {
+                        for v in variations.iter().filter(|v| priced(v)) {
                             let variant = wire::to_variant(v, Some(&p), &handle, &inner.ctx)?;
                             out.push((v.cursor()?, v.id.to_string(), variant));
                         }
-                    } else if p.kind.as_deref() != Some("grouped") {
+                    } else if p.kind.as_deref() != Some("grouped") && priced(&p) {
                         let variant = wire::to_variant(&p, None, &p.handle(), &inner.ctx)?;
                         out.push((p.cursor()?, p.id.to_string(), variant));
                     }

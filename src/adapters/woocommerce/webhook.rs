@@ -7,9 +7,9 @@
 //! | topic | queued as |
 //! |---|---|
 //! | `order.created`, `order.updated`, `order.restored` | [`Order`] |
-//! | `product.created`, `product.updated`, `product.restored` (simple products and variations) | [`Variant`], plus [`InventoryLevel`] when the item tracks stock |
+//! | `product.created`, `product.updated`, `product.restored` | [`Variant`] for a priced simple product or variation, [`InventoryLevel`] when the item tracks stock |
 //! | `customer.created`, `customer.updated` | [`Customer`] |
-//! | `*.deleted`, a variable product itself, the creation ping, other topics | acknowledged, [`WooIntake::Ignored`] with the reason |
+//! | `*.deleted`, a product that is neither (a variable parent), the creation ping, other topics | acknowledged, [`WooIntake::Ignored`] with the reason |
 //!
 //! A variable product's own webhook is ignored: its variations arrive as
 //! webhooks of their own. A variation's product handle is its parent's slug,
@@ -120,14 +120,15 @@ fn parent_handle(item: &wire::WcProduct, slugs: &Slugs) -> String {
 }
 
 /// The variant a product webhook body describes; `Ok(None)` for a variable
-/// product (its variations come as their own webhooks) or a grouped one.
+/// product (its variations come as their own webhooks), a grouped one, or
+/// an item without a regular price (not a variant yet).
 pub fn variant_record(
     body: &[u8],
     ctx: &WireContext,
     slugs: &Slugs,
 ) -> Result<Option<Record<Variant>>> {
     let p = wire::parse_product(body)?;
-    if p.is_variable() || p.kind.as_deref() == Some("grouped") {
+    if p.is_variable() || p.kind.as_deref() == Some("grouped") || !p.is_priced() {
         return Ok(None);
     }
     let cursor = p.cursor()?;
@@ -261,18 +262,22 @@ impl WooWebhooks {
             "order" => Ok(self.orders.receive(delivery).await?.into()),
             "customer" => Ok(self.customers.receive(delivery).await?.into()),
             "product" => {
-                let variant = variant_record(d.body, &self.ctx, &self.slugs)
-                    .map_err(|e| e.with_external_id(d.delivery_id.to_string()))?;
-                if variant.is_none() {
+                let tag = |e: Error| e.with_external_id(d.delivery_id.to_string());
+                let variant = variant_record(d.body, &self.ctx, &self.slugs).map_err(tag)?;
+                let level = level_record(d.body, &self.ctx).map_err(tag)?;
+                if variant.is_none() && level.is_none() {
                     return Ok(WooIntake::Ignored(format!(
-                        "{topic}: a variable or grouped product; its variations arrive on their own"
+                        "{topic}: neither a variant (variable, grouped or unpriced) nor tracked stock"
                     )));
                 }
-                let first: WooIntake = self.variants.receive(delivery).await?.into();
-                if level_record(d.body, &self.ctx)?.is_some() {
-                    self.levels.receive(delivery).await?;
+                let mut outcome = WooIntake::Duplicate;
+                if variant.is_some() && self.variants.receive(delivery).await? == Intake::Queued {
+                    outcome = WooIntake::Queued;
                 }
-                Ok(first)
+                if level.is_some() && self.levels.receive(delivery).await? == Intake::Queued {
+                    outcome = WooIntake::Queued;
+                }
+                Ok(outcome)
             }
             _ => Ok(WooIntake::Ignored(format!("topic {topic:?} is not synced"))),
         }

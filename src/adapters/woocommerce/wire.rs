@@ -171,6 +171,13 @@ impl WcProduct {
         }
     }
 
+    /// Whether it has a regular price. WooCommerce cannot sell an item
+    /// without one, so it is not a canonical variant yet: reads skip it
+    /// (with a debug log) and a price write creates it.
+    pub fn is_priced(&self) -> bool {
+        !self.regular_price.trim().is_empty()
+    }
+
     /// When it last changed (falls back to creation).
     pub fn modified(&self) -> Result<DateTime<Utc>> {
         let text = self
@@ -282,7 +289,7 @@ fn prices(item: &WcProduct, currency: Currency) -> Result<(Money, Option<Money>)
 }
 
 /// The canonical product: a simple product has one variant, a variable one
-/// has its `variations`.
+/// has its `variations`; items without a regular price are not variants yet.
 pub fn to_product(
     item: &WcProduct,
     variations: &[WcProduct],
@@ -309,9 +316,10 @@ pub fn to_product(
     p.variants = if item.is_variable() {
         variations
             .iter()
+            .filter(|v| v.is_priced())
             .map(|v| to_variant(v, Some(item), &handle, ctx))
             .collect::<Result<_>>()?
-    } else if item.kind.as_deref() == Some("grouped") {
+    } else if item.kind.as_deref() == Some("grouped") || !item.is_priced() {
         Vec::new()
     } else {
         vec![to_variant(item, None, &handle, ctx)?]
