@@ -345,3 +345,102 @@ async fn a_signed_body_that_is_not_an_order_is_invalid_data_naming_the_field() {
     assert_eq!(err.kind(), &ErrorKind::InvalidData);
     assert_eq!(hooks.orders().queued(), 0);
 }
+
+/// The fuzz targets' promise, on a budget CI can run: truncated, corrupted
+/// and extreme payloads give errors, never panics.
+#[test]
+fn parsers_never_panic_on_mutated_payloads() {
+    use seamwork::adapters::woocommerce::WireContext;
+    use seamwork::adapters::woocommerce::webhook::{
+        customer_record, level_record, order_record, variant_record,
+    };
+    let ctx = WireContext {
+        system: SystemId::new("woo").unwrap(),
+        currency: Currency::USD,
+        location: LocationId::new("WEB").unwrap(),
+    };
+    let slugs = Arc::new(std::sync::RwLock::new(std::collections::HashMap::new()));
+    let run = |body: &[u8]| {
+        let _ = order_record(body, &ctx);
+        let _ = customer_record(body, &ctx);
+        let _ = variant_record(body, &ctx, &slugs);
+        let _ = level_record(body, &ctx);
+    };
+    let extremes = [
+        "\"79228162514264337593543950335\"",
+        "\"-79228162514264337593543950335\"",
+        "\"1e400\"",
+        "\"0.0000000000000000000000000001\"",
+        "\"NaN\"",
+        "null",
+        "-1",
+        "4294967296",
+        "1.7976931348623157e308",
+        "\"\"",
+    ];
+    for name in [
+        "order.json",
+        "customer.json",
+        "product_simple.json",
+        "variation.json",
+    ] {
+        let body = fixture(name);
+        for cut in (0..body.len()).step_by(7) {
+            run(&body[..cut]);
+            let mut flipped = body.clone();
+            flipped[cut] = b"0\"{}[],:-9.e"[cut % 12];
+            run(&flipped);
+        }
+        // Every scalar value replaced, one at a time, by each extreme.
+        let text = String::from_utf8(body).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut paths = Vec::new();
+        collect_scalars(&value, &mut Vec::new(), &mut paths);
+        for path in &paths {
+            for extreme in extremes {
+                let mut v = value.clone();
+                let mut slot = &mut v;
+                for key in path {
+                    slot = match key {
+                        Key::Field(f) => &mut slot[f.as_str()],
+                        Key::Index(i) => &mut slot[*i],
+                    };
+                }
+                *slot = serde_json::from_str(extreme).unwrap_or(serde_json::Value::Null);
+                run(&serde_json::to_vec(&v).unwrap());
+            }
+        }
+    }
+}
+
+enum Key {
+    Field(String),
+    Index(usize),
+}
+
+fn collect_scalars(v: &serde_json::Value, at: &mut Vec<Key>, out: &mut Vec<Vec<Key>>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, child) in m {
+                at.push(Key::Field(k.clone()));
+                collect_scalars(child, at, out);
+                at.pop();
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                at.push(Key::Index(i));
+                collect_scalars(child, at, out);
+                at.pop();
+            }
+        }
+        _ => out.push(
+            at.iter()
+                .map(|k| match k {
+                    Key::Field(f) => Key::Field(f.clone()),
+                    Key::Index(i) => Key::Index(*i),
+                })
+                .collect(),
+        ),
+    }
+}

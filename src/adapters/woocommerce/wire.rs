@@ -689,7 +689,7 @@ pub fn to_order(o: &WcOrder, ctx: &WireContext) -> Result<Order> {
         // Exact when a short decimal times the quantity gives the subtotal back
         // (28-digit quotients like 3.333… would round back to 10.00 on multiplying).
         let short = (subtotal.amount() / Decimal::from(quantity)).round_dp(20);
-        let unit = if short * Decimal::from(quantity) != subtotal.amount() {
+        let unit = if short.checked_mul(Decimal::from(quantity)) != Some(subtotal.amount()) {
             Money::new(short, currency).round(crate::model::RoundingMode::HalfEven)
         } else if short.normalize().scale() > currency.minor_units() {
             Money::new(short.normalize(), currency)
@@ -776,10 +776,9 @@ pub fn to_order(o: &WcOrder, ctx: &WireContext) -> Result<Order> {
             m(text, field)
         }
     };
-    let refunded = order
-        .refunds
-        .iter()
-        .fold(Decimal::ZERO, |sum, r| sum + r.amount.amount());
+    let refunded = Money::sum(currency, order.refunds.iter().map(|r| &r.amount))
+        .map_err(|e| Error::invalid_data(format!("{what}: refunds: {e}")))?
+        .amount();
     let paid = o
         .date_paid_gmt
         .as_deref()
