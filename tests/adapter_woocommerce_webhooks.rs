@@ -444,3 +444,41 @@ fn collect_scalars(v: &serde_json::Value, at: &mut Vec<Key>, out: &mut Vec<Vec<K
         ),
     }
 }
+
+#[tokio::test]
+async fn an_unpriced_product_that_tracks_stock_queues_only_its_stock() {
+    let hooks = hooks();
+    let mut v: serde_json::Value = serde_json::from_slice(&fixture("product_simple.json")).unwrap();
+    v["regular_price"] = serde_json::json!("");
+    v["sale_price"] = serde_json::json!("");
+    v["stock_quantity"] = serde_json::json!(-2);
+    v["backorders"] = serde_json::json!("notify");
+    let body = serde_json::to_vec(&v).unwrap();
+    let got = hooks
+        .receive(WooDelivery::new(
+            "product.updated",
+            "s-1",
+            &sign(&body),
+            &body,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(got, WooIntake::Queued);
+    assert_eq!(hooks.variants().queued(), 0);
+    let level = hooks.levels().drain(1).pop().unwrap().entity;
+    assert_eq!(
+        (level.on_hand, level.committed, level.available),
+        (0, 2, -2)
+    );
+    assert!(level.oversell_allowed);
+    let again = hooks
+        .receive(WooDelivery::new(
+            "product.updated",
+            "s-1",
+            &sign(&body),
+            &body,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(again, WooIntake::Duplicate);
+}

@@ -29,9 +29,12 @@
 //! skipped nor repeated on resume. A record changed within `settle` (five
 //! seconds) of the server's `Date` is left for the next read: a change made
 //! later in that same second would otherwise sort before the cursor and be
-//! skipped. The customers endpoint has no
-//! `modified_after`, so a customer read lists every customer and applies the
-//! same cursor filter. Reads buffer their window in memory.
+//! skipped (without a `Date` header nothing is held back). The customers
+//! endpoint has no `modified_after`, so a customer read lists every customer
+//! and applies the same cursor filter. Reads buffer their window in memory.
+//! Variations have no store-wide listing, so an incremental variant, product
+//! or stock read also lists the variable products and asks each for its
+//! variations changed in the window (one request per variable product).
 //!
 //! **Unpriced items.** A product or variation without a regular price cannot
 //! be sold, so it is not a canonical [`Variant`] yet: variant and product
@@ -54,7 +57,10 @@
 //! true` (WooCommerce's count is what can still be sold) and `backorders` =
 //! `yes`/`no` when the oversell rule changes; prices as `regular_price` =
 //! `compare_at_price` and `sale_price` = `price` when a compare-at price is
-//! set, else `regular_price` = `price` and no sale price.
+//! set, else `regular_price` = `price` and no sale price. The variant sink
+//! writes prices only: title, options, status and the rest stay as the
+//! store has them. A batch holds at most [`MAX_BATCH`] records; updates are
+//! absolute values, so retrying a failed call is safe.
 
 pub mod webhook;
 pub mod wire;
@@ -546,13 +552,14 @@ impl Connector for WooCommerce {
     fn capability(&self, kind: EntityKind) -> Capability {
         let read = Capability::new()
             .with_incremental(true)
-            .with_webhooks(true)
             .with_max_page(Some(self.inner.config.per_page as usize));
         match kind {
             EntityKind::InventoryLevel | EntityKind::Variant => {
-                read.with_max_batch(Some(MAX_BATCH))
+                read.with_webhooks(true).with_max_batch(Some(MAX_BATCH))
             }
-            EntityKind::Product | EntityKind::Order | EntityKind::Customer => read,
+            EntityKind::Order | EntityKind::Customer => read.with_webhooks(true),
+            // Whole products are not built from webhooks (see `webhook`).
+            EntityKind::Product => read,
             _ => Capability::new(),
         }
     }
