@@ -710,6 +710,20 @@ async fn pages_are_followed_by_link_alone_and_by_full_pages_without_headers() {
             .unwrap();
         assert_eq!(got.len(), 15, "link_only {link_only}, no headers {none}");
     }
+    // Without headers, a last page that is full makes the adapter ask one
+    // page too far; WordPress's "invalid page number" answer ends the read.
+    let mut shop = catalogue_shop();
+    shop.faults.no_paging_headers = true;
+    let (server, _shop) = serve(shop).await;
+    let got: Vec<_> = Source::<Variant>::read(&adapter(&server, SECRET, 11), None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.len(),
+        15,
+        "11 products on one full page, then page 2 refused"
+    );
 }
 
 // ------------------------------------------------------------------ errors
