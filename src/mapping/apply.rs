@@ -359,7 +359,7 @@ impl Run<'_> {
     ) -> Result<Val<'x>, String> {
         Ok(match &f.source {
             SourceKind::Path(p) => p.get(record, root).map_or(Val::Null, Val::from_json),
-            SourceKind::Const(v) => v.clone(),
+            SourceKind::Const(v) => v.borrowed(),
             SourceKind::Now => Val::Time(self.opts.now),
             SourceKind::Expr(e) => e.eval(record, root)?,
         })

@@ -350,7 +350,7 @@ impl Transform {
     /// for `default`; the caller decides whether missing is an error.
     pub fn apply<'a>(&'a self, v: Val<'a>, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
         if let Transform::Default(d) = self {
-            return Ok(if v.is_blank() { d.clone() } else { v });
+            return Ok(if v.is_blank() { d.borrowed() } else { v });
         }
         // Blank text is a missing value (an empty CSV cell, an empty SQL
         // string): it passes through every transform untouched, and the

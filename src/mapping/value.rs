@@ -91,6 +91,22 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// The same value borrowing what this one holds (a constant of the spec
+    /// used for a record without copying its text).
+    pub fn borrowed(&self) -> Val<'_> {
+        match self {
+            Val::Null => Val::Null,
+            Val::Bool(b) => Val::Bool(*b),
+            Val::Int(i) => Val::Int(*i),
+            Val::Dec(d) => Val::Dec(*d),
+            Val::Text(s) => Val::Text(Cow::Borrowed(s)),
+            Val::Time(t) => Val::Time(*t),
+            Val::List(items) => Val::List(items.iter().map(Val::borrowed).collect()),
+            Val::Json(v) => Val::Json(Cow::Borrowed(v)),
+            Val::Inexact(n) => Val::Inexact(n.clone()),
+        }
+    }
+
     /// True for null and for text that is empty after trimming: both mean "no value".
     #[inline]
     pub fn is_blank(&self) -> bool {
