@@ -1,5 +1,6 @@
 //! Applying a spec: outside record → canonical entity, and back.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -229,6 +230,37 @@ impl<E: Mappable> MappingSpec<E> {
         }
     }
 
+    /// The entity from the mapped tree through serde: for entities without a
+    /// typed builder, and for every shape a builder does not take.
+    fn deserialize(&self, out: &Node<'_>, record: Option<usize>) -> Result<E, MappingError> {
+        E::deserialize(NodeDe(out)).map_err(|e| {
+            self.error(
+                record,
+                vec![FieldFailure {
+                    target: E::KIND.name().to_string(),
+                    source: None,
+                    value: None,
+                    message: format!("the mapped fields do not make a {}: {e}", E::KIND.name()),
+                }],
+            )
+        })
+    }
+
+    /// The mapped tree of one record, before it becomes an entity (for tests).
+    #[cfg(test)]
+    pub(crate) fn mapped_tree<'s>(&'s self, input: &'s Value) -> Node<'s> {
+        let opts = ApplyOptions::default();
+        let mut run = Run {
+            opts: &opts,
+            system: &self.system,
+            failures: Vec::new(),
+        };
+        let mut out = Node::for_group(&self.root);
+        run.group(&self.root, input, input, &mut out, &mut String::new());
+        assert!(run.failures.is_empty(), "{:?}", run.failures);
+        out
+    }
+
     fn apply_one(
         &self,
         input: &Value,
@@ -240,22 +272,15 @@ impl<E: Mappable> MappingSpec<E> {
             system: &self.system,
             failures: Vec::new(),
         };
-        let mut out = Node::object();
+        let mut out = Node::for_group(&self.root);
         run.group(&self.root, input, input, &mut out, &mut String::new());
         if !run.failures.is_empty() {
             return Err(self.error(record, run.failures));
         }
-        let entity = E::deserialize(NodeDe(&out)).map_err(|e| {
-            self.error(
-                record,
-                vec![FieldFailure {
-                    target: E::KIND.name().to_string(),
-                    source: None,
-                    value: None,
-                    message: format!("the mapped fields do not make a {}: {e}", E::KIND.name()),
-                }],
-            )
-        })?;
+        let entity = match super::build::build::<E>(&out) {
+            Some(entity) => entity,
+            None => self.deserialize(&out, record)?,
+        };
         if let Err(v) = entity.validate() {
             let failures = v
                 .violations
@@ -334,7 +359,7 @@ impl Run<'_> {
     ) -> Result<Val<'x>, String> {
         Ok(match &f.source {
             SourceKind::Path(p) => p.get(record, root).map_or(Val::Null, Val::from_json),
-            SourceKind::Const(v) => v.clone(),
+            SourceKind::Const(v) => v.borrowed(),
             SourceKind::Now => Val::Time(self.opts.now),
             SourceKind::Expr(e) => e.eval(record, root)?,
         })
@@ -354,10 +379,17 @@ impl Run<'_> {
             system: self.system,
             xrefs: self.opts.xrefs,
         };
+        let mut found = [None; COLUMNS];
+        let columns = read_columns(&g.columns, record, &mut found);
         for f in &g.fields {
-            let mapped = self
-                .raw(f, record, root)
-                .and_then(|raw| f.transforms.iter().try_fold(raw, |v, t| t.apply(v, &ctx)));
+            // A key the pass did not find is looked up: the pass only ever
+            // finds a key's own value, so the result never depends on it.
+            let raw = match (columns, f.column.and_then(|i| found[i])) {
+                (true, Some(v)) => Ok(Val::from_json(v)),
+                _ => self.raw(f, record, root),
+            };
+            let mapped =
+                raw.and_then(|raw| f.transforms.iter().try_fold(raw, |v, t| t.apply(v, &ctx)));
             let v = match mapped {
                 Ok(v) => v,
                 Err(msg) => {
@@ -422,7 +454,7 @@ impl Run<'_> {
             // One prefix buffer for the whole record: no allocation per element.
             let outer = prefix.len();
             for (i, item) in items.iter().enumerate() {
-                let mut elem = Node::object();
+                let mut elem = Node::for_group(&l.group);
                 use std::fmt::Write as _;
                 let _ = write!(prefix, "{}[{i}].", l.target);
                 self.group(&l.group, item, root, &mut elem, prefix);
@@ -531,6 +563,52 @@ impl Run<'_> {
     }
 }
 
+/// Most top-level keys a group reads in one pass (more are looked up one by one).
+const COLUMNS: usize = 32;
+
+/// Reads the values of `columns` (sorted, unique) from `record` in one pass
+/// over its keys, which are kept sorted too: far fewer key comparisons than
+/// a lookup per field. `found[i]` gets the value of `columns[i]` when the
+/// pass meets it; a column left `None` is looked up by the caller, so even a
+/// map iterated out of order gives the right values. False (nothing read)
+/// when the pass would not pay: too many columns, a record that is not an
+/// object, or one with many more keys than are read.
+fn read_columns<'v>(
+    columns: &[String],
+    record: &'v Value,
+    found: &mut [Option<&'v Value>],
+) -> bool {
+    if columns.is_empty() || columns.len() > found.len() {
+        return false;
+    }
+    let Value::Object(m) = record else {
+        return false;
+    };
+    if m.len() > 4 * columns.len() + 8 {
+        return false;
+    }
+    let mut want = columns.iter().enumerate().peekable();
+    for (key, value) in m {
+        while let Some((i, w)) = want.peek() {
+            match w.as_str().cmp(key.as_str()) {
+                std::cmp::Ordering::Less => {
+                    want.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    found[*i] = Some(value);
+                    want.next();
+                    break;
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        if want.peek().is_none() {
+            break;
+        }
+    }
+    true
+}
+
 /// A canonical JSON value read with the type of its target field.
 fn typed(v: &Value, ty: FieldType) -> Val<'_> {
     match (ty, v) {
@@ -570,9 +648,15 @@ fn finish<'s>(v: Val<'s>, ty: FieldType) -> Result<Node<'s>, String> {
             node => Ok(node),
         },
         FieldType::Sku => match v {
-            Val::Text(ref s) => crate::model::Sku::new(s)
-                .map(|sku| Node::Leaf(Val::Text(sku.as_str().to_string().into())))
-                .map_err(|e| e.message().to_string()),
+            // A valid SKU is its text trimmed: keep borrowing it.
+            Val::Text(s) => match crate::model::Sku::new(&s) {
+                Ok(_) => leaf(Val::Text(match s {
+                    Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+                    Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
+                    Cow::Owned(o) => Cow::Owned(o.trim().to_string()),
+                })),
+                Err(e) => Err(e.message().to_string()),
+            },
             other => finish(other, FieldType::Text).and_then(|n| match n {
                 Node::Leaf(v) => finish(v, FieldType::Sku),
                 n => Ok(n),
@@ -647,5 +731,30 @@ fn finish<'s>(v: Val<'s>, ty: FieldType) -> Result<Node<'s>, String> {
             Val::Text(_) => Ok(Node::Array(vec![Node::Leaf(v)])),
             other => Err(wrong(&other)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn one_pass_reads_what_lookups_read() {
+        let columns: Vec<String> = ["A", "B b", "C", "Z"].map(String::from).to_vec();
+        let record = json!({"0": 1, "A": "a", "B b": null, "Ä": 2, "Y": [1], "Z": {"x": 1}});
+        let mut found = [None; COLUMNS];
+        assert!(read_columns(&columns, &record, &mut found));
+        for (i, c) in columns.iter().enumerate() {
+            assert_eq!(found[i], record.get(c), "{c}");
+        }
+        // Not worth a pass (or nothing to pass over): the caller looks each up.
+        let wide = Value::Object((0..100).map(|i| (format!("k{i}"), json!(i))).collect());
+        let list = json!(["A"]);
+        let mut unused = [None; COLUMNS];
+        assert!(!read_columns(&columns, &wide, &mut unused));
+        assert!(!read_columns(&columns, &list, &mut unused));
+        assert!(!read_columns(&[], &record, &mut unused));
     }
 }

@@ -46,6 +46,7 @@
 //! - [`testing`]: golden tests for your own specs.
 
 mod apply;
+mod build;
 pub mod drift;
 mod expr;
 mod out;

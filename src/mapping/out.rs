@@ -11,6 +11,7 @@ use serde::de::{
     self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
 
+use super::spec::Group;
 use super::value::Val;
 
 /// A mapped record: objects keyed by target names, arrays, typed leaves.
@@ -26,6 +27,12 @@ pub(crate) enum Node<'s> {
 impl<'s> Node<'s> {
     pub fn object() -> Self {
         Node::Object(Vec::new())
+    }
+
+    /// An empty object with room for every field and list of `g` (an upper
+    /// bound: dotted targets share their parent), so filling it never regrows.
+    pub fn for_group(g: &Group) -> Self {
+        Node::Object(Vec::with_capacity(g.fields.len() + g.lists.len()))
     }
 
     /// The node at a dotted path (`shipping_address`, `price.amount`).

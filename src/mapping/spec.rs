@@ -129,6 +129,8 @@ pub(crate) struct FieldMap {
     pub source: SourceKind,
     pub transforms: Vec<Transform>,
     pub required: bool,
+    /// Index of its source key in [`Group::columns`], when it reads one.
+    pub column: Option<usize>,
 }
 
 impl FieldMap {
@@ -156,6 +158,9 @@ pub(crate) struct Group {
     pub lists: Vec<ListMap>,
     /// All-or-nothing parts of the target (from the schema).
     pub parts: Vec<(&'static str, Vec<&'static str>)>,
+    /// The top-level record keys its fields read, sorted and unique: read in
+    /// one ordered pass over the record instead of a lookup per field.
+    pub columns: Vec<String>,
     /// What the group reads, for schema-drift profiling (built on first use).
     pub read_tree: std::sync::OnceLock<super::drift::ReadTree>,
 }
@@ -489,6 +494,7 @@ impl Checker<'_> {
                 }
             }
         }
+        index_columns(&mut group);
         group
     }
 
@@ -630,6 +636,7 @@ impl Checker<'_> {
             source: source?,
             transforms,
             required,
+            column: None,
         })
     }
 
@@ -692,6 +699,29 @@ impl Checker<'_> {
             },
         }
     }
+}
+
+/// Collects the top-level keys the group's fields read and points each field at its own.
+fn index_columns(group: &mut Group) {
+    let mut columns: Vec<String> = group
+        .fields
+        .iter()
+        .filter_map(|f| match &f.source {
+            SourceKind::Path(p) => p.column().map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    columns.sort_unstable();
+    columns.dedup();
+    for f in &mut group.fields {
+        f.column = match &f.source {
+            SourceKind::Path(p) => p
+                .column()
+                .and_then(|c| columns.binary_search_by(|k| k.as_str().cmp(c)).ok()),
+            _ => None,
+        };
+    }
+    group.columns = columns;
 }
 
 /// Whether a value of static type `ty` can fill a target of type `target`

@@ -350,7 +350,7 @@ impl Transform {
     /// for `default`; the caller decides whether missing is an error.
     pub fn apply<'a>(&'a self, v: Val<'a>, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
         if let Transform::Default(d) = self {
-            return Ok(if v.is_blank() { d.clone() } else { v });
+            return Ok(if v.is_blank() { d.borrowed() } else { v });
         }
         // Blank text is a missing value (an empty CSV cell, an empty SQL
         // string): it passes through every transform untouched, and the
@@ -377,7 +377,10 @@ impl Transform {
                 if unchanged && matches!(v, Val::Text(_)) {
                     return Ok(v);
                 }
+                // ASCII text (most codes and SKUs) changes case byte by byte.
                 Ok(Val::Text(Cow::Owned(match c {
+                    Case::Upper if t.is_ascii() => t.to_ascii_uppercase(),
+                    Case::Lower if t.is_ascii() => t.to_ascii_lowercase(),
                     Case::Upper => t.to_uppercase(),
                     Case::Lower => t.to_lowercase(),
                     Case::Title => title_case(&t),
@@ -416,14 +419,25 @@ impl Transform {
                     Val::Text(parts.join(sep).into())
                 })
             }
-            Transform::Split(sep) => Ok(Val::List(
-                text(&v, "split")?
-                    .split(sep.as_str())
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| Val::Text(s.to_string().into()))
-                    .collect(),
-            )),
+            Transform::Split(sep) => {
+                let items = |t: &str| -> Vec<Val<'a>> {
+                    t.split(sep.as_str())
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Val::Text(s.to_string().into()))
+                        .collect()
+                };
+                Ok(Val::List(match v {
+                    // Items of borrowed text borrow from it too.
+                    Val::Text(Cow::Borrowed(t)) => t
+                        .split(sep.as_str())
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Val::Text(Cow::Borrowed(s)))
+                        .collect(),
+                    other => items(&text(&other, "split")?),
+                }))
+            }
             Transform::Regex(re, group) => {
                 let t = text(&v, "regex")?;
                 re.captures(&t)
@@ -626,35 +640,76 @@ fn parse_decimal(raw: &str, f: &DecimalFormat) -> Result<Decimal, String> {
         Some((i, fr)) => (i, Some(fr)),
         None => (body, None),
     };
-    let groups: Vec<&str> = match f.thousands {
-        Some(t) => int_part.split(t).collect(),
-        None => vec![int_part],
-    };
-    if groups.len() > 1
-        && (groups[0].is_empty() || groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3))
-    {
-        return bad("thousands separators must split the digits into groups of three");
+    // Thousands separators only between groups of three digits (checked
+    // without collecting the groups: this runs for every amount of every record).
+    if let Some(t) = f.thousands {
+        let mut groups = int_part.split(t);
+        let first = groups.next().unwrap_or("");
+        let mut more = false;
+        let mut all_three = true;
+        for g in groups {
+            more = true;
+            all_three &= g.len() == 3;
+        }
+        if more && (first.is_empty() || first.len() > 3 || !all_three) {
+            return bad("thousands separators must split the digits into groups of three");
+        }
     }
-    let digits: String = groups.concat();
+    // After that check the digits are empty only when the integer part is.
     let frac = frac_part.unwrap_or("");
-    if digits.is_empty() && frac.is_empty() {
+    if int_part.is_empty() && frac.is_empty() {
         return bad("no digits");
     }
-    if !digits.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    let digit_or_thousands = |c: char| c.is_ascii_digit() || Some(c) == f.thousands;
+    if !int_part.chars().all(digit_or_thousands) || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return bad("unexpected character");
     }
     if frac_part.is_some() && frac.is_empty() {
         return bad("nothing after the decimal separator");
     }
-    let text = if frac.is_empty() {
-        format!("{sign}{digits}")
-    } else {
-        format!(
-            "{sign}{}.{frac}",
-            if digits.is_empty() { "0" } else { &digits }
-        )
+    // `sign digits . frac` in plain ASCII, on the stack for any ordinary
+    // amount; longer text is built on the heap and read the same way.
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    let mut fits = true;
+    let mut push = |b: u8| {
+        if len < buf.len() {
+            buf[len] = b;
+            len += 1;
+        } else {
+            fits = false;
+        }
     };
-    Decimal::from_str(&text).or_else(|_| bad("too many digits"))
+    sign.bytes().for_each(&mut push);
+    if int_part.is_empty() {
+        push(b'0');
+    } else {
+        int_part
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .for_each(&mut push);
+    }
+    if !frac.is_empty() {
+        push(b'.');
+        frac.bytes().for_each(&mut push);
+    }
+    let parsed = if fits {
+        std::str::from_utf8(&buf[..len])
+            .map_err(|_| ())
+            .and_then(|text| Decimal::from_str(text).map_err(|_| ()))
+    } else {
+        let digits: String = int_part.chars().filter(char::is_ascii_digit).collect();
+        let text = if frac.is_empty() {
+            format!("{sign}{digits}")
+        } else {
+            format!(
+                "{sign}{}.{frac}",
+                if digits.is_empty() { "0" } else { &digits }
+            )
+        };
+        Decimal::from_str(&text).map_err(|_| ())
+    };
+    parsed.or_else(|()| bad("too many digits"))
 }
 
 fn integer(v: &Val<'_>) -> Result<i64, String> {

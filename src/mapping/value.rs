@@ -42,6 +42,7 @@ pub enum Val<'a> {
 impl<'a> Val<'a> {
     /// Reads a JSON value. Integers become `Int`; other numbers become `Dec`
     /// through their shortest text, never through float arithmetic.
+    #[inline]
     pub fn from_json(v: &'a Value) -> Val<'a> {
         match v {
             Value::Null => Val::Null,
@@ -90,11 +91,29 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// The same value borrowing what this one holds (a constant of the spec
+    /// used for a record without copying its text).
+    pub fn borrowed(&self) -> Val<'_> {
+        match self {
+            Val::Null => Val::Null,
+            Val::Bool(b) => Val::Bool(*b),
+            Val::Int(i) => Val::Int(*i),
+            Val::Dec(d) => Val::Dec(*d),
+            Val::Text(s) => Val::Text(Cow::Borrowed(s)),
+            Val::Time(t) => Val::Time(*t),
+            Val::List(items) => Val::List(items.iter().map(Val::borrowed).collect()),
+            Val::Json(v) => Val::Json(Cow::Borrowed(v)),
+            Val::Inexact(n) => Val::Inexact(n.clone()),
+        }
+    }
+
     /// True for null and for text that is empty after trimming: both mean "no value".
+    #[inline]
     pub fn is_blank(&self) -> bool {
         match self {
             Val::Null => true,
-            Val::Text(s) => s.trim().is_empty(),
+            // What `trim` strips, without scanning a non-blank value to its end.
+            Val::Text(s) => s.chars().all(char::is_whitespace),
             _ => false,
         }
     }
@@ -214,6 +233,15 @@ impl Path {
             from_root,
             steps,
         })
+    }
+
+    /// The top-level key it names, when it is one step into the record
+    /// itself (a column): such fields are read in one pass over the record.
+    pub(crate) fn column(&self) -> Option<&str> {
+        match self.steps.as_slice() {
+            [Step::Key(k)] if !self.from_root => Some(k),
+            _ => None,
+        }
     }
 
     /// The path as written.
