@@ -95,7 +95,7 @@ fn receiver<E: seamwork::adapters::shopify::webhook::ShopifyEntity>(
 
 fn order_record(topic: &str, name: &str) -> Record<Order> {
     match parser().parse(topic, "wh-test", &sample(name)).unwrap() {
-        ShopifyRecord::Order(r) => r,
+        ShopifyRecord::Order(r) => *r,
         other => panic!("expected an order, got {other:?}"),
     }
 }
@@ -355,7 +355,7 @@ fn customers_create_and_update_become_one_canonical_customer() {
         match p.parse(topic, "wh-c", &sample(name)).unwrap() {
             ShopifyRecord::Customer(r) => {
                 assert_eq!(r.changed_at, r.entity.updated_at);
-                r.entity
+                r.entity.clone()
             }
             other => panic!("not a customer: {other:?}"),
         }

@@ -193,18 +193,19 @@ impl FromStr for Topic {
     }
 }
 
-/// A parsed webhook: one record of the topic's entity kind.
+/// A parsed webhook: one record of the topic's entity kind (boxed: an
+/// order is several times larger than the other records).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ShopifyRecord {
     /// From `orders/*`.
-    Order(Record<Order>),
+    Order(Box<Record<Order>>),
     /// From `products/*`.
-    Product(Record<Product>),
+    Product(Box<Record<Product>>),
     /// From `inventory_levels/update`.
-    InventoryLevel(Record<InventoryLevel>),
+    InventoryLevel(Box<Record<InventoryLevel>>),
     /// From `customers/*`.
-    Customer(Record<Customer>),
+    Customer(Box<Record<Customer>>),
 }
 
 impl ShopifyRecord {
@@ -229,7 +230,7 @@ pub trait ShopifyEntity: Entity {
 impl ShopifyEntity for Order {
     fn from_shopify(record: ShopifyRecord) -> Option<Record<Self>> {
         match record {
-            ShopifyRecord::Order(r) => Some(r),
+            ShopifyRecord::Order(r) => Some(*r),
             _ => None,
         }
     }
@@ -238,7 +239,7 @@ impl ShopifyEntity for Order {
 impl ShopifyEntity for Product {
     fn from_shopify(record: ShopifyRecord) -> Option<Record<Self>> {
         match record {
-            ShopifyRecord::Product(r) => Some(r),
+            ShopifyRecord::Product(r) => Some(*r),
             _ => None,
         }
     }
@@ -247,7 +248,7 @@ impl ShopifyEntity for Product {
 impl ShopifyEntity for InventoryLevel {
     fn from_shopify(record: ShopifyRecord) -> Option<Record<Self>> {
         match record {
-            ShopifyRecord::InventoryLevel(r) => Some(r),
+            ShopifyRecord::InventoryLevel(r) => Some(*r),
             _ => None,
         }
     }
@@ -256,7 +257,7 @@ impl ShopifyEntity for InventoryLevel {
 impl ShopifyEntity for Customer {
     fn from_shopify(record: ShopifyRecord) -> Option<Record<Self>> {
         match record {
-            ShopifyRecord::Customer(r) => Some(r),
+            ShopifyRecord::Customer(r) => Some(*r),
             _ => None,
         }
     }
@@ -330,7 +331,7 @@ impl ShopifyParser {
             EntityKind::Order => {
                 let entity = order::order(&root, &self.system)?;
                 let at = entity.updated_at;
-                ShopifyRecord::Order(record(entity, external(&root, "Order")?, at))
+                ShopifyRecord::Order(Box::new(record(entity, external(&root, "Order")?, at)))
             }
             EntityKind::Product => {
                 let entity = product::product(&root, self.shop_currency)?;
@@ -339,7 +340,7 @@ impl ShopifyParser {
                     .iter()
                     .map(|v| v.updated_at)
                     .fold(entity.updated_at, DateTime::max);
-                ShopifyRecord::Product(record(entity, external(&root, "Product")?, at))
+                ShopifyRecord::Product(Box::new(record(entity, external(&root, "Product")?, at)))
             }
             EntityKind::InventoryLevel => {
                 let entity = inventory::level(&root, &self.system, self.xrefs.as_ref())?;
@@ -354,12 +355,12 @@ impl ShopifyParser {
                 };
                 let r = ExternalRef::try_new(self.system.as_str(), id)
                     .map_err(|e| root.bad(e.message()))?;
-                ShopifyRecord::InventoryLevel(record(entity, r, at))
+                ShopifyRecord::InventoryLevel(Box::new(record(entity, r, at)))
             }
             EntityKind::Customer => {
                 let entity = customer::customer(&root, &self.system, self.xrefs.as_ref())?;
                 let at = entity.updated_at;
-                ShopifyRecord::Customer(record(entity, external(&root, "Customer")?, at))
+                ShopifyRecord::Customer(Box::new(record(entity, external(&root, "Customer")?, at)))
             }
             other => {
                 return Err(Error::new(
