@@ -66,7 +66,7 @@
 //!     Currency::USD,
 //!     Arc::new(MemoryCrossReferences::new()),
 //! );
-//! let err = parser.parse("orders/create", "wh-1", br#"{"name": "#1001"}"#).unwrap_err();
+//! let err = parser.parse("orders/create", "wh-1", br##"{"name": "#1001"}"##).unwrap_err();
 //! assert!(err.to_string().contains("orders/create (webhook id wh-1): `currency` is missing"));
 //! assert!(parser.parse("carts/update", "wh-2", b"{}").is_err());
 //! assert_eq!("orders/updated".parse::<Topic>().unwrap(), Topic::OrdersUpdated);
