@@ -836,3 +836,75 @@ async fn inventory_webhooks_reach_the_sink_under_their_canonical_key() {
     let level: InventoryLevel = wms.get(&key).unwrap();
     assert_eq!(level.available, 9);
 }
+
+/// Every leaf of every sample replaced by values of the wrong shape, and
+/// every sample cut short at many places: always a record or an error
+/// (checked under the sample's own topic), never a panic.
+#[test]
+fn mangled_payloads_give_errors_not_panics() {
+    fn leaves(value: &serde_json::Value, path: String, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    leaves(v, format!("{path}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    leaves(v, format!("{path}/{i}"), out);
+                }
+            }
+            _ => out.push(path),
+        }
+    }
+    let replacements: Vec<serde_json::Value> = [
+        "null",
+        "-1",
+        "18446744073709551616",
+        "1e300",
+        "0.1e-30",
+        "\"\"",
+        "\"x\"",
+        "\"-99999999999999999999999999999.99\"",
+        "true",
+        "[]",
+        "{}",
+    ]
+    .iter()
+    .map(|t| serde_json::from_str(t).unwrap())
+    .collect();
+    let p = parser();
+    let mut outcomes = (0usize, 0usize);
+    for (topic, name) in [
+        ("orders/create", "orders_create"),
+        ("orders/updated", "orders_updated"),
+        ("products/update", "products_update"),
+        ("inventory_levels/update", "inventory_levels_update"),
+        ("customers/create", "customers_create"),
+        ("customers/update", "customers_update"),
+    ] {
+        let body = sample(name);
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let mut paths = Vec::new();
+        leaves(&json, String::new(), &mut paths);
+        for path in &paths {
+            for r in &replacements {
+                let mut mangled = json.clone();
+                *mangled.pointer_mut(path).unwrap() = r.clone();
+                match p.parse(topic, "wh-m", &serde_json::to_vec(&mangled).unwrap()) {
+                    Ok(_) => outcomes.0 += 1,
+                    Err(e) => {
+                        assert!(e.to_string().contains("wh-m"), "{e}");
+                        outcomes.1 += 1;
+                    }
+                }
+            }
+        }
+        let last_brace = body.iter().rposition(|&b| b == b'}').unwrap();
+        for cut in (0..last_brace).step_by(7) {
+            assert!(p.parse(topic, "wh-m", &body[..cut]).is_err());
+        }
+    }
+    // Both outcomes happen: ignored fields accept anything, read ones refuse.
+    assert!(outcomes.0 > 0 && outcomes.1 > 0, "{outcomes:?}");
+}
