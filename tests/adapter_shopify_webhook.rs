@@ -13,7 +13,7 @@ use rust_decimal_macros::dec;
 use seamwork::ErrorKind;
 use seamwork::adapters::shopify::webhook::{
     INVENTORY_ITEM_NAMESPACE, LOCATION_NAMESPACE, Received, ShopifyHeaders, ShopifyParser,
-    ShopifyRecord, ShopifyWebhooks, Topic,
+    ShopifyRecord, ShopifyWebhooks, Topic, canonical_money,
 };
 use seamwork::connector::memory::{MemoryOptions, MemorySystem};
 use seamwork::connector::{Entity, Record, TimeIdCursor};
@@ -213,10 +213,24 @@ fn orders_updated_carries_the_refund_and_the_new_statuses() {
     assert_eq!(refund.lines[0].quantity, 1);
     assert!(refund.lines[0].restock);
     assert_eq!(refund.lines[0].amount, usd(dec!(23.85)));
+    // `subtotal` came as the JSON number 22.5: written at the currency's scale.
+    assert_eq!(refund.lines[0].amount.amount().to_string(), "23.85");
     assert_eq!(o.refunded().unwrap(), usd(dec!(23.85)));
     // Totals stay the original ones; paid is what was captured.
     assert_eq!(o.totals.total, usd(dec!(419.14)));
     assert_eq!(o.totals.paid, usd(dec!(419.14)));
+}
+
+#[test]
+fn money_has_one_scale_whichever_api_wrote_it() {
+    let text = |d, c| canonical_money(d, c).amount().to_string();
+    assert_eq!(text(dec!(25), Currency::USD), "25.00");
+    assert_eq!(text(dec!(25.0), Currency::USD), "25.00");
+    assert_eq!(text(dec!(25.000), Currency::USD), "25.00");
+    assert_eq!(text(dec!(1.0050), Currency::USD), "1.005");
+    assert_eq!(text(dec!(-0.00), Currency::USD), "0.00");
+    assert_eq!(text(dec!(1500.0), Currency::JPY), "1500");
+    assert_eq!(text(dec!(1.2340), Currency::BHD), "1.234");
 }
 
 #[test]

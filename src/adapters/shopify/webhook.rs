@@ -45,9 +45,11 @@
 //!   and its variants' `updatedAt`);
 //! - external refs and `Order.customer` hold GraphQL ids (`gid://shopify/...`);
 //!   order line ids, refund ids and refund line ids hold the numeric id;
-//! - money as the shop-currency decimal with Shopify's scale (`"19.99"`,
-//!   `"0.00"`): `Decimal` keeps trailing zeros and they are part of the
-//!   fingerprint; `OrderLine.total` is `None`; order discounts are the
+//! - money in the shop currency through [`canonical_money`] (a `Decimal`
+//!   keeps its trailing zeros and they are part of the fingerprint: REST's
+//!   `"25.00"` and GraphQL's `"25.0"` must both become 25.00); tax rates and
+//!   weights without trailing zeros; `OrderLine.total` is `None`; order
+//!   discounts are the
 //!   discount applications with amount = Σ their allocations; paid =
 //!   total − outstanding;
 //! - inventory levels from `available` only (see the inventory module).
@@ -86,6 +88,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+
+pub use json::canonical_money;
 
 pub use headers::{
     API_VERSION_HEADER, EVENT_ID_HEADER, HMAC_HEADER, SHOP_DOMAIN_HEADER, ShopifyHeaders,

@@ -216,14 +216,21 @@ impl<'v> Node<'v> {
         self.opt_decimal()?.ok_or_else(|| self.bad("is missing"))
     }
 
-    /// An amount in `currency`, or `None` when absent, `null` or empty.
+    /// An amount in `currency` at its canonical scale (see
+    /// [`canonical_money`]), or `None` when absent, `null` or empty.
     pub(crate) fn opt_money(&self, currency: Currency) -> Result<Option<Money>> {
-        Ok(self.opt_decimal()?.map(|d| Money::new(d, currency)))
+        Ok(self.opt_decimal()?.map(|d| canonical_money(d, currency)))
     }
 
-    /// A required amount in `currency`.
+    /// A required amount in `currency` at its canonical scale.
     pub(crate) fn money(&self, currency: Currency) -> Result<Money> {
-        Ok(Money::new(self.decimal()?, currency))
+        Ok(canonical_money(self.decimal()?, currency))
+    }
+
+    /// A decimal without trailing zeros (rates, weights), so `0.060` and
+    /// `0.06` are the same value in a fingerprint.
+    pub(crate) fn opt_plain_decimal(&self) -> Result<Option<Decimal>> {
+        Ok(self.opt_decimal()?.map(|d| d.normalize()))
     }
 
     /// An amount in `currency` that is zero when absent.
@@ -279,6 +286,23 @@ fn kind(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// `amount` at the scale a fingerprint compares: the currency's minor units
+/// when it has no finer digits (`25`, `"25.0"`, `"25.00"` → 25.00 USD), else
+/// exactly as given minus trailing zeros. Only zeros are added or removed:
+/// the value never changes, nothing is rounded. REST sends `"25.00"`,
+/// GraphQL `"25.0"`: both become the same money.
+pub fn canonical_money(amount: Decimal, currency: Currency) -> Money {
+    let mut amount = amount.normalize();
+    if amount.is_zero() {
+        amount = Decimal::ZERO;
+    }
+    let minor = currency.minor_units();
+    if amount.scale() < minor {
+        amount.rescale(minor);
+    }
+    Money::new(amount, currency)
 }
 
 /// Splits Shopify's comma-separated `tags` text into trimmed, non-empty tags.

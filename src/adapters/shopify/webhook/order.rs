@@ -121,7 +121,7 @@ fn tax_lines(node: &Node<'_>, currency: Currency) -> Result<Vec<TaxLine>> {
         .map(|t| {
             Ok(TaxLine {
                 title: t.get("title").opt_str()?.unwrap_or("").to_string(),
-                rate: t.get("rate").opt_decimal()?.unwrap_or(Decimal::ZERO),
+                rate: t.get("rate").opt_plain_decimal()?.unwrap_or(Decimal::ZERO),
                 amount: t.get("price").money(currency)?,
             })
         })

@@ -83,7 +83,10 @@ fn variant(node: &Node<'_>, product: &Product, currency: Currency) -> Result<Var
             .push(Gtin::parse(text.trim()).map_err(|e| barcode.bad(e.message()))?);
     }
     let unit_node = node.get("weight_unit");
-    if let (Some(value), Some(unit)) = (node.get("weight").opt_decimal()?, unit_node.opt_str()?) {
+    if let (Some(value), Some(unit)) = (
+        node.get("weight").opt_plain_decimal()?,
+        unit_node.opt_str()?,
+    ) {
         let unit = match unit {
             "g" => WeightUnit::G,
             "kg" => WeightUnit::Kg,
