@@ -45,6 +45,9 @@ impl ShopifyHeaders {
     /// regard to case (HTTP header names are case-insensitive). A missing
     /// signature is `Unauthorized`; a missing topic or webhook id, or a
     /// triggered-at that is not a timestamp, is `InvalidData` naming the header.
+    ///
+    /// From an `http::HeaderMap` (axum, hyper, reqwest):
+    /// `ShopifyHeaders::from_pairs(map.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))))`.
     pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self>
     where
         I: IntoIterator<Item = (K, V)>,
