@@ -364,6 +364,62 @@ fn inventory_levels_resolve_sku_and_location_through_cross_references() {
 }
 
 #[test]
+fn product_deliveries_bind_inventory_items_for_the_levels_that_follow() {
+    let x = Arc::new(MemoryCrossReferences::new());
+    let p = ShopifyParser::new(SystemId::new("shopify").unwrap(), Currency::USD, x.clone());
+    let body = br#"{"inventory_item_id": 43729077, "location_id": 24826418, "available": 4,
+                   "updated_at": "2026-03-03T12:50:00-05:00"}"#;
+    x.bind(LOCATION_NAMESPACE, "shopify", "24826418", "DC-EAST")
+        .unwrap();
+    let before = p
+        .parse("inventory_levels/update", "wh-1", body)
+        .unwrap_err();
+    assert_eq!(before.kind(), &ErrorKind::NotFound);
+
+    let pairs = p
+        .inventory_item_skus("products/update", "wh-2", &sample("products_update"))
+        .unwrap();
+    let texts: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(i, s)| (i.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("gid://shopify/InventoryItem/43729076", "TEE-BLK-M"),
+            ("gid://shopify/InventoryItem/43729077", "TEE-BLK-L"),
+        ]
+    );
+    for (item, sku) in &pairs {
+        x.bind(INVENTORY_ITEM_NAMESPACE, "shopify", item, sku.as_str())
+            .unwrap();
+    }
+    let ShopifyRecord::InventoryLevel(level) =
+        p.parse("inventory_levels/update", "wh-3", body).unwrap()
+    else {
+        panic!("not an inventory level");
+    };
+    assert_eq!(level.entity.key_text(), "TEE-BLK-L@DC-EAST");
+    assert_eq!(level.entity.available, 4);
+
+    let no_item = with_field(
+        "products_update",
+        "/variants/1/inventory_item_id",
+        serde_json::Value::Null,
+    );
+    let err = p
+        .inventory_item_skus("products/update", "wh-4", &no_item)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`variants[1].inventory_item_id` is missing"),
+        "{err}"
+    );
+    let wrong = p.inventory_item_skus("orders/create", "wh-5", &sample("orders_create"));
+    assert_eq!(wrong.unwrap_err().kind(), &ErrorKind::Unsupported);
+}
+
+#[test]
 fn customers_create_and_update_become_one_canonical_customer() {
     let parse = |topic: &str, name: &str, p: &ShopifyParser| -> Customer {
         match p.parse(topic, "wh-c", &sample(name)).unwrap() {

@@ -100,7 +100,9 @@ pub use headers::{
 use crate::connector::{Entity, EntityKey, EntityKind, Record, TimeIdCursor};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mapping::CrossReferences;
-use crate::model::{Currency, Customer, ExternalRef, InventoryLevel, Order, Product, SystemId};
+use crate::model::{
+    Currency, Customer, ExternalRef, InventoryLevel, Order, Product, Sku, SystemId,
+};
 use crate::store::StateStore;
 use crate::sync::{
     Intake, SignatureEncoding, WebhookDelivery, WebhookIntake, WebhookSecret, verify_signature,
@@ -374,6 +376,41 @@ impl ShopifyParser {
                 ));
             }
         })
+    }
+
+    /// The `(inventory item GraphQL id, SKU)` pairs of a `products/*`
+    /// delivery: bind them in [`INVENTORY_ITEM_NAMESPACE`] (for example with
+    /// [`MemoryCrossReferences::bind`](crate::mapping::MemoryCrossReferences::bind))
+    /// so the `inventory_levels/update` deliveries that follow resolve their
+    /// SKU. A variant without SKU or inventory item id is an error naming it.
+    pub fn inventory_item_skus(
+        &self,
+        topic: &str,
+        webhook_id: &str,
+        body: &[u8],
+    ) -> Result<Vec<(String, Sku)>> {
+        let topic: Topic = topic
+            .parse::<Topic>()
+            .map_err(|e| e.with_external_id(webhook_id))?;
+        if topic.kind() != EntityKind::Product {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "shopify webhook {topic} (webhook id {webhook_id}) carries no variants; \
+                     inventory items come from products/create and products/update"
+                ),
+            )
+            .with_system(self.system.as_str())
+            .with_external_id(webhook_id));
+        }
+        let delivery = json::Delivery {
+            topic: topic.name(),
+            webhook_id,
+            system: &self.system,
+            kind: EntityKind::Product,
+        };
+        let value = json::parse_body(&delivery, body)?;
+        product::inventory_items(&delivery.root(&value)?)
     }
 
     /// Parses a delivery of `topic` into an `E`; a topic of another entity

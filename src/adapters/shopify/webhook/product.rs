@@ -55,13 +55,29 @@ pub(crate) fn product(root: &Node<'_>, currency: Currency) -> Result<Product> {
     Ok(product)
 }
 
-fn variant(node: &Node<'_>, product: &Product, currency: Currency) -> Result<Variant> {
+/// The `(gid://shopify/InventoryItem/<id>, SKU)` pair of every variant.
+pub(crate) fn inventory_items(root: &Node<'_>) -> Result<Vec<(String, Sku)>> {
+    root.get("variants")
+        .items()?
+        .iter()
+        .map(|node| {
+            let item = node.get("inventory_item_id").id()?;
+            Ok((format!("gid://shopify/InventoryItem/{item}"), sku(node)?))
+        })
+        .collect()
+}
+
+fn sku(node: &Node<'_>) -> Result<Sku> {
     let sku_node = node.get("sku");
     let sku_text = sku_node
         .opt_str()?
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| sku_node.bad("is missing or empty: every canonical variant needs a SKU"))?;
-    let sku = Sku::new(sku_text).map_err(|e| sku_node.bad(e.message()))?;
+    Sku::new(sku_text).map_err(|e| sku_node.bad(e.message()))
+}
+
+fn variant(node: &Node<'_>, product: &Product, currency: Currency) -> Result<Variant> {
+    let sku = sku(node)?;
     let mut v = Variant::new(
         sku,
         product.handle.clone(),
