@@ -106,11 +106,7 @@ fn config(table: &str) -> SqlConfig {
         .with_checksum_column("row_sum", &[])
 }
 
-async fn adapter(
-    db: &SqlDatabase,
-    backend: Backend,
-    table: &str,
-) -> SqlAdapter<InventoryLevel> {
+async fn adapter(db: &SqlDatabase, backend: Backend, table: &str) -> SqlAdapter<InventoryLevel> {
     exec(db, &ddl(backend, table)).await;
     SqlAdapter::open(db.clone(), config(table), spec())
         .await
@@ -174,7 +170,10 @@ async fn checksums_agree(db: &SqlDatabase, backend: Backend) {
     }
     let memory = MemorySystem::new(SystemId::new("memory").unwrap(), MemoryOptions::default());
     memory.put_all(data.clone());
-    let mut keys: Vec<EntityKey> = data.iter().map(|l| seamwork::connector::Entity::key(l)).collect();
+    let mut keys: Vec<EntityKey> = data
+        .iter()
+        .map(|l| seamwork::connector::Entity::key(l))
+        .collect();
     keys.sort();
     let ranges = [
         KeyRange::all(),
@@ -205,7 +204,9 @@ async fn checksums_agree(db: &SqlDatabase, backend: Backend) {
                     .unwrap();
                 assert_eq!(a, b, "{label}: split of {range:?}");
                 let a = Checksums::<InventoryLevel>::rows(erp, range).await.unwrap();
-                let b = Checksums::<InventoryLevel>::rows(memory, range).await.unwrap();
+                let b = Checksums::<InventoryLevel>::rows(memory, range)
+                    .await
+                    .unwrap();
                 assert_eq!(a, b, "{label}: rows of {range:?}");
             }
         }
@@ -239,9 +240,24 @@ async fn checksums_agree(db: &SqlDatabase, backend: Backend) {
 async fn injections(db: &SqlDatabase, backend: Backend) {
     exec(db, &ddl(backend, "inv_safe")).await;
     let refused = [
-        SqlConfig::table("erp", "inv_safe; DROP TABLE inv_safe", &["sku", "site"], "changed_at"),
-        SqlConfig::table("erp", "inv_safe", &["sku\" = sku OR 1=1 --", "site"], "changed_at"),
-        SqlConfig::table("erp", "inv_safe", &["sku", "site"], "changed_at) > ('0'); DELETE FROM inv_safe; --"),
+        SqlConfig::table(
+            "erp",
+            "inv_safe; DROP TABLE inv_safe",
+            &["sku", "site"],
+            "changed_at",
+        ),
+        SqlConfig::table(
+            "erp",
+            "inv_safe",
+            &["sku\" = sku OR 1=1 --", "site"],
+            "changed_at",
+        ),
+        SqlConfig::table(
+            "erp",
+            "inv_safe",
+            &["sku", "site"],
+            "changed_at) > ('0'); DELETE FROM inv_safe; --",
+        ),
         SqlConfig::table("erp", "inv_safe", &["sku", "site"], "changed_at")
             .with_checksum_column("row_sum = 0; --", &[]),
         // A plain identifier that is not a column is refused too.
@@ -260,13 +276,19 @@ async fn injections(db: &SqlDatabase, backend: Backend) {
     let nasty = "X'); DROP TABLE inv_safe; -- \" ' \\";
     level.sku = Sku::new(nasty).unwrap();
     let outcomes = erp.upsert(std::slice::from_ref(&level)).await.unwrap();
-    assert!(matches!(outcomes[0].result, WriteResult::Created { .. }), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[0].result, WriteResult::Created { .. }),
+        "{outcomes:?}"
+    );
     let back: Vec<_> = erp.read(None).try_collect().await.unwrap();
     assert_eq!(back.len(), 1, "the table is still there, with the row");
     assert_eq!(back[0].entity.sku.as_str(), nasty);
     assert_eq!(back[0].entity, level);
     let again = erp.upsert(std::slice::from_ref(&level)).await.unwrap();
-    assert!(matches!(again[0].result, WriteResult::Unchanged { .. }), "{again:?}");
+    assert!(
+        matches!(again[0].result, WriteResult::Unchanged { .. }),
+        "{again:?}"
+    );
 }
 
 async fn query_source(db: &SqlDatabase, backend: Backend) {
@@ -315,7 +337,10 @@ async fn refusals(db: &SqlDatabase, backend: Backend) {
     let mut changed = data[0].clone();
     changed.incoming += 1;
     let outcomes = erp.upsert(&[changed]).await.unwrap();
-    assert!(matches!(outcomes[0].result, WriteResult::Updated { .. }), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[0].result, WriteResult::Updated { .. }),
+        "{outcomes:?}"
+    );
 }
 
 mod sqlite {

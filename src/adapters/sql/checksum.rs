@@ -43,9 +43,9 @@ impl<E: Mappable> Checksums<E> for SqlAdapter<E> {
             .fetch(&sql, &p.args)
             .await
             .map_err(|e| inner.db_error("checksum a range", &e))?;
-        let row = rows
-            .first()
-            .ok_or_else(|| Error::invalid_data("sql adapter: the checksum query returned no row"))?;
+        let row = rows.first().ok_or_else(|| {
+            Error::invalid_data("sql adapter: the checksum query returned no row")
+        })?;
         let number = |i: usize, what: &str| -> Result<u128> {
             let text = cell(row, i, what)?;
             text.parse::<u128>().map_err(|e| {
@@ -126,10 +126,16 @@ impl<E: Mappable> Inner<E> {
         let key = self.key_text();
         let mut conds = vec!["1 = 1".to_string()];
         if let Some(start) = &range.start {
-            conds.push(format!("{key} >= {}", p.bind(Arg::Text(start.as_str().to_string()))));
+            conds.push(format!(
+                "{key} >= {}",
+                p.bind(Arg::Text(start.as_str().to_string()))
+            ));
         }
         if let Some(end) = &range.end {
-            conds.push(format!("{key} < {}", p.bind(Arg::Text(end.as_str().to_string()))));
+            conds.push(format!(
+                "{key} < {}",
+                p.bind(Arg::Text(end.as_str().to_string()))
+            ));
         }
         conds.join(" AND ")
     }

@@ -198,8 +198,14 @@ mod tests {
 
     #[test]
     fn only_plain_identifiers_pass() {
-        assert_eq!(Ident::column("qty_1", "column").unwrap().quoted, "\"qty_1\"");
-        assert_eq!(Ident::table("erp.stock").unwrap().quoted, "\"erp\".\"stock\"");
+        assert_eq!(
+            Ident::column("qty_1", "column").unwrap().quoted,
+            "\"qty_1\""
+        );
+        assert_eq!(
+            Ident::table("erp.stock").unwrap().quoted,
+            "\"erp\".\"stock\""
+        );
         for bad in [
             "",
             "1a",

@@ -153,13 +153,29 @@ impl SqlDatabase {
         match *self {
             #[cfg(feature = "sqlite")]
             SqlDatabase::Sqlite(ref pool) => {
-                let stmt = pool.prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(sql.to_string()))).await?;
-                Ok(stmt.columns().iter().map(|c| c.name().to_string()).collect())
+                let stmt = pool
+                    .prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(
+                        sql.to_string(),
+                    )))
+                    .await?;
+                Ok(stmt
+                    .columns()
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect())
             }
             #[cfg(feature = "postgres")]
             SqlDatabase::Postgres(ref pool) => {
-                let stmt = pool.prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(sql.to_string()))).await?;
-                Ok(stmt.columns().iter().map(|c| c.name().to_string()).collect())
+                let stmt = pool
+                    .prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(
+                        sql.to_string(),
+                    )))
+                    .await?;
+                Ok(stmt
+                    .columns()
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect())
             }
         }
     }
@@ -169,7 +185,9 @@ impl SqlDatabase {
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match *self {
             #[cfg(feature = "sqlite")]
-            SqlDatabase::Sqlite(ref pool) => Ok(Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)),
+            SqlDatabase::Sqlite(ref pool) => {
+                Ok(Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?))
+            }
             #[cfg(feature = "postgres")]
             SqlDatabase::Postgres(ref pool) => Ok(Tx::Postgres(pool.begin().await?)),
         }
@@ -207,7 +225,6 @@ impl Tx {
         }
     }
 }
-
 
 /// True for errors worth retrying: I/O, pool, busy/locked, serialization
 /// failures and deadlocks.

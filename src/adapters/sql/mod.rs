@@ -174,8 +174,12 @@ impl<E: Mappable> SqlAdapter<E> {
             .columns(&format!("SELECT * FROM {from}"))
             .await
             .map_err(|e| {
-                db_error(system.as_str(), "read the columns of the table or query", &e)
-                    .with_field("relation")
+                db_error(
+                    system.as_str(),
+                    "read the columns of the table or query",
+                    &e,
+                )
+                .with_field("relation")
             })?;
         let mut wanted: Vec<(&Ident, &str)> = key.iter().map(|k| (k, "key column")).collect();
         wanted.push((&updated_at, "updated_at column"));
@@ -298,8 +302,11 @@ impl<E: Mappable> Inner<E> {
     /// Maps one row (JSON text) to an entity; the error names the row.
     fn map_row(&self, json: Option<&str>, key: &str, opts: &ApplyOptions<'_>) -> Result<E> {
         let row: Value = serde_json::from_str(json.unwrap_or("{}")).map_err(|e| {
-            Error::invalid_data(format!("{}: row {key:?} is not readable JSON: {e}", self.from))
-                .with_system(self.system.as_str())
+            Error::invalid_data(format!(
+                "{}: row {key:?} is not readable JSON: {e}",
+                self.from
+            ))
+            .with_system(self.system.as_str())
         })?;
         self.spec
             .apply_with(&row, opts)
@@ -319,9 +326,9 @@ impl<E: Mappable> Inner<E> {
 
 /// A column of a text row, or an error naming it when the database gave `NULL`.
 fn cell<'r>(row: &'r TextRow, i: usize, what: &str) -> Result<&'r str> {
-    row.get(i).and_then(|c| c.as_deref()).ok_or_else(|| {
-        Error::invalid_data(format!("sql adapter: the database returned no {what}"))
-    })
+    row.get(i)
+        .and_then(|c| c.as_deref())
+        .ok_or_else(|| Error::invalid_data(format!("sql adapter: the database returned no {what}")))
 }
 
 /// A time as the fixed-width UTC text SQLite compares correctly.

@@ -79,7 +79,10 @@ impl<E: Mappable> Inner<E> {
                 .with_entity(E::KIND.name())
         };
         entity.validate().map_err(|e| tag(e.into()))?;
-        let payload = self.spec.to_payload(entity, opts).map_err(|e| tag(e.into()))?;
+        let payload = self
+            .spec
+            .to_payload(entity, opts)
+            .map_err(|e| tag(e.into()))?;
         let Value::Object(mut row) = payload else {
             return Err(tag(Error::invalid_data(
                 "the mapping did not produce one object of columns",
@@ -118,7 +121,10 @@ impl<E: Mappable> Inner<E> {
                 })?,
             _ => now,
         };
-        row.insert(self.updated_at.name.clone(), Value::String(time_text(stamp)));
+        row.insert(
+            self.updated_at.name.clone(),
+            Value::String(time_text(stamp)),
+        );
         if let Some((column, exclude)) = &self.checksum {
             let sum = row_checksum(entity, exclude)?;
             row.insert(
@@ -150,7 +156,10 @@ impl<E: Mappable> Inner<E> {
         tx.fetch(&format!("SAVEPOINT {SAVEPOINT}"), &[])
             .await
             .map_err(|e| exec(&e, "savepoint"))?;
-        match self.try_write(tx, table, entity, row, &external_id, opts).await {
+        match self
+            .try_write(tx, table, entity, row, &external_id, opts)
+            .await
+        {
             Ok(result) => {
                 tx.fetch(&format!("RELEASE SAVEPOINT {SAVEPOINT}"), &[])
                     .await
@@ -219,12 +228,12 @@ impl<E: Mappable> Inner<E> {
         if let Some(stored) = found.first() {
             let same_checksum = match &self.checksum {
                 None => true,
-                Some((c, _)) => stored.get(1).cloned().flatten().as_deref()
-                    == Some(text_of(&row[&c.name]).as_str()),
+                Some((c, _)) => {
+                    stored.get(1).cloned().flatten().as_deref()
+                        == Some(text_of(&row[&c.name]).as_str())
+                }
             };
-            let before = self
-                .map_row(stored[0].as_deref(), external_id, opts)
-                .ok();
+            let before = self.map_row(stored[0].as_deref(), external_id, opts).ok();
             if same_checksum && before.as_ref() == Some(entity) {
                 return Ok(WriteResult::Unchanged {
                     external_id: external_id.to_string(),
@@ -287,7 +296,9 @@ fn arg_of(v: &Value) -> Arg {
     match v {
         Value::Null => Arg::Null,
         Value::Bool(b) => Arg::Int(i64::from(*b)),
-        Value::Number(n) => n.as_i64().map_or_else(|| Arg::Text(n.to_string()), Arg::Int),
+        Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| Arg::Text(n.to_string()), Arg::Int),
         Value::String(s) => Arg::Text(s.clone()),
         other => Arg::Text(other.to_string()),
     }
