@@ -126,6 +126,79 @@ impl SqlConfig {
     }
 }
 
+/// A configuration whose names have all been checked.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    /// The table, when the relation is one.
+    pub table: Option<Ident>,
+    /// `<table> AS src` or `(<query>) AS src`.
+    pub from: String,
+    /// The key columns.
+    pub key: Vec<Ident>,
+    /// The change-time column.
+    pub updated_at: Ident,
+    /// The checksum column and the fields its checksums leave out (sorted).
+    pub checksum: Option<(Ident, Vec<String>)>,
+}
+
+impl SqlConfig {
+    /// Checks every name and limit without touching a database: names that
+    /// are not plain identifiers, an empty key or query, and zero sizes are
+    /// `Config` errors naming the setting.
+    pub fn check(&self) -> Result<()> {
+        self.checked().map(|_| ())
+    }
+
+    pub(crate) fn checked(&self) -> Result<Checked> {
+        crate::model::SystemId::new(&self.system)
+            .map_err(|e| Error::config(format!("sql adapter: system: {}", e.message())))?;
+        let (table, from) = match &self.relation {
+            Relation::Table(name) => {
+                let table = Ident::table(name)?;
+                let from = format!("{} AS src", table.quoted);
+                (Some(table), from)
+            }
+            Relation::Query(sql) => {
+                let sql = sql.trim().trim_end_matches(';').trim();
+                if sql.is_empty() {
+                    return Err(Error::config("sql adapter: the configured query is empty"));
+                }
+                (None, format!("({sql}) AS src"))
+            }
+        };
+        if self.key.is_empty() {
+            return Err(Error::config("sql adapter: no key column configured").with_field("key"));
+        }
+        let key = self
+            .key
+            .iter()
+            .map(|k| Ident::column(k, "key column"))
+            .collect::<Result<Vec<_>>>()?;
+        let updated_at = Ident::column(&self.updated_at, "updated_at column")?;
+        let checksum = match &self.checksum {
+            Some(c) => {
+                let mut exclude = c.exclude.clone();
+                exclude.sort();
+                exclude.dedup();
+                Some((Ident::column(&c.column, "checksum column")?, exclude))
+            }
+            None => None,
+        };
+        if self.page_size == 0 || self.max_batch == 0 {
+            return Err(Error::config(
+                "sql adapter: page_size and max_batch must be at least 1",
+            ));
+        }
+        Ok(Checked {
+            table,
+            from,
+            key,
+            updated_at,
+            checksum,
+        })
+    }
+}
+
 /// A checked identifier, kept quoted and ready for SQL text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ident {

@@ -131,45 +131,16 @@ impl<E: Mappable> SqlAdapter<E> {
     /// that are not plain identifiers, or columns the table or query does
     /// not have, are `Config` errors.
     pub async fn open(db: SqlDatabase, config: SqlConfig, spec: MappingSpec<E>) -> Result<Self> {
+        let checked = config.checked()?;
         let system = SystemId::new(&config.system)?;
         let dialect = db.dialect();
-        let (table, from) = match &config.relation {
-            Relation::Table(name) => {
-                let t = Ident::table(name)?;
-                let from = format!("{} AS src", t.quoted);
-                (Some(t), from)
-            }
-            Relation::Query(sql) => {
-                let sql = sql.trim().trim_end_matches(';');
-                if sql.is_empty() {
-                    return Err(Error::config("sql adapter: the configured query is empty"));
-                }
-                (None, format!("({sql}) AS src"))
-            }
-        };
-        if config.key.is_empty() {
-            return Err(Error::config("sql adapter: no key column configured"));
-        }
-        let key = config
-            .key
-            .iter()
-            .map(|k| Ident::column(k, "key column"))
-            .collect::<Result<Vec<_>>>()?;
-        let updated_at = Ident::column(&config.updated_at, "updated_at column")?;
-        let checksum = match &config.checksum {
-            Some(c) => {
-                let mut exclude = c.exclude.clone();
-                exclude.sort();
-                exclude.dedup();
-                Some((Ident::column(&c.column, "checksum column")?, exclude))
-            }
-            None => None,
-        };
-        if config.page_size == 0 || config.max_batch == 0 {
-            return Err(Error::config(
-                "sql adapter: page_size and max_batch must be at least 1",
-            ));
-        }
+        let config::Checked {
+            table,
+            from,
+            key,
+            updated_at,
+            checksum,
+        } = checked;
         let columns = db
             .columns(&format!("SELECT * FROM {from}"))
             .await
