@@ -170,10 +170,7 @@ async fn checksums_agree(db: &SqlDatabase, backend: Backend) {
     }
     let memory = MemorySystem::new(SystemId::new("memory").unwrap(), MemoryOptions::default());
     memory.put_all(data.clone());
-    let mut keys: Vec<EntityKey> = data
-        .iter()
-        .map(|l| seamwork::connector::Entity::key(l))
-        .collect();
+    let mut keys: Vec<EntityKey> = data.iter().map(seamwork::connector::Entity::key).collect();
     keys.sort();
     let ranges = [
         KeyRange::all(),
@@ -288,6 +285,27 @@ async fn injections(db: &SqlDatabase, backend: Backend) {
     assert!(
         matches!(again[0].result, WriteResult::Unchanged { .. }),
         "{again:?}"
+    );
+
+    // A mapping that writes a column name with SQL in it: that record is
+    // rejected with a Config error, and nothing reaches the database.
+    let nasty_spec = SPEC.replace(
+        r#"incoming = { from = "incoming" }"#,
+        r#"incoming = { from = "incoming\" = 0; DROP TABLE inv_safe; --" }"#,
+    );
+    let spec = MappingSpec::<InventoryLevel>::from_toml(&nasty_spec, "nasty.toml").unwrap();
+    let sneaky = SqlAdapter::open(db.clone(), config("inv_safe"), spec)
+        .await
+        .unwrap();
+    let other = levels(5)[1].clone();
+    let outcomes = sneaky.upsert(std::slice::from_ref(&other)).await.unwrap();
+    let err = outcomes[0].result.rejection().expect("refused");
+    assert_eq!(err.kind(), &ErrorKind::Config, "{err}");
+    let back: Vec<_> = erp.read(None).try_collect().await.unwrap();
+    assert_eq!(
+        back.len(),
+        1,
+        "the table is intact and holds only the first row"
     );
 }
 
@@ -414,10 +432,9 @@ mod postgres {
         injections(&db, Backend::Postgres).await;
         query_source(&db, Backend::Postgres).await;
         refusals(&db, Backend::Postgres).await;
-        match &db {
-            SqlDatabase::Postgres(pool) => pool.close().await,
-            #[allow(unreachable_patterns)]
-            _ => {}
+        #[allow(irrefutable_let_patterns)]
+        if let SqlDatabase::Postgres(pool) = &db {
+            pool.close().await;
         }
         pg::drop_database(&url).await;
     }

@@ -4,10 +4,13 @@
 //! of any mappable entity, mapped with a [`MappingSpec`].
 //!
 //! - **Rows are field trees.** Each row travels as one JSON object, column
-//!   name → value, built by the database (`json_object` in SQLite,
-//!   `to_jsonb` in PostgreSQL, exact numbers passed as text so no value goes
-//!   through a float), and the spec maps it to the entity. The sink maps the
-//!   entity back with [`MappingSpec::to_payload`]: each payload key is a column.
+//!   name → value, built by the database (`json_object` in SQLite, where
+//!   integers stay JSON integers and text stays text; `to_jsonb` in
+//!   PostgreSQL, where every number travels as its exact text, so a
+//!   `NUMERIC` never passes through a float), and the spec maps it to the
+//!   entity. A row the spec cannot map ends the read with an `InvalidData`
+//!   error naming its key: it is never skipped. The sink maps the entity
+//!   back with [`MappingSpec::to_payload`]: each payload key is a column.
 //! - **Incremental reads** page by `(updated_at, key)`:
 //!   `WHERE (updated_at, key) > ($1, $2) ORDER BY updated_at, key LIMIT n`,
 //!   with a [`TimeIdCursor`](crate::connector::TimeIdCursor), so rows sharing
