@@ -4,6 +4,10 @@
 //! Every statement the adapter sends selects text (rows as JSON text, times
 //! as RFC 3339 text, counts and sums as decimal text), so one decoder serves
 //! both backends and no value ever passes through a float.
+//!
+//! With `sql` but neither `sqlite` nor `postgres`, this compiles with no
+//! backend: [`SqlDatabase`] then has no variant, so no adapter can be opened.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(unused))]
 
 use crate::error::{Error, ErrorKind, Result, Retryability};
 
