@@ -18,7 +18,9 @@
 //!   reads as 1970-01-01. In SQLite the column must hold UTC RFC 3339 text
 //!   with a fixed number of fractional digits (what the sink writes:
 //!   `2026-01-01T00:00:00.000000000Z`), since SQLite compares it as text;
-//!   PostgreSQL compares it as `timestamptz`.
+//!   PostgreSQL compares it as `timestamptz` (which keeps microseconds: an
+//!   entity whose mapped time has nanoseconds reads back rounded, so it is
+//!   never `Unchanged`; use a `TEXT` column to keep them).
 //! - **Upserts by key**: `INSERT … ON CONFLICT (key) DO UPDATE`, in one
 //!   transaction per batch with a savepoint per record. Each record is
 //!   `Created`, `Updated`, `Unchanged` (the stored row maps back to an equal
