@@ -103,6 +103,9 @@ impl WooServer {
         } else {
             items.sort_by_key(|v| v["id"].as_u64());
         }
+        if q.get("order").map(String::as_str) == Some("desc") {
+            items.reverse();
+        }
         let total = items.len();
         let pages = total.div_ceil(per_page).max(1) as u32;
         if page < 1 || page > pages {

@@ -81,6 +81,37 @@ async fn bad_signatures_are_refused_and_repeated_deliveries_acknowledged_once() 
         !format!("{hooks:?}").contains(SECRET),
         "the secret never prints"
     );
+
+    // One id reused for another body (WooCommerce's ids have one-second
+    // granularity) is a different delivery; a delivery without an id is refused.
+    let other = serde_json::to_vec(&records[1]).unwrap();
+    let reused = hooks
+        .receive(WebhookDelivery::new("d-1", &sign(&other), &other))
+        .await
+        .unwrap();
+    assert_eq!(reused, Intake::Queued);
+    assert_eq!(hooks.queued(), 2);
+    let anonymous = hooks
+        .receive(WebhookDelivery::new(" ", &sign(&other), &other))
+        .await;
+    assert_eq!(anonymous.unwrap_err().kind(), &ErrorKind::InvalidData);
+}
+
+#[tokio::test]
+async fn an_empty_secret_verifies_nothing() {
+    let body = b"{}";
+    let unkeyed = {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"").unwrap();
+        mac.update(body);
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    };
+    let refused = seamwork::sync::verify_signature(
+        &WebhookSecret::new(""),
+        body,
+        &unkeyed,
+        SignatureEncoding::Base64,
+    );
+    assert_eq!(refused.unwrap_err().kind(), &ErrorKind::Config);
 }
 
 #[tokio::test]

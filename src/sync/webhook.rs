@@ -91,6 +91,13 @@ pub fn verify_signature(
                 .map_err(|_| unauthorized("the header is not hex"))?
         }
     };
+    if secret.0.expose_secret().is_empty() {
+        // An HMAC keyed with nothing is one anybody can compute: an unset
+        // secret variable must not turn verification off.
+        return Err(Error::config(
+            "the webhook secret is empty; set the secret the provider signs with",
+        ));
+    }
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.0.expose_secret().as_bytes())
         .map_err(|_| Error::config("the webhook secret cannot key an HMAC"))?;
     mac.update(body);
@@ -200,7 +207,17 @@ impl<E> WebhookIntake<E> {
             delivery.signature,
             self.encoding,
         )?;
-        let key = delivery.delivery_id.to_string();
+        if delivery.delivery_id.trim().is_empty() {
+            return Err(Error::invalid_data(
+                "webhook delivery has no delivery id; it cannot be deduplicated",
+            ));
+        }
+        // Some providers reuse an id for different bodies (WooCommerce's is a
+        // hash of the webhook and the second it was sent): the body's digest
+        // keeps two changes sent in one second apart, while a retry of the
+        // same delivery (same id, same body) is still a duplicate.
+        let digest = <Sha256 as sha2::Digest>::digest(delivery.body);
+        let key = format!("{}#{}", delivery.delivery_id, hex::encode(&digest[..12]));
         let now = Utc::now();
         let namespace = self.deliveries_key();
         if self

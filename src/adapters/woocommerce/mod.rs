@@ -249,6 +249,8 @@ impl WooCommerce {
 struct PageAnswer {
     body: Vec<u8>,
     more: bool,
+    /// `X-WP-Total`: how many items the listing holds right now.
+    total: Option<u32>,
 }
 
 impl Inner {
@@ -347,17 +349,44 @@ impl Inner {
                     n == self.config.per_page as usize
                 }
             };
-        Ok(PageAnswer { body, more })
+        let total = header_number(&headers, "x-wp-total");
+        Ok(PageAnswer { body, more, total })
     }
 
     /// Every item of every page of `path`, parsed with `parse`.
+    ///
+    /// Offset pages shift when the listing changes under the read: a
+    /// record that moves to the front (edited, with newest first) is caught
+    /// by the next read, but one that disappears (deleted, trashed) would
+    /// pull a later item onto a page already fetched. So when `X-WP-Total`
+    /// changes between the first and a later page, the read starts over.
     async fn all<T>(
         &self,
         path: &str,
         query: &[(&str, String)],
         parse: fn(&[u8]) -> Result<Vec<T>>,
     ) -> Result<Vec<T>> {
+        const ATTEMPTS: usize = 3;
+        for _ in 0..ATTEMPTS {
+            if let Some(items) = self.all_once(path, query, parse).await? {
+                return Ok(items);
+            }
+        }
+        Err(Error::unavailable(format!(
+            "GET {path}: the listing kept changing while it was read ({ATTEMPTS} attempts); read again later"
+        ))
+        .with_system(self.config.system.as_str()))
+    }
+
+    /// One pass over the pages; `None` when the listing's size changed meanwhile.
+    async fn all_once<T>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        parse: fn(&[u8]) -> Result<Vec<T>>,
+    ) -> Result<Option<Vec<T>>> {
         let mut out = Vec::new();
+        let mut first_total = None;
         for page in 1..=MAX_PAGES {
             let answer = match self.page(path, query, page).await {
                 // Without paging headers a full last page makes us ask one
@@ -367,10 +396,15 @@ impl Inner {
                         && e.kind() == &ErrorKind::InvalidData
                         && e.message().contains("rest_post_invalid_page_number") =>
                 {
-                    return Ok(out);
+                    return Ok(Some(out));
                 }
                 other => other?,
             };
+            if page == 1 {
+                first_total = answer.total;
+            } else if answer.total.is_some() && answer.total != first_total {
+                return Ok(None);
+            }
             let items = parse(&answer.body).map_err(|e| {
                 Error::invalid_data(format!("GET {path} page {page}: {}", e.message()))
                     .with_system(self.config.system.as_str())
@@ -378,7 +412,7 @@ impl Inner {
             let empty = items.is_empty();
             out.extend(items);
             if !answer.more || empty {
-                return Ok(out);
+                return Ok(Some(out));
             }
         }
         Err(Error::new(
@@ -390,7 +424,10 @@ impl Inner {
     fn window(&self, since: Option<&TimeIdCursor>) -> Vec<(&'static str, String)> {
         let mut q = vec![
             ("orderby", "modified".to_string()),
-            ("order", "asc".to_string()),
+            // Newest first: a record edited during the read moves to the
+            // front (repeats at most; the next read has it) instead of
+            // pushing an unchanged one back onto a page already read.
+            ("order", "desc".to_string()),
         ];
         if let Some(c) = since {
             let lookback =
@@ -788,13 +825,15 @@ impl Inner {
                         )
                     }
                     Some(BatchItem { id, .. }) if *id != Some(p.item.id) => {
-                        WriteResult::rejected(Error::new(
+                        // The write may have happened: its effect is
+                        // unknown, so the call fails (retrying is safe).
+                        return Err(Error::new(
                             ErrorKind::Unexpected,
                             format!(
                                 "POST {path}: answer #{i} is for id {id:?}, expected {} ({})",
                                 p.item.id, p.item.sku
                             ),
-                        ))
+                        ));
                     }
                     Some(_) => {
                         let external_id = p.item.id.to_string();

@@ -117,9 +117,14 @@ pub struct WcProduct {
     /// Regular price, decimal text (empty = no price).
     #[serde(default)]
     pub regular_price: String,
-    /// Sale price, decimal text (empty = no sale).
+    /// Sale price, decimal text (empty = no sale). WooCommerce sends it
+    /// for a scheduled sale that has not started too.
     #[serde(default)]
     pub sale_price: String,
+    /// Whether the sale price is the price today (`None` when the payload
+    /// leaves it out: then a sale price is taken as current).
+    #[serde(default)]
+    pub on_sale: Option<bool>,
     /// `taxable`, `shipping`, `none` (`parent` on variations).
     #[serde(default)]
     pub tax_status: String,
@@ -277,11 +282,12 @@ pub fn to_variant(
 }
 
 /// `(price, compare_at_price)`: the sale price with the regular price as the
-/// was-price while a sale is set, else the regular price alone.
+/// was-price while a sale is on, else the regular price alone (a sale
+/// scheduled for later is not today's price).
 fn prices(item: &WcProduct, currency: Currency) -> Result<(Money, Option<Money>)> {
     let what = item.what();
     let regular = money_field(&item.regular_price, currency, "regular_price", &what)?;
-    if item.sale_price.trim().is_empty() {
+    if item.sale_price.trim().is_empty() || item.on_sale == Some(false) {
         return Ok((regular, None));
     }
     let sale = money_field(&item.sale_price, currency, "sale_price", &what)?;
@@ -1008,4 +1014,27 @@ fn exact_number(n: &serde_json::Number, what: &str, field: &str) -> Result<Decim
             Error::invalid_data(format!("{what}: {field} {text} is not a decimal: {e}"))
                 .with_field(field.to_string())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scheduled_sale_is_not_todays_price() {
+        let item = |on_sale: &str| -> WcProduct {
+            serde_json::from_str(&format!(
+                r#"{{"id": 7, "sku": "TEE", "regular_price": "20.00", "sale_price": "15.00"{on_sale}}}"#
+            ))
+            .unwrap()
+        };
+        let usd = Currency::USD;
+        let (price, was) = prices(&item(r#", "on_sale": false"#), usd).unwrap();
+        assert_eq!((price.amount().to_string(), was), ("20.00".to_string(), None));
+        for on_sale in [r#", "on_sale": true"#, ""] {
+            let (price, was) = prices(&item(on_sale), usd).unwrap();
+            assert_eq!(price.amount().to_string(), "15.00");
+            assert_eq!(was.unwrap().amount().to_string(), "20.00");
+        }
+    }
 }
