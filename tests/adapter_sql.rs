@@ -413,6 +413,32 @@ mod sqlite {
         let (_dir, db) = db().await;
         refusals(&db, Backend::Sqlite).await;
     }
+
+    /// SQLite compares the time column as text: a row written by another
+    /// program without nine fractional digits would sort wrongly against
+    /// the cursor, so the read stops and names it instead of skipping rows.
+    #[tokio::test]
+    async fn a_time_spelled_otherwise_stops_the_read_and_is_named() {
+        let (_dir, db) = db().await;
+        let erp = adapter(&db, Backend::Sqlite, "stock").await;
+        erp.upsert(&levels(7)[..3]).await.unwrap();
+        exec(
+            &db,
+            "INSERT INTO stock VALUES ('HAND-1', 'DC-EAST', 1, 1, 0, 0, 0, 0, 0, 0, 0, \
+             '2026-01-01T00:00:00Z', NULL, NULL)",
+        )
+        .await;
+        let read: Result<Vec<_>, _> = Source::<InventoryLevel>::read(&erp, None)
+            .try_collect()
+            .await;
+        let err = read.unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidData);
+        assert!(err.message().contains("HAND-1"), "{err}");
+        assert!(
+            err.message().contains("2026-01-01T00:00:00.000000000Z"),
+            "{err}"
+        );
+    }
 }
 
 #[cfg(feature = "postgres")]

@@ -230,16 +230,25 @@ impl Tx {
     }
 }
 
-/// True for errors worth retrying: I/O, pool, busy/locked, serialization
-/// failures and deadlocks.
+/// True for errors worth retrying: I/O, pool, SQLite busy/locked,
+/// PostgreSQL serialization failures, deadlocks, lock and statement
+/// timeouts. Decided by error codes, never by message text (a constraint
+/// on a column named `locked` is not a busy database).
 pub(crate) fn is_temporary(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
         sqlx::Error::Database(db) => {
-            let msg = db.message();
-            msg.contains("locked")
-                || msg.contains("busy")
-                || matches!(db.code().as_deref(), Some("40001" | "40P01"))
+            #[cfg(feature = "sqlite")]
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Extended codes keep the primary code in the low byte:
+                // SQLITE_BUSY = 5, SQLITE_LOCKED = 6.
+                let code = db.code().and_then(|c| c.parse::<i32>().ok());
+                return code.is_some_and(|c| matches!(c & 0xff, 5 | 6));
+            }
+            matches!(
+                db.code().as_deref(),
+                Some("40001" | "40P01" | "55P03" | "57014")
+            )
         }
         _ => false,
     }

@@ -16,8 +16,9 @@
 //!   with a [`TimeIdCursor`](crate::connector::TimeIdCursor), so rows sharing
 //!   one `updated_at` are neither skipped nor repeated. A `NULL` `updated_at`
 //!   reads as 1970-01-01. In SQLite the column must hold UTC RFC 3339 text
-//!   with a fixed number of fractional digits (what the sink writes:
-//!   `2026-01-01T00:00:00.000000000Z`), since SQLite compares it as text;
+//!   with exactly nine fractional digits (what the sink writes:
+//!   `2026-01-01T00:00:00.000000000Z`), since SQLite compares it as text; a
+//!   row spelled otherwise ends the read with an `InvalidData` error naming it;
 //!   PostgreSQL compares it as `timestamptz` (which keeps microseconds: an
 //!   entity whose mapped time has nanoseconds reads back rounded, so it is
 //!   never `Unchanged`; use a `TEXT` column to keep them).

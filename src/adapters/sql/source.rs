@@ -73,7 +73,19 @@ async fn page<E: Mappable>(inner: &Arc<Inner<E>>, after: Option<Cursor>) -> Resu
             parts.push(cell(row, 2 + i, "key column value")?);
         }
         let key = parts.join("\u{1f}");
-        let at = parse_time(cell(row, 1, "updated_at")?, &key)?;
+        let at_text = cell(row, 1, "updated_at")?;
+        let at = parse_time(at_text, &key)?;
+        if inner.dialect == super::Dialect::Sqlite && time_text(at) != at_text {
+            // SQLite orders this column as text: any other spelling of a
+            // time sorts wrongly against the cursor and rows get skipped.
+            return Err(Error::invalid_data(format!(
+                "row {key:?} in {}: updated_at {at_text:?} must be written as {:?} \
+                 (UTC, 9 fractional digits), or pages skip rows",
+                inner.from,
+                time_text(at)
+            ))
+            .with_field("updated_at"));
+        }
         let entity = inner.map_row(row[0].as_deref(), &key, &opts)?;
         let external = ExternalRef::try_new(inner.system.as_str(), key.clone())?;
         records.push(Record::new(

@@ -1030,7 +1030,10 @@ mod tests {
         };
         let usd = Currency::USD;
         let (price, was) = prices(&item(r#", "on_sale": false"#), usd).unwrap();
-        assert_eq!((price.amount().to_string(), was), ("20.00".to_string(), None));
+        assert_eq!(
+            (price.amount().to_string(), was),
+            ("20.00".to_string(), None)
+        );
         for on_sale in [r#", "on_sale": true"#, ""] {
             let (price, was) = prices(&item(on_sale), usd).unwrap();
             assert_eq!(price.amount().to_string(), "15.00");
