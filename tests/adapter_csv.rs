@@ -95,9 +95,7 @@ async fn source_passes_the_conformance_suite() {
     write(
         dir.path(),
         "items-2026-03-02.csv",
-        &format!(
-            "{HEADER}\nSKU-003;tee;;0,99;EUR;D;0;01.03.2026 09:30;01.03.2026 09:30\n"
-        ),
+        &format!("{HEADER}\nSKU-003;tee;;0,99;EUR;D;0;01.03.2026 09:30;01.03.2026 09:30\n"),
     );
     // Not data: hidden, temp and other extensions are never read.
     write(dir.path(), ".items-2026-03-03.csv", "garbage");
@@ -158,10 +156,22 @@ async fn a_bad_row_stops_the_source_with_its_line_and_every_reason() {
     assert_eq!(records.len(), 1, "rows before the bad one are delivered");
     let err = err.expect("the bad row is an error, not skipped");
     let text = err.to_string();
-    assert!(text.contains("items.csv line 3: price.amount (from PRICE = \"zwölf\")"), "{text}");
-    assert!(text.contains("line 3: status (from STATUS = \"X\")"), "{text}");
+    assert!(
+        text.contains("items.csv line 3: price.amount (from PRICE = \"zwölf\")"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 3: status (from STATUS = \"X\")"),
+        "{text}"
+    );
     assert_eq!(err.context().line, Some(3));
-    assert!(err.context().file.as_deref().unwrap().ends_with("items.csv"));
+    assert!(
+        err.context()
+            .file
+            .as_deref()
+            .unwrap()
+            .ends_with("items.csv")
+    );
     // Resuming after the good row meets the same error: nothing is skipped.
     let (again, err) = read_all(&source, Some(records[0].cursor.clone())).await;
     assert!(again.is_empty());
@@ -187,10 +197,20 @@ updated_at = { value = "2026-03-01T00:00:00Z", transforms = [{ datetime = { form
 #[tokio::test]
 async fn tsv_by_column_position_without_a_header() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "stock.tsv", "A-1\tDC-EAST\t12\t10\t2\nA-2\tDC-WEST\t0\t0\t0\textra\n");
-    let spec = Arc::new(MappingSpec::<InventoryLevel>::from_toml(STOCK_SPEC, "stock.toml").unwrap());
+    write(
+        dir.path(),
+        "stock.tsv",
+        "A-1\tDC-EAST\t12\t10\t2\nA-2\tDC-WEST\t0\t0\t0\textra\n",
+    );
+    let spec =
+        Arc::new(MappingSpec::<InventoryLevel>::from_toml(STOCK_SPEC, "stock.toml").unwrap());
     let format = CsvFormat::tsv().with_columns(Columns::Positions);
-    let source = CsvSource::new(SystemId::new("wms").unwrap(), dir.path(), spec.clone(), format.clone());
+    let source = CsvSource::new(
+        SystemId::new("wms").unwrap(),
+        dir.path(),
+        spec.clone(),
+        format.clone(),
+    );
     let (records, err) = read_all(&source, None).await;
     assert!(err.is_none(), "{err:?}");
     let got: Vec<(String, String, i64)> = records
@@ -214,7 +234,11 @@ async fn tsv_by_column_position_without_a_header() {
     let sink = CsvSink::open(SystemId::new("wms").unwrap(), out.path(), spec, format).unwrap();
     let levels: Vec<InventoryLevel> = records.into_iter().map(|r| r.entity).collect();
     let outcomes = sink.upsert(&levels).await.unwrap();
-    assert!(outcomes.iter().all(|o| matches!(o.result, WriteResult::Created { .. })));
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.result, WriteResult::Created { .. }))
+    );
     let written = only_data_file(out.path());
     let text = std::fs::read_to_string(&written).unwrap();
     assert_eq!(text, "A-1\tDC-EAST\t12\t10\t2\nA-2\tDC-WEST\t0\t0\t0\n");
@@ -223,7 +247,11 @@ async fn tsv_by_column_position_without_a_header() {
 #[tokio::test]
 async fn named_columns_for_a_headerless_file() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "stock.csv", "A-1,DC-EAST,12,10,2\nA-2,DC-EAST,3\n");
+    write(
+        dir.path(),
+        "stock.csv",
+        "A-1,DC-EAST,12,10,2\nA-2,DC-EAST,3\n",
+    );
     let spec = STOCK_SPEC
         .replace("\"1\"", "\"item\"")
         .replace("\"2\"", "\"site\"")
@@ -231,7 +259,11 @@ async fn named_columns_for_a_headerless_file() {
         .replace("\"4\"", "\"free\"")
         .replace("\"5\"", "\"held\"");
     let spec = Arc::new(MappingSpec::<InventoryLevel>::from_toml(&spec, "stock.toml").unwrap());
-    let columns = Columns::Named(["item", "site", "qty", "free", "held"].map(String::from).to_vec());
+    let columns = Columns::Named(
+        ["item", "site", "qty", "free", "held"]
+            .map(String::from)
+            .to_vec(),
+    );
     let source = CsvSource::new(
         SystemId::new("wms").unwrap(),
         dir.path(),
@@ -241,7 +273,10 @@ async fn named_columns_for_a_headerless_file() {
     let (records, err) = read_all(&source, None).await;
     assert_eq!(records.len(), 1);
     let text = err.unwrap().to_string();
-    assert!(text.contains("line 2: has 3 field(s), but there are 5 column(s)"), "{text}");
+    assert!(
+        text.contains("line 2: has 3 field(s), but there are 5 column(s)"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -274,17 +309,28 @@ async fn written_records_read_back_equal() {
     batch[1].status = ProductStatus::Archived;
     batch[2].taxable = false;
     batch[3].price = Money::new(dec!(1234.5), Currency::from_code("EUR").unwrap());
-    testkit::written_records_read_back(&sink, &source, &batch).await.unwrap();
+    testkit::written_records_read_back(&sink, &source, &batch)
+        .await
+        .unwrap();
     // A second file with a change reads back after the first (name order).
     batch[3].price = Money::new(dec!(99.99), Currency::from_code("EUR").unwrap());
     let outcomes = sink.upsert(&batch).await.unwrap();
     assert!(matches!(outcomes[3].result, WriteResult::Updated { .. }));
-    assert!(outcomes[..3].iter().all(|o| matches!(o.result, WriteResult::Unchanged { .. })));
+    assert!(
+        outcomes[..3]
+            .iter()
+            .all(|o| matches!(o.result, WriteResult::Unchanged { .. }))
+    );
     let (records, err) = read_all(&source, None).await;
     assert!(err.is_none(), "{err:?}");
     let last = records.last().unwrap();
     assert_eq!(last.entity.price.amount(), dec!(99.99));
-    assert!(FileLineCursor::decode(&last.cursor).unwrap().file.ends_with("-000002.csv"));
+    assert!(
+        FileLineCursor::decode(&last.cursor)
+            .unwrap()
+            .file
+            .ends_with("-000002.csv")
+    );
 }
 
 /// The one data file in `dir` (not hidden), after checking nothing else but the state file is there.
@@ -292,9 +338,15 @@ fn only_data_file(dir: &Path) -> std::path::PathBuf {
     let mut data = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
-        assert!(!name.ends_with(".tmp"), "a temp file was left behind: {name}");
+        assert!(
+            !name.ends_with(".tmp"),
+            "a temp file was left behind: {name}"
+        );
         if name.starts_with('.') {
-            assert!(name.starts_with(".seamwork-csv-sink-"), "unexpected hidden file {name}");
+            assert!(
+                name.starts_with(".seamwork-csv-sink-"),
+                "unexpected hidden file {name}"
+            );
         } else {
             data.push(name);
         }
@@ -312,8 +364,15 @@ async fn sink_files_are_complete_named_and_remembered_across_restarts() {
             .with_file_name("ITEMS_{system}_{date}_{seq}.csv")
             .unwrap()
             .with_column_order([
-                "ITEM_NO", "GROUP", "DESCRIPTION", "PRICE", "CURRENCY", "STATUS", "TAXABLE",
-                "CREATED", "CHANGED",
+                "ITEM_NO",
+                "GROUP",
+                "DESCRIPTION",
+                "PRICE",
+                "CURRENCY",
+                "STATUS",
+                "TAXABLE",
+                "CREATED",
+                "CHANGED",
             ])
     };
     let sink = open();
@@ -321,7 +380,10 @@ async fn sink_files_are_complete_named_and_remembered_across_restarts() {
     sink.upsert(&batch).await.unwrap();
     let file = only_data_file(out.path());
     let name = file.file_name().unwrap().to_str().unwrap().to_string();
-    assert!(name.starts_with("ITEMS_erp_2") && name.ends_with("_000001.csv"), "{name}");
+    assert!(
+        name.starts_with("ITEMS_erp_2") && name.ends_with("_000001.csv"),
+        "{name}"
+    );
     let text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
@@ -338,12 +400,22 @@ async fn sink_files_are_complete_named_and_remembered_across_restarts() {
     // After a restart the sink still knows what it wrote.
     let sink = open();
     let outcomes = sink.upsert(&batch).await.unwrap();
-    assert!(outcomes.iter().all(|o| matches!(o.result, WriteResult::Unchanged { .. })));
-    assert_eq!(only_data_file(out.path()), file, "an unchanged batch writes no file");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.result, WriteResult::Unchanged { .. }))
+    );
+    assert_eq!(
+        only_data_file(out.path()),
+        file,
+        "an unchanged batch writes no file"
+    );
     let mut changed = batch.clone();
     changed[1].title = "Renamed".into();
     let outcomes = sink.upsert(&changed).await.unwrap();
-    assert!(matches!(outcomes[1].result, WriteResult::Updated { ref external_id } if external_id == "SKU-002"));
+    assert!(
+        matches!(outcomes[1].result, WriteResult::Updated { ref external_id } if external_id == "SKU-002")
+    );
     let mut names: Vec<String> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -370,11 +442,22 @@ async fn sink_rejects_what_a_cell_cannot_hold_and_writes_the_rest() {
     let mut batch = variants(3);
     batch[1].title = "has\ta tab".into();
     let outcomes = sink.upsert(&batch).await.unwrap();
-    let reason = outcomes[1].result.rejection().expect("rejected").to_string();
-    assert!(reason.contains("SKU-002") && reason.contains("DESCRIPTION"), "{reason}");
+    let reason = outcomes[1]
+        .result
+        .rejection()
+        .expect("rejected")
+        .to_string();
+    assert!(
+        reason.contains("SKU-002") && reason.contains("DESCRIPTION"),
+        "{reason}"
+    );
     assert!(outcomes[0].result.is_ok() && outcomes[2].result.is_ok());
     let text = std::fs::read_to_string(only_data_file(out.path())).unwrap();
-    assert_eq!(text.lines().count(), 3, "header and the two good rows: {text}");
+    assert_eq!(
+        text.lines().count(),
+        3,
+        "header and the two good rows: {text}"
+    );
 
     // A fixed column list rejects a record mapping outside it.
     let out = tempfile::tempdir().unwrap();
@@ -383,11 +466,58 @@ async fn sink_rejects_what_a_cell_cannot_hold_and_writes_the_rest() {
         .with_column_order(["ITEM_NO", "PRICE"]);
     let outcomes = sink.upsert(&batch[..1]).await.unwrap();
     let reason = outcomes[0].result.rejection().unwrap().to_string();
-    assert!(reason.contains("is not one of the sink's columns"), "{reason}");
+    assert!(
+        reason.contains("is not one of the sink's columns"),
+        "{reason}"
+    );
     // Bad patterns are refused up front.
     let err = CsvSink::open(erp(), out.path(), spec(), erp_format())
         .unwrap()
         .with_file_name("{entity}.csv")
         .unwrap_err();
     assert!(err.to_string().contains("{seq}"), "{err}");
+}
+
+mod any_bytes {
+    use super::*;
+    use proptest::prelude::*;
+    use seamwork::adapters::csv::map_csv;
+
+    /// Bytes that look like CSV often enough to reach the mapping: the
+    /// format's special characters, a BOM start, digits, letters, broken UTF-8.
+    fn csvish() -> impl Strategy<Value = Vec<u8>> {
+        let alphabet: Vec<u8> = b";,\t\"\\\n\r AD1,.-:x\xEF\xBB\xBF\xFF\xC3".to_vec();
+        prop::collection::vec(prop::sample::select(alphabet), 0..200).prop_map(|mut body| {
+            let mut text = format!("{HEADER}\n").into_bytes();
+            text.append(&mut body);
+            text
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn rows_map_or_fail_with_a_line_never_panic(bytes in csvish(), quoting in any::<bool>()) {
+            let mut format = erp_format();
+            if !quoting {
+                format = format.without_quoting();
+            }
+            let rows = map_csv(spec(), &format, &bytes).expect("the header is fine");
+            let mut last = 0;
+            for row in rows {
+                let line = match row {
+                    Ok((line, v)) => {
+                        prop_assert!(spec().to_payload(&v, &Default::default()).is_ok());
+                        line
+                    }
+                    Err(bad) => {
+                        prop_assert!(!bad.reasons.is_empty());
+                        bad.line
+                    }
+                };
+                prop_assert!(line >= 2 && line >= last, "line {} after {}", line, last);
+                last = line;
+            }
+        }
+    }
 }

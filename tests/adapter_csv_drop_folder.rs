@@ -72,7 +72,15 @@ fn skus(records: &[Record<Variant>]) -> Vec<String> {
 async fn files_move_to_processed_or_failed_with_every_bad_line_listed() {
     let inbox = tempfile::tempdir().unwrap();
     let inbox = inbox.path();
-    write(inbox, "a.csv", &format!("{HEADER}\n{}{}", row("A-1", "1,00", "A"), row("A-2", "2,00", "A")));
+    write(
+        inbox,
+        "a.csv",
+        &format!(
+            "{HEADER}\n{}{}",
+            row("A-1", "1,00", "A"),
+            row("A-2", "2,00", "A")
+        ),
+    );
     write(
         inbox,
         "b.csv",
@@ -84,7 +92,11 @@ async fn files_move_to_processed_or_failed_with_every_bad_line_listed() {
             "B-4;tee;;4,00;EUR;A\n"
         ),
     );
-    write(inbox, "c.csv", &format!("{HEADER}\n{}", row("C-1", "x", "A")));
+    write(
+        inbox,
+        "c.csv",
+        &format!("{HEADER}\n{}", row("C-1", "x", "A")),
+    );
     std::fs::write(inbox.join("d.csv"), b"\xFF\xFEI\x00T\x00").unwrap();
     write(inbox, "e.csv", &format!("{HEADER}\n"));
     let folder = folder(inbox);
@@ -95,7 +107,11 @@ async fn files_move_to_processed_or_failed_with_every_bad_line_listed() {
     assert_eq!(skus(&records), ["A-1", "A-2", "B-1", "B-3"]);
     assert_eq!(records[3].cursor.as_str(), "b.csv#4");
 
-    assert_eq!(files_in(inbox), Vec::<String>::new(), "every file left the inbox");
+    assert_eq!(
+        files_in(inbox),
+        Vec::<String>::new(),
+        "every file left the inbox"
+    );
     assert_eq!(
         files_in(&inbox.join("processed")),
         ["a.csv", "b.csv", "b.csv.errors.txt", "e.csv"]
@@ -105,18 +121,45 @@ async fn files_move_to_processed_or_failed_with_every_bad_line_listed() {
         ["c.csv", "c.csv.errors.txt", "d.csv", "d.csv.errors.txt"]
     );
     let b = std::fs::read_to_string(inbox.join("processed/b.csv.errors.txt")).unwrap();
-    assert!(b.starts_with("file: b.csv\nresult: processed; 2 row(s) delivered, 2 bad line(s) not delivered\n"), "{b}");
-    assert!(b.contains("\nline 3: price.amount (from PRICE = \"zwölf\"): "), "{b}");
-    assert!(b.contains("\nline 3: status (from STATUS = \"X\"): "), "{b}");
-    assert!(b.contains("\nline 6: has 6 field(s), but there are 9 column(s)"), "{b}");
+    assert!(
+        b.starts_with(
+            "file: b.csv\nresult: processed; 2 row(s) delivered, 2 bad line(s) not delivered\n"
+        ),
+        "{b}"
+    );
+    assert!(
+        b.contains("\nline 3: price.amount (from PRICE = \"zwölf\"): "),
+        "{b}"
+    );
+    assert!(
+        b.contains("\nline 3: status (from STATUS = \"X\"): "),
+        "{b}"
+    );
+    assert!(
+        b.contains("\nline 6: has 6 field(s), but there are 9 column(s)"),
+        "{b}"
+    );
     let c = std::fs::read_to_string(inbox.join("failed/c.csv.errors.txt")).unwrap();
-    assert!(c.contains("result: failed; 0 row(s) delivered, 1 bad line(s)"), "{c}");
-    assert!(c.contains("line 2: price.amount (from PRICE = \"x\")"), "{c}");
+    assert!(
+        c.contains("result: failed; 0 row(s) delivered, 1 bad line(s)"),
+        "{c}"
+    );
+    assert!(
+        c.contains("line 2: price.amount (from PRICE = \"x\")"),
+        "{c}"
+    );
     let d = std::fs::read_to_string(inbox.join("failed/d.csv.errors.txt")).unwrap();
-    assert!(d.contains("cannot be read as CSV: the file is UTF-16"), "{d}");
+    assert!(
+        d.contains("cannot be read as CSV: the file is UTF-16"),
+        "{d}"
+    );
 
     // The same name dropped again does not overwrite the first.
-    write(inbox, "a.csv", &format!("{HEADER}\n{}", row("A-9", "9,00", "A")));
+    write(
+        inbox,
+        "a.csv",
+        &format!("{HEADER}\n{}", row("A-9", "9,00", "A")),
+    );
     folder.scan().unwrap();
     assert_eq!(skus(&read_all(&folder, None).await), ["A-9"]);
     assert_eq!(
@@ -130,9 +173,17 @@ async fn a_half_written_file_is_not_picked_up() {
     let inbox = tempfile::tempdir().unwrap();
     let inbox = inbox.path();
     // Temp names are never read, however old and stable.
-    let part = write(inbox, "big.csv.part", &format!("{HEADER}\n{}", row("P-1", "1,00", "A")));
+    let part = write(
+        inbox,
+        "big.csv.part",
+        &format!("{HEADER}\n{}", row("P-1", "1,00", "A")),
+    );
     age(&part, Duration::from_secs(3600));
-    let hidden = write(inbox, ".big.csv", &format!("{HEADER}\n{}", row("H-1", "1,00", "A")));
+    let hidden = write(
+        inbox,
+        ".big.csv",
+        &format!("{HEADER}\n{}", row("H-1", "1,00", "A")),
+    );
     age(&hidden, Duration::from_secs(3600));
     let f = folder(inbox).with_settle_time(Duration::from_secs(60));
     for _ in 0..3 {
@@ -141,16 +192,32 @@ async fn a_half_written_file_is_not_picked_up() {
 
     // A copy that keeps the original's old modification time, still growing:
     // seen first (not ready), then grown (not ready), then unchanged (ready).
-    let copy = write(inbox, "copy.csv", &format!("{HEADER}\n{}", row("C-1", "1,00", "A")));
+    let copy = write(
+        inbox,
+        "copy.csv",
+        &format!("{HEADER}\n{}", row("C-1", "1,00", "A")),
+    );
     age(&copy, Duration::from_secs(3600));
     assert!(f.scan().unwrap().is_empty(), "first sighting");
-    std::fs::write(&copy, format!("{HEADER}\n{}{}", row("C-1", "1,00", "A"), row("C-2", "2,00", "A"))).unwrap();
+    std::fs::write(
+        &copy,
+        format!(
+            "{HEADER}\n{}{}",
+            row("C-1", "1,00", "A"),
+            row("C-2", "2,00", "A")
+        ),
+    )
+    .unwrap();
     age(&copy, Duration::from_secs(3600));
     assert!(f.scan().unwrap().is_empty(), "it grew since the last scan");
-    assert_eq!(f.scan().unwrap(), [copy.clone()]);
+    assert_eq!(f.scan().unwrap(), [copy]);
 
     // A file written just now waits for the settle time even when stable.
-    let fresh = write(inbox, "fresh.csv", &format!("{HEADER}\n{}", row("F-1", "1,00", "A")));
+    let fresh = write(
+        inbox,
+        "fresh.csv",
+        &format!("{HEADER}\n{}", row("F-1", "1,00", "A")),
+    );
     assert!(!f.scan().unwrap().contains(&fresh));
     assert!(!f.scan().unwrap().contains(&fresh));
 
@@ -169,8 +236,20 @@ async fn a_half_written_file_is_not_picked_up() {
 async fn drop_folder_passes_the_source_suite() {
     let inbox = tempfile::tempdir().unwrap();
     let inbox = inbox.path();
-    write(inbox, "1.csv", &format!("{HEADER}\n{}{}", row("A-1", "1,00", "A"), row("A-2", "2,50", "D")));
-    write(inbox, "2.tsv", &format!("{HEADER}\n{}", row("A-3", "1.000,00", "I")));
+    write(
+        inbox,
+        "1.csv",
+        &format!(
+            "{HEADER}\n{}{}",
+            row("A-1", "1,00", "A"),
+            row("A-2", "2,50", "D")
+        ),
+    );
+    write(
+        inbox,
+        "2.tsv",
+        &format!("{HEADER}\n{}", row("A-3", "1.000,00", "I")),
+    );
     let folder = folder(inbox);
     // What the same rows map to, read through a plain CSV source first.
     let copy = tempfile::tempdir().unwrap();
@@ -190,7 +269,10 @@ async fn drop_folder_passes_the_source_suite() {
         expected.push(r.unwrap().entity);
     }
     assert_eq!(expected.len(), 3);
-    assert_eq!(expected[2].price.amount(), rust_decimal::Decimal::from(1000));
+    assert_eq!(
+        expected[2].price.amount(),
+        rust_decimal::Decimal::from(1000)
+    );
 
     folder.scan().unwrap();
     testkit::check_source(&folder, &expected, 10).await.unwrap();
@@ -203,7 +285,9 @@ async fn drop_folder_passes_the_source_suite() {
 async fn a_read_stopped_part_way_leaves_the_file_and_resumes_after_its_cursor() {
     let inbox = tempfile::tempdir().unwrap();
     let inbox = inbox.path();
-    let rows: String = (1..=4).map(|i| row(&format!("R-{i}"), "1,00", "A")).collect();
+    let rows: String = (1..=4)
+        .map(|i| row(&format!("R-{i}"), "1,00", "A"))
+        .collect();
     write(inbox, "batch.csv", &format!("{HEADER}\n{rows}"));
     let folder = folder(inbox).with_stable_scan(false);
 
@@ -212,10 +296,19 @@ async fn a_read_stopped_part_way_leaves_the_file_and_resumes_after_its_cursor() 
     let second = stream.next().await.unwrap().unwrap();
     drop(stream); // the consumer stopped (a crash, a shutdown)
     assert_eq!(first.entity.key(), EntityKey::new("R-1"));
-    assert_eq!(files_in(inbox), ["batch.csv"], "not moved before its last row was taken");
+    assert_eq!(
+        files_in(inbox),
+        ["batch.csv"],
+        "not moved before its last row was taken"
+    );
 
     let rest = read_all(&folder, Some(second.cursor)).await;
     assert_eq!(skus(&rest), ["R-3", "R-4"]);
     assert_eq!(files_in(&inbox.join("processed")), ["batch.csv"]);
-    assert!(!inbox.join("processed").join(format!("batch.csv{ERROR_FILE_SUFFIX}")).exists());
+    assert!(
+        !inbox
+            .join("processed")
+            .join(format!("batch.csv{ERROR_FILE_SUFFIX}"))
+            .exists()
+    );
 }

@@ -145,7 +145,10 @@ impl<E: Mappable> DropFolder<E> {
     }
 
     /// Picks up only files ending in these extensions (default `csv`, `tsv`, `txt`; case-insensitive).
-    pub fn with_extensions<S: Into<String>>(mut self, extensions: impl IntoIterator<Item = S>) -> Self {
+    pub fn with_extensions<S: Into<String>>(
+        mut self,
+        extensions: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.mapper.extensions = extensions.into_iter().map(Into::into).collect();
         self
     }
@@ -201,7 +204,10 @@ struct Scanner {
 fn scan(s: &Scanner) -> Result<Vec<Listed>> {
     let listed = list_data_files(&s.inbox, &s.extensions)?;
     let now = SystemTime::now();
-    let mut seen = s.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut seen = s
+        .seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut next = HashMap::with_capacity(listed.len());
     let mut ready = Vec::new();
     for f in listed {
@@ -279,7 +285,9 @@ impl<E: Mappable> Source<E> for DropFolder<E> {
                 }
                 if let Some(finish) = st.pending.take() {
                     let (processed, failed) = (st.processed.clone(), st.failed.clone());
-                    if let Err(e) = blocking(move || settle_file(&finish, &processed, &failed)).await {
+                    if let Err(e) =
+                        blocking(move || settle_file(&finish, &processed, &failed)).await
+                    {
                         st.done = true;
                         return Some((Err(e), st));
                     }
@@ -345,7 +353,11 @@ async fn load<E: Mappable>(st: &mut DropState<E>, file: Listed) -> Result<()> {
     let changed = changed_at(file.modified);
     let delivered = mapped.rows.len();
     for (line, entity) in mapped.rows {
-        if st.since.as_ref().is_some_and(|c| c.file == file.name && c.line >= line) {
+        if st
+            .since
+            .as_ref()
+            .is_some_and(|c| c.file == file.name && c.line >= line)
+        {
             continue; // delivered by an earlier read that stopped part-way
         }
         let external = ExternalRef {
@@ -353,7 +365,8 @@ async fn load<E: Mappable>(st: &mut DropState<E>, file: Listed) -> Result<()> {
             id: entity.key().to_string(),
         };
         let cursor = FileLineCursor::new(&file.name, line).encode();
-        st.ready.push_back(Record::new(entity, external, cursor, changed));
+        st.ready
+            .push_back(Record::new(entity, external, cursor, changed));
     }
     if !mapped.bad.is_empty() {
         tracing::warn!(file = %file.path.display(), bad_lines = mapped.bad.len(), "file has bad lines; see its error file");
@@ -381,7 +394,10 @@ fn settle_file(f: &Finish, processed: &Path, failed: &Path) -> Result<Dispositio
     std::fs::create_dir_all(dir).map_err(|e| io_error(e, "cannot create", dir))?;
     let target = free_name(dir, &f.file.name);
     if f.file_error.is_some() || !f.bad.is_empty() {
-        let target_name = target.file_name().and_then(|n| n.to_str()).unwrap_or(&f.file.name);
+        let target_name = target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(&f.file.name);
         let errors = dir.join(format!("{target_name}{ERROR_FILE_SUFFIX}"));
         write_atomically(&errors, error_report(f, disposition).as_bytes())?;
     }

@@ -26,7 +26,9 @@ pub(crate) const TEMP_SUFFIXES: &[&str] = &[
 /// such as the sink's temp and state files) or a temp name of a copy in progress.
 pub(crate) fn is_ignored_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    name.starts_with('.') || name.starts_with('~') || TEMP_SUFFIXES.iter().any(|s| lower.ends_with(s))
+    name.starts_with('.')
+        || name.starts_with('~')
+        || TEMP_SUFFIXES.iter().any(|s| lower.ends_with(s))
 }
 
 /// Whether `name` ends in one of `extensions` (case-insensitive, without dots).
@@ -69,7 +71,9 @@ pub(crate) fn list_data_files(dir: &Path, extensions: &[String]) -> Result<Vec<L
         if !meta.is_file() {
             continue;
         }
-        let modified = meta.modified().map_err(|e| io_error(e, "no mtime for", &path))?;
+        let modified = meta
+            .modified()
+            .map_err(|e| io_error(e, "no mtime for", &path))?;
         out.push(Listed {
             name,
             path,
@@ -173,7 +177,13 @@ mod tests {
 
     #[test]
     fn ignored_names() {
-        for n in [".hidden.csv", "x.csv.part", "X.CSV.TMP", "~lock.csv", "a.csv.crdownload"] {
+        for n in [
+            ".hidden.csv",
+            "x.csv.part",
+            "X.CSV.TMP",
+            "~lock.csv",
+            "a.csv.crdownload",
+        ] {
             assert!(is_ignored_name(n), "{n}");
         }
         assert!(!is_ignored_name("orders-2026.csv"));
@@ -194,7 +204,10 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["out.csv"]);
-        assert_eq!(free_name(dir.path(), "out.csv"), dir.path().join("out-2.csv"));
+        assert_eq!(
+            free_name(dir.path(), "out.csv"),
+            dir.path().join("out-2.csv")
+        );
         assert_eq!(free_name(dir.path(), "new.csv"), dir.path().join("new.csv"));
     }
 }

@@ -166,7 +166,9 @@ pub(crate) fn parse_rows(
     bytes: &[u8],
 ) -> Result<Vec<Result<Row, BadLine>>, String> {
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
-        return Err("the file is UTF-16 (byte order mark FF FE / FE FF); export it as UTF-8".into());
+        return Err(
+            "the file is UTF-16 (byte order mark FF FE / FE FF); export it as UTF-8".into(),
+        );
     }
     let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     let mut reader = format.reader_builder().from_reader(bytes);
@@ -182,9 +184,8 @@ pub(crate) fn parse_rows(
                     .iter()
                     .enumerate()
                     .map(|(i, h)| {
-                        String::from_utf8(h.to_vec()).map_err(|_| {
-                            format!("header column {} is not UTF-8 text", i + 1)
-                        })
+                        String::from_utf8(h.to_vec())
+                            .map_err(|_| format!("header column {} is not UTF-8 text", i + 1))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 // A duplicate header is a file problem: no row of it can be mapped safely.
@@ -235,7 +236,9 @@ impl<'a> LineCounter<'a> {
 
     /// The 1-based line of the record the reader says starts at `offset` (offsets only grow).
     fn line_at(&mut self, offset: u64) -> u64 {
-        let mut start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.bytes.len());
+        let mut start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
         while start < self.bytes.len() && matches!(self.bytes[start], b'\r' | b'\n') {
             start += 1;
         }
@@ -295,24 +298,36 @@ mod tests {
         let got = rows(&CsvFormat::csv(), text);
         assert_eq!(got.len(), 3, "{got:?}");
         let a = got[0].as_ref().unwrap();
-        assert_eq!((a.line, &a.record), (2, &json!({"SKU": "A", "NOTE": "two\nlines"})));
+        assert_eq!(
+            (a.line, &a.record),
+            (2, &json!({"SKU": "A", "NOTE": "two\nlines"}))
+        );
         let b = got[1].as_ref().unwrap();
         assert_eq!(b.line, 5);
         let c = got[2].as_ref().unwrap_err();
         assert_eq!(c.line, 6);
-        assert!(c.reasons[0].contains("has 1 field(s), but there are 2"), "{c:?}");
+        assert!(
+            c.reasons[0].contains("has 1 field(s), but there are 2"),
+            "{c:?}"
+        );
     }
 
     #[test]
     fn positions_and_names() {
         let f = CsvFormat::tsv().with_columns(Columns::Positions);
         let got = rows(&f, b"A\t1\nB\t2\t9\n");
-        assert_eq!(got[1].as_ref().unwrap().record, json!({"1": "B", "2": "2", "3": "9"}));
+        assert_eq!(
+            got[1].as_ref().unwrap().record,
+            json!({"1": "B", "2": "2", "3": "9"})
+        );
         let f = CsvFormat::csv().with_columns(Columns::Named(vec!["sku".into(), "qty".into()]));
         let got = rows(&f, b"A;1\n");
         assert!(got[0].is_err()); // wrong delimiter: one field
         let got = rows(&f.with_delimiter(b';'), b"A;1\n");
-        assert_eq!(got[0].as_ref().unwrap().record, json!({"sku": "A", "qty": "1"}));
+        assert_eq!(
+            got[0].as_ref().unwrap().record,
+            json!({"sku": "A", "qty": "1"})
+        );
     }
 
     #[test]
@@ -330,7 +345,10 @@ mod tests {
     fn line_numbers_count_blank_lines_and_crlf() {
         let lines = |text: &[u8]| -> Vec<u64> {
             let f = CsvFormat::csv().with_columns(Columns::Positions);
-            rows(&f, text).into_iter().map(|r| r.unwrap().line).collect()
+            rows(&f, text)
+                .into_iter()
+                .map(|r| r.unwrap().line)
+                .collect()
         };
         assert_eq!(lines(b"H\nA\n\nB\n"), [1, 2, 4]);
         assert_eq!(lines(b"H\n\"A\nx\"\nB\n"), [1, 2, 4]);

@@ -61,6 +61,9 @@ pub use read::FileLineCursor;
 pub use sink::{CsvSink, DEFAULT_FILE_NAME};
 pub use source::CsvSource;
 
+/// One data row of a file: the line it starts on and its entity, or why it is bad.
+pub type MappedRow<E> = Result<(u64, E), BadLine>;
+
 /// Parses CSV text and maps every row with `spec`, without touching files:
 /// what the source and the drop folder do with one file's bytes. Each row is
 /// `(line, entity)` or a [`BadLine`]; `Err` is a file that is not readable
@@ -70,7 +73,7 @@ pub fn map_csv<E: crate::mapping::Mappable>(
     spec: std::sync::Arc<crate::mapping::MappingSpec<E>>,
     format: &CsvFormat,
     bytes: &[u8],
-) -> Result<Vec<Result<(u64, E), BadLine>>, String> {
+) -> Result<Vec<MappedRow<E>>, String> {
     let mapper = read::RowMapper {
         spec,
         format: format.clone(),
@@ -78,7 +81,7 @@ pub fn map_csv<E: crate::mapping::Mappable>(
         extensions: Vec::new(),
     };
     let mapped = mapper.map_bytes(bytes)?;
-    let mut out: Vec<Result<(u64, E), BadLine>> = mapped
+    let mut out: Vec<MappedRow<E>> = mapped
         .rows
         .into_iter()
         .map(Ok)

@@ -120,7 +120,10 @@ impl FileLineCursor {
                 cursor.as_str()
             ))
         };
-        let (file, line) = cursor.as_str().rsplit_once('#').ok_or_else(|| bad("no '#'"))?;
+        let (file, line) = cursor
+            .as_str()
+            .rsplit_once('#')
+            .ok_or_else(|| bad("no '#'"))?;
         if file.is_empty() {
             return Err(bad("no file name"));
         }

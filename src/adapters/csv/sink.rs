@@ -127,13 +127,19 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Piece>> {
         })
         .collect();
     if text.contains(['/', '\\', '}']) {
-        return Err(bad("must be a plain file name (no `/`, `\\` or stray `}`)".into()));
+        return Err(bad(
+            "must be a plain file name (no `/`, `\\` or stray `}`)".into()
+        ));
     }
     if !pieces.contains(&Piece::Field("seq")) {
-        return Err(bad("must contain {seq} so that every file gets its own name".into()));
+        return Err(bad(
+            "must contain {seq} so that every file gets its own name".into(),
+        ));
     }
     if matches!(pieces.first(), Some(Piece::Text(t)) if t.starts_with('.')) {
-        return Err(bad("must not start with `.`: readers skip hidden files".into()));
+        return Err(bad(
+            "must not start with `.`: readers skip hidden files".into()
+        ));
     }
     Ok(pieces)
 }
@@ -185,7 +191,10 @@ impl<E: Mappable> CsvSink<E> {
 
     /// Writes the header columns in this order (default: the mapped columns in name order).
     /// A record mapping to a column not listed is rejected.
-    pub fn with_column_order<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+    pub fn with_column_order<S: Into<String>>(
+        mut self,
+        columns: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.columns = Some(columns.into_iter().map(Into::into).collect());
         self
     }
@@ -277,7 +286,9 @@ impl<E: Mappable> CsvSink<E> {
         }
         if self.format.columns == Columns::Positions
             && fixed.is_none()
-            && !column.parse::<usize>().is_ok_and(|i| (1..=MAX_INDEX).contains(&i))
+            && !column
+                .parse::<usize>()
+                .is_ok_and(|i| (1..=MAX_INDEX).contains(&i))
         {
             return Some(format!(
                 "column {column:?} is not a position (1 to {MAX_INDEX}) in a file without a header"
@@ -304,7 +315,11 @@ impl<E: Mappable> CsvSink<E> {
         }
         let all: BTreeSet<&String> = rows.iter().flat_map(|r| r.keys()).collect();
         if self.format.columns == Columns::Positions {
-            let last = all.iter().filter_map(|c| c.parse::<usize>().ok()).max().unwrap_or(0);
+            let last = all
+                .iter()
+                .filter_map(|c| c.parse::<usize>().ok())
+                .max()
+                .unwrap_or(0);
             return (1..=last).map(|i| i.to_string()).collect();
         }
         all.into_iter().cloned().collect()
@@ -313,13 +328,18 @@ impl<E: Mappable> CsvSink<E> {
     fn render(&self, rows: &[&BTreeMap<String, String>]) -> Result<Vec<u8>> {
         let columns = self.column_order(rows);
         let mut w = self.format.writer_builder().from_writer(Vec::new());
-        let csv_error = |e: csv::Error| Error::new(ErrorKind::Unexpected, format!("cannot render CSV: {e}"));
+        let csv_error =
+            |e: csv::Error| Error::new(ErrorKind::Unexpected, format!("cannot render CSV: {e}"));
         if self.format.columns == Columns::Header {
             w.write_record(&columns).map_err(csv_error)?;
         }
         for row in rows {
-            w.write_record(columns.iter().map(|c| row.get(c).map_or("", String::as_str)))
-                .map_err(csv_error)?;
+            w.write_record(
+                columns
+                    .iter()
+                    .map(|c| row.get(c).map_or("", String::as_str)),
+            )
+            .map_err(csv_error)?;
         }
         w.into_inner()
             .map_err(|e| Error::new(ErrorKind::Unexpected, format!("cannot render CSV: {e}")))
@@ -356,7 +376,10 @@ impl<E: Mappable> Sink<E> for CsvSink<E> {
         {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!("a batch of {} is larger than this sink's max_batch {max}", batch.len()),
+                format!(
+                    "a batch of {} is larger than this sink's max_batch {max}",
+                    batch.len()
+                ),
             ));
         }
         let mut state = self.state.lock().await;
@@ -430,7 +453,10 @@ mod tests {
             ("{seq.csv", "not closed"),
         ] {
             let e = parse_pattern(bad).unwrap_err().to_string();
-            assert!(e.contains(why) || (why == "hidden" && e.contains("must not start")), "{bad}: {e}");
+            assert!(
+                e.contains(why) || (why == "hidden" && e.contains("must not start")),
+                "{bad}: {e}"
+            );
         }
     }
 

@@ -72,7 +72,10 @@ impl<E: Mappable> CsvSource<E> {
     }
 
     /// Reads only files ending in these extensions (default `csv`, `tsv`, `txt`; case-insensitive).
-    pub fn with_extensions<S: Into<String>>(mut self, extensions: impl IntoIterator<Item = S>) -> Self {
+    pub fn with_extensions<S: Into<String>>(
+        mut self,
+        extensions: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.mapper.extensions = extensions.into_iter().map(Into::into).collect();
         self
     }
@@ -164,14 +167,21 @@ async fn read_file<E: Mappable>(st: &ReadState<E>, file: Listed) -> Vec<Result<R
     let mapped = match blocking(move || mapper.map_file(&path)).await {
         Err(e) => return vec![Err(e)],
         Ok(Err(reason)) => {
-            return vec![Err(Error::invalid_data(format!("{}: {reason}", file.path.display()))
-                .with_system(st.system.as_str())
-                .with_entity(E::KIND.name())
-                .with_file(file.path.display().to_string(), None, None))];
+            return vec![Err(Error::invalid_data(format!(
+                "{}: {reason}",
+                file.path.display()
+            ))
+            .with_system(st.system.as_str())
+            .with_entity(E::KIND.name())
+            .with_file(file.path.display().to_string(), None, None))];
         }
         Ok(Ok(m)) => m,
     };
-    let after = |line: u64| st.since.as_ref().is_none_or(|c| c.is_before(&file.name, line));
+    let after = |line: u64| {
+        st.since
+            .as_ref()
+            .is_none_or(|c| c.is_before(&file.name, line))
+    };
     let first_bad = mapped.bad.iter().find(|b| after(b.line)).map(|b| b.line);
     let changed = changed_at(file.modified);
     let mut out: Vec<Result<Record<E>>> = mapped
