@@ -470,6 +470,20 @@ async fn sink_rejects_what_a_cell_cannot_hold_and_writes_the_rest() {
         reason.contains("is not one of the sink's columns"),
         "{reason}"
     );
+    // A record the spec cannot map back is rejected with the mapping's reason.
+    let out = tempfile::tempdir().unwrap();
+    let no_archived = SPEC.replace("I = \"archived\", ", "");
+    let one_way = Arc::new(MappingSpec::<Variant>::from_toml(&no_archived, "x.toml").unwrap());
+    let sink = CsvSink::open(erp(), out.path(), one_way, erp_format()).unwrap();
+    let mut archived = batch[..2].to_vec();
+    archived[0].status = ProductStatus::Archived;
+    let outcomes = sink.upsert(&archived).await.unwrap();
+    let reason = outcomes[0].result.rejection().unwrap().to_string();
+    assert!(
+        reason.contains("status") && reason.contains("archived"),
+        "{reason}"
+    );
+    assert!(matches!(outcomes[1].result, WriteResult::Created { .. }));
     // Bad patterns are refused up front.
     let err = CsvSink::open(erp(), out.path(), spec(), erp_format())
         .unwrap()

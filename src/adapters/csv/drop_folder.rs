@@ -60,6 +60,9 @@ pub enum Disposition {
 /// file's end leaves the file in the inbox: it is read again (pass the last
 /// record's cursor to `read` to skip the rows already handled).
 ///
+/// Run one read of a folder at a time (one process, one consumer): two
+/// concurrent reads could both take the same file.
+///
 /// The capability is not `incremental`: files leave the inbox once read, so
 /// a read from an old cursor cannot replay them.
 pub struct DropFolder<E> {

@@ -54,6 +54,10 @@ struct SinkState {
 /// a loss. A state file that cannot be read is an error, never silently
 /// reset (that would re-send everything).
 ///
+/// The index holds one entry per key ever written (a few dozen bytes each)
+/// and belongs to one sink: give each sink (and entity) its own outbox
+/// writer process.
+///
 /// **Rejections.** A record that fails its model's `validate()`, cannot be
 /// mapped back, or yields a value a CSV cell cannot hold (a nested object; a
 /// delimiter or line break when quoting is off; a column not in a fixed

@@ -25,6 +25,9 @@ use crate::model::{ExternalRef, SystemId};
 /// names into, use [`DropFolder`](super::DropFolder), which moves files out
 /// once read instead.
 ///
+/// Rows appended to a file already read are picked up on resume too (they
+/// come after the cursor's line). Each file is read whole into memory.
+///
 /// Hidden files and temp names (`.part`, `.tmp`, ...) are never read. A row
 /// that does not map ends the read with an `InvalidData` error naming the
 /// file, the line and every failed field: an incremental feed must not skip
