@@ -1,0 +1,314 @@
+//! The drop folder against a real inbox: which files are picked up (never a
+//! half-written one), where each goes afterwards, and the error file text.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use seamwork::adapters::csv::{CsvFormat, DropFolder, ERROR_FILE_SUFFIX};
+use seamwork::connector::{Connector, Cursor, Entity, EntityKey, EntityKind, Record, Source};
+use seamwork::mapping::MappingSpec;
+use seamwork::model::{SystemId, Variant};
+use seamwork::testkit;
+
+const SPEC: &str = include_str!("../examples/csv_drop_folder/erp_variant.toml");
+const HEADER: &str = "ITEM_NO;GROUP;DESCRIPTION;PRICE;CURRENCY;STATUS;TAXABLE;CREATED;CHANGED";
+
+fn row(sku: &str, price: &str, status: &str) -> String {
+    format!("{sku};tee;;{price};EUR;{status};1;01.03.2026 09:30;01.03.2026 09:30\n")
+}
+
+fn folder(inbox: &Path) -> DropFolder<Variant> {
+    let spec = Arc::new(MappingSpec::<Variant>::from_toml(SPEC, "erp_variant.toml").unwrap());
+    DropFolder::new(
+        SystemId::new("erp").unwrap(),
+        inbox,
+        spec,
+        CsvFormat::csv().with_delimiter(b';'),
+    )
+    .with_settle_time(Duration::ZERO)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Sets a file's modification time `ago` in the past, as a copy that keeps the original's time does.
+fn age(path: &Path, ago: Duration) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() - ago).unwrap();
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    out.sort();
+    out
+}
+
+async fn read_all(source: &DropFolder<Variant>, since: Option<Cursor>) -> Vec<Record<Variant>> {
+    let mut out = Vec::new();
+    let mut stream = source.read(since);
+    while let Some(item) = stream.next().await {
+        out.push(item.expect("the drop folder read fails only on I/O errors"));
+    }
+    out
+}
+
+fn skus(records: &[Record<Variant>]) -> Vec<String> {
+    records.iter().map(|r| r.entity.sku.to_string()).collect()
+}
+
+#[tokio::test]
+async fn files_move_to_processed_or_failed_with_every_bad_line_listed() {
+    let inbox = tempfile::tempdir().unwrap();
+    let inbox = inbox.path();
+    write(
+        inbox,
+        "a.csv",
+        &format!(
+            "{HEADER}\n{}{}",
+            row("A-1", "1,00", "A"),
+            row("A-2", "2,00", "A")
+        ),
+    );
+    write(
+        inbox,
+        "b.csv",
+        &format!(
+            "{HEADER}\n{}{}{}\n{}",
+            row("B-1", "1,00", "A"),
+            row("B-2", "zwölf", "X"),
+            row("B-3", "3,00", "D"),
+            "B-4;tee;;4,00;EUR;A\n"
+        ),
+    );
+    write(
+        inbox,
+        "c.csv",
+        &format!("{HEADER}\n{}", row("C-1", "x", "A")),
+    );
+    std::fs::write(inbox.join("d.csv"), b"\xFF\xFEI\x00T\x00").unwrap();
+    write(inbox, "e.csv", &format!("{HEADER}\n"));
+    let folder = folder(inbox);
+    assert!(!folder.capability(EntityKind::Variant).incremental);
+    folder.scan().unwrap(); // first sighting
+
+    let records = read_all(&folder, None).await;
+    assert_eq!(skus(&records), ["A-1", "A-2", "B-1", "B-3"]);
+    assert_eq!(records[3].cursor.as_str(), "b.csv#4");
+
+    assert_eq!(
+        files_in(inbox),
+        Vec::<String>::new(),
+        "every file left the inbox"
+    );
+    assert_eq!(
+        files_in(&inbox.join("processed")),
+        ["a.csv", "b.csv", "b.csv.errors.txt", "e.csv"]
+    );
+    assert_eq!(
+        files_in(&inbox.join("failed")),
+        ["c.csv", "c.csv.errors.txt", "d.csv", "d.csv.errors.txt"]
+    );
+    let b = std::fs::read_to_string(inbox.join("processed/b.csv.errors.txt")).unwrap();
+    assert!(
+        b.starts_with(
+            "file: b.csv\nresult: processed; 2 row(s) delivered, 2 bad line(s) not delivered\n"
+        ),
+        "{b}"
+    );
+    assert!(
+        b.contains("\nline 3: price.amount (from PRICE = \"zwölf\"): "),
+        "{b}"
+    );
+    assert!(
+        b.contains("\nline 3: status (from STATUS = \"X\"): "),
+        "{b}"
+    );
+    assert!(
+        b.contains("\nline 6: has 6 field(s), but there are 9 column(s)"),
+        "{b}"
+    );
+    let c = std::fs::read_to_string(inbox.join("failed/c.csv.errors.txt")).unwrap();
+    assert!(
+        c.contains("result: failed; 0 row(s) delivered, 1 bad line(s)"),
+        "{c}"
+    );
+    assert!(
+        c.contains("line 2: price.amount (from PRICE = \"x\")"),
+        "{c}"
+    );
+    let d = std::fs::read_to_string(inbox.join("failed/d.csv.errors.txt")).unwrap();
+    assert!(
+        d.contains("cannot be read as CSV: the file is UTF-16"),
+        "{d}"
+    );
+
+    // The same name dropped again does not overwrite the first.
+    write(
+        inbox,
+        "a.csv",
+        &format!("{HEADER}\n{}", row("A-9", "9,00", "A")),
+    );
+    folder.scan().unwrap();
+    assert_eq!(skus(&read_all(&folder, None).await), ["A-9"]);
+    assert_eq!(
+        files_in(&inbox.join("processed")),
+        ["a-2.csv", "a.csv", "b.csv", "b.csv.errors.txt", "e.csv"]
+    );
+}
+
+#[tokio::test]
+async fn a_half_written_file_is_not_picked_up() {
+    let inbox = tempfile::tempdir().unwrap();
+    let inbox = inbox.path();
+    // Temp names are never read, however old and stable.
+    let part = write(
+        inbox,
+        "big.csv.part",
+        &format!("{HEADER}\n{}", row("P-1", "1,00", "A")),
+    );
+    age(&part, Duration::from_secs(3600));
+    let hidden = write(
+        inbox,
+        ".big.csv",
+        &format!("{HEADER}\n{}", row("H-1", "1,00", "A")),
+    );
+    age(&hidden, Duration::from_secs(3600));
+    let f = folder(inbox).with_settle_time(Duration::from_secs(60));
+    for _ in 0..3 {
+        assert!(f.scan().unwrap().is_empty());
+    }
+
+    // A copy that keeps the original's old modification time, still growing:
+    // seen first (not ready), then grown (not ready), then unchanged (ready).
+    let copy = write(
+        inbox,
+        "copy.csv",
+        &format!("{HEADER}\n{}", row("C-1", "1,00", "A")),
+    );
+    age(&copy, Duration::from_secs(3600));
+    assert!(f.scan().unwrap().is_empty(), "first sighting");
+    std::fs::write(
+        &copy,
+        format!(
+            "{HEADER}\n{}{}",
+            row("C-1", "1,00", "A"),
+            row("C-2", "2,00", "A")
+        ),
+    )
+    .unwrap();
+    age(&copy, Duration::from_secs(3600));
+    assert!(f.scan().unwrap().is_empty(), "it grew since the last scan");
+    assert_eq!(f.scan().unwrap(), [copy]);
+
+    // A file written just now waits for the settle time even when stable.
+    let fresh = write(
+        inbox,
+        "fresh.csv",
+        &format!("{HEADER}\n{}", row("F-1", "1,00", "A")),
+    );
+    assert!(!f.scan().unwrap().contains(&fresh));
+    assert!(!f.scan().unwrap().contains(&fresh));
+
+    // The read takes only the settled copy, whole.
+    let records = read_all(&f, None).await;
+    assert_eq!(skus(&records), ["C-1", "C-2"]);
+    assert_eq!(files_in(inbox), [".big.csv", "big.csv.part", "fresh.csv"]);
+
+    // Writers that rename complete files into place can skip the second scan.
+    let quick = folder(inbox).with_stable_scan(false);
+    let records = read_all(&quick, None).await;
+    assert_eq!(skus(&records), ["F-1"]);
+}
+
+#[tokio::test]
+async fn drop_folder_passes_the_source_suite() {
+    let inbox = tempfile::tempdir().unwrap();
+    let inbox = inbox.path();
+    write(
+        inbox,
+        "1.csv",
+        &format!(
+            "{HEADER}\n{}{}",
+            row("A-1", "1,00", "A"),
+            row("A-2", "2,50", "D")
+        ),
+    );
+    write(
+        inbox,
+        "2.tsv",
+        &format!("{HEADER}\n{}", row("A-3", "1.000,00", "I")),
+    );
+    let folder = folder(inbox);
+    // What the same rows map to, read through a plain CSV source first.
+    let copy = tempfile::tempdir().unwrap();
+    for name in ["1.csv", "2.tsv"] {
+        std::fs::copy(inbox.join(name), copy.path().join(name)).unwrap();
+    }
+    let spec = Arc::new(MappingSpec::<Variant>::from_toml(SPEC, "erp_variant.toml").unwrap());
+    let plain = seamwork::adapters::csv::CsvSource::new(
+        SystemId::new("erp").unwrap(),
+        copy.path(),
+        spec,
+        CsvFormat::csv().with_delimiter(b';'),
+    );
+    let mut expected = Vec::new();
+    let mut stream = plain.read(None);
+    while let Some(r) = stream.next().await {
+        expected.push(r.unwrap().entity);
+    }
+    assert_eq!(expected.len(), 3);
+    assert_eq!(
+        expected[2].price.amount(),
+        rust_decimal::Decimal::from(1000)
+    );
+
+    folder.scan().unwrap();
+    testkit::check_source(&folder, &expected, 10).await.unwrap();
+    // Read once: the files are gone from the inbox, a new read finds nothing.
+    assert!(read_all(&folder, None).await.is_empty());
+    assert_eq!(files_in(&inbox.join("processed")), ["1.csv", "2.tsv"]);
+}
+
+#[tokio::test]
+async fn a_read_stopped_part_way_leaves_the_file_and_resumes_after_its_cursor() {
+    let inbox = tempfile::tempdir().unwrap();
+    let inbox = inbox.path();
+    let rows: String = (1..=4)
+        .map(|i| row(&format!("R-{i}"), "1,00", "A"))
+        .collect();
+    write(inbox, "batch.csv", &format!("{HEADER}\n{rows}"));
+    let folder = folder(inbox).with_stable_scan(false);
+
+    let mut stream = folder.read(None);
+    let first = stream.next().await.unwrap().unwrap();
+    let second = stream.next().await.unwrap().unwrap();
+    drop(stream); // the consumer stopped (a crash, a shutdown)
+    assert_eq!(first.entity.key(), EntityKey::new("R-1"));
+    assert_eq!(
+        files_in(inbox),
+        ["batch.csv"],
+        "not moved before its last row was taken"
+    );
+
+    let rest = read_all(&folder, Some(second.cursor)).await;
+    assert_eq!(skus(&rest), ["R-3", "R-4"]);
+    assert_eq!(files_in(&inbox.join("processed")), ["batch.csv"]);
+    assert!(
+        !inbox
+            .join("processed")
+            .join(format!("batch.csv{ERROR_FILE_SUFFIX}"))
+            .exists()
+    );
+}
