@@ -96,3 +96,7 @@ pub use config::{HttpJsonConfig, IdOrder, Incremental, ReadOptions, TimeParam};
 pub use paging::{Pagination, ParsedPage, next_link, parse_page};
 pub use sink::{BatchWrite, HttpJsonSink, WriteMethod, WriteOptions};
 pub use source::HttpJsonSource;
+
+/// The URL type [`parse_page`] takes and returns (reqwest's, re-exported so
+/// callers need no direct dependency).
+pub use reqwest::Url;
