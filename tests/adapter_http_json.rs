@@ -733,3 +733,153 @@ async fn a_full_read_source_declares_no_incremental_reads() {
         .await
         .unwrap_or_else(|f| panic!("{f}"));
 }
+
+fn put_sink(server: &MockServer) -> HttpJsonSink<InventoryLevel> {
+    HttpJsonSink::new(
+        config(server),
+        spec(),
+        WriteOptions::new(WriteMethod::Put, "stock/{sku}/{site}").with_outcome_at("/result"),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_sink_answered_401_fails_the_call_instead_of_rejecting_records() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(401).set_body_string("token expired"))
+        .mount(&server)
+        .await;
+    let err = put_sink(&server).upsert(&seed()[..3]).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unauthorized);
+    assert!(err.message().contains("token expired"), "{err}");
+    assert_eq!(requests(&server).await, 1, "stops at the first refusal");
+}
+
+#[tokio::test]
+async fn a_retry_layer_retries_only_the_record_answered_503() {
+    let wms = Wms::new(Paging::Offset);
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/api/stock/SKU-001/DC-WEST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path_regex("^/api/stock"))
+        .respond_with(wms.clone())
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let sink = put_sink(&server).layer(RetryLayer::new(
+        RetryOptions::default()
+            .with_delays(Duration::from_millis(5), Duration::from_millis(20))
+            .with_jitter(false),
+    ));
+    let outcomes = sink.upsert(&seed()[..3]).await.unwrap();
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.result, WriteResult::Created { .. })),
+        "{outcomes:?}"
+    );
+    let paths: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/stock/SKU-000/DC-EAST",
+            "/api/stock/SKU-001/DC-WEST",
+            "/api/stock/SKU-002/DC-EAST",
+            "/api/stock/SKU-001/DC-WEST"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_answer_that_does_not_match_the_batch_is_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "results": [{ "id": "1", "result": "created" }] })),
+        )
+        .mount(&server)
+        .await;
+    let sink = HttpJsonSink::new(
+        config(&server),
+        spec(),
+        WriteOptions::new(WriteMethod::Post, "stock/batch")
+            .with_outcome_at("/result")
+            .with_batch(BatchWrite::new(10).with_results_at("/results")),
+    )
+    .unwrap();
+    let err = sink.upsert(&seed()[..2]).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unexpected);
+    assert!(err.message().contains("1 results for 2 records"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_word_is_not_reported_as_written() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "result": "queued" })))
+        .mount(&server)
+        .await;
+    let outcomes = put_sink(&server).upsert(&seed()[..1]).await.unwrap();
+    let err = outcomes[0].result.rejection().expect("not written");
+    assert!(err.message().contains("\"queued\""), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_retryable_error_naming_the_url() {
+    // A port nobody listens on (wiremock keeps pooled servers running after drop).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = HttpJsonConfig::new(
+        SystemId::new("wms").unwrap(),
+        &format!("http://127.0.0.1:{port}/api"),
+    )
+    .unwrap();
+    let src = HttpJsonSource::new(cfg, spec(), ReadOptions::new("stock")).unwrap();
+    let items = read_all(&src, None).await;
+    let err = items[0].as_ref().unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unavailable);
+    assert!(err.message().contains("/api/stock"), "{err}");
+}
+
+proptest::proptest! {
+    #[test]
+    fn answer_parsing_never_panics(
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        json_body in "\\{\"data\":\\[(\\{\\},?){0,5}\\],\"next\":(null|\"[a-z]{0,3}\"|[0-9]{1,3}|\\{\\})\\}",
+        link in "(<[ -~]{0,20}>(; ?[a-zA-Z]{1,4}(=\"?[ -~]{0,10}\"?)?){0,3},? ?){0,3}",
+        pointer in "(/[a-z0-9~]{0,4}){0,3}",
+        strategy in 0u8..5,
+    ) {
+        use seamwork::adapters::http_json::{Url, next_link, parse_page};
+        let pagination = match strategy {
+            0 => Pagination::None,
+            1 => Pagination::cursor("cursor", pointer.clone()),
+            2 => Pagination::page_number("page", "per_page", 2),
+            3 => Pagination::offset("offset", "limit", 2),
+            _ => Pagination::LinkHeader,
+        };
+        let _ = next_link(&link);
+        let url = pagination.first_page(&Url::parse("http://h/api/stock?page=7").unwrap());
+        for b in [&body[..], json_body.as_bytes()] {
+            for records in ["", "/data", pointer.as_str()] {
+                let _ = parse_page(&url, b, Some(&link), records, &pagination);
+            }
+        }
+    }
+}
