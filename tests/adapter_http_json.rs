@@ -883,3 +883,54 @@ proptest::proptest! {
         }
     }
 }
+
+/// The documented behaviour for a record that does not map, end to end: the
+/// engine delivers what came before it, halts the flow with the error and
+/// keeps the checkpoint there; once the row is fixed the next run goes on.
+#[tokio::test]
+async fn the_engine_halts_at_a_bad_record_and_resumes_after_the_fix() {
+    use seamwork::connector::memory::{MemoryOptions, MemorySystem};
+    use seamwork::store::{MemoryStore, StateStore};
+    use seamwork::sync::{Engine, FailurePolicy, Flow, Owner, Sla};
+
+    let wms = Wms::new(Paging::Cursor);
+    let data = seed();
+    wms.load(&data[..8]);
+    let bad_id = "SKU-005@DC-WEST";
+    wms.rows.lock().unwrap().get_mut(bad_id).unwrap()["on_hand"] = json!("lots");
+    let server = serve(&wms).await;
+    let erp = MemorySystem::new(SystemId::new("erp").unwrap(), MemoryOptions::default());
+    let store = Arc::new(MemoryStore::new());
+    let flow = Flow::<InventoryLevel>::builder(
+        "wms-stock",
+        Arc::new(source(&server, Paging::Cursor)),
+        Arc::new(erp.clone()),
+    )
+    .owner(Owner::new("stock team", "stock@example.com"))
+    .failure_policy(FailurePolicy::dead_letter(100))
+    .sla(Sla::max_lag(Duration::from_secs(3600 * 24 * 3650)))
+    .build()
+    .unwrap();
+    let engine = Engine::new(store.clone());
+
+    let report = engine.run_once(&flow).await.unwrap();
+    let halted = report.halted.expect("the flow halts at the bad record");
+    assert_eq!(halted.kind(), &ErrorKind::InvalidData);
+    assert!(halted.message().contains(bad_id), "{halted}");
+    assert_eq!(erp.len::<InventoryLevel>(), 5, "the records before it");
+    let checkpoint = store.checkpoint("wms-stock").await.unwrap().unwrap();
+    assert!(
+        checkpoint.cursor.as_str().ends_with("|SKU-004@DC-EAST"),
+        "{:?}",
+        checkpoint.cursor
+    );
+
+    wms.load(&data[5..6]);
+    let report = engine.run_once(&flow).await.unwrap();
+    assert!(report.halted.is_none(), "{:?}", report.halted);
+    assert_eq!(
+        report.read, 3,
+        "from the bad record on, nothing before it again"
+    );
+    assert_eq!(erp.len::<InventoryLevel>(), 8);
+}
