@@ -24,7 +24,9 @@ pub enum Pagination {
         /// JSON pointer to the token in the body (`/meta/next_cursor`).
         next_pointer: String,
     },
-    /// Numbered pages (`page=1,2,…`); a page shorter than `size` is the last.
+    /// Numbered pages (`page=1,2,…`); a page shorter than `size` is the last,
+    /// so `size` must not exceed the API's own maximum page size (an API that
+    /// quietly caps it would end the listing after the first page).
     PageNumber {
         /// Query parameter of the page number (`page`).
         param: String,
@@ -35,7 +37,8 @@ pub enum Pagination {
         /// Records asked for per page.
         size: usize,
     },
-    /// Offset and limit (`offset=0&limit=100`); a page shorter than `limit` is the last.
+    /// Offset and limit (`offset=0&limit=100`); a page shorter than `limit`
+    /// is the last, so `limit` must not exceed the API's maximum either.
     Offset {
         /// Query parameter of the offset (`offset`).
         param: String,
