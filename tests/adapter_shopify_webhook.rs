@@ -521,6 +521,16 @@ fn bad_payloads_are_refused_naming_topic_webhook_and_field() {
         ),
         (
             "orders/updated",
+            with_field(
+                "orders_updated",
+                "/refunds/0/transactions/0/currency",
+                "EUR".into(),
+            ),
+            "refunds[0].transactions[0].currency",
+            "refund transaction in EUR, but the order's amounts are in USD",
+        ),
+        (
+            "orders/updated",
             with_field("orders_create", "/financial_status", "lost".into()),
             "financial_status",
             "\"lost\" is not a known financial status",

@@ -218,6 +218,19 @@ fn refund(node: &Node<'_>, currency: Currency) -> Result<Refund> {
         let is_refund = t.get("kind").opt_str()? == Some("refund");
         let succeeded = t.get("status").opt_str()? == Some("success");
         if is_refund && succeeded {
+            // Transactions are in the currency the customer paid in; on a
+            // multi-currency order that is not the shop's: refuse rather
+            // than book euros as dollars.
+            let paid_in = t.get("currency");
+            if let Some(code) = paid_in.opt_str()?
+                && !code.eq_ignore_ascii_case(currency.code())
+            {
+                return Err(paid_in.bad(format_args!(
+                    "refund transaction in {code}, but the order's amounts are in {}; \
+                     presentment-currency refunds are not mapped",
+                    currency.code()
+                )));
+            }
             let amount = t.get("amount").money(currency)?;
             refund.amount = refund.amount.checked_add(amount).map_err(|e| t.bad(e))?;
         }
