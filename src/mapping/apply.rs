@@ -1,6 +1,7 @@
 //! Applying a spec: outside record → canonical entity, and back.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
@@ -12,7 +13,7 @@ use serde_json::{Map, Value};
 use super::drift::SchemaProfile;
 use super::out::{Node, NodeDe};
 use super::schema::{FieldType, Mappable};
-use super::spec::{FieldMap, Group, MappingSpec, SourceKind};
+use super::spec::{FieldMap, Group, MappingSpec, SourceKind, key_prefix};
 use super::transform::{self, Ctx, DecimalFormat};
 use super::value::Val;
 use super::xref::CrossReferences;
@@ -380,7 +381,7 @@ impl Run<'_> {
             xrefs: self.opts.xrefs,
         };
         let mut found = [None; COLUMNS];
-        let columns = read_columns(&g.columns, record, &mut found);
+        let columns = read_columns(&g.columns, &g.column_prefixes, record, &mut found);
         for f in &g.fields {
             // A key the pass did not find is looked up: the pass only ever
             // finds a key's own value, so the result never depends on it.
@@ -568,17 +569,21 @@ const COLUMNS: usize = 32;
 
 /// Reads the values of `columns` (sorted, unique) from `record` in one pass
 /// over its keys, which are kept sorted too: far fewer key comparisons than
-/// a lookup per field. `found[i]` gets the value of `columns[i]` when the
-/// pass meets it; a column left `None` is looked up by the caller, so even a
-/// map iterated out of order gives the right values. False (nothing read)
-/// when the pass would not pay: too many columns, a record that is not an
-/// object, or one with many more keys than are read.
+/// a lookup per field. `prefixes[i]` is [`key_prefix`] of `columns[i]`: most
+/// keys are ordered by it alone, without comparing text. `found[i]` gets the
+/// value of `columns[i]` when the pass meets it; a column left `None` is
+/// looked up by the caller, so even a map iterated out of order gives the
+/// right values. False (nothing read) when the pass would not pay: too many
+/// columns, a record that is not an object, or one with many more keys than
+/// are read.
 fn read_columns<'v>(
     columns: &[String],
+    prefixes: &[u64],
     record: &'v Value,
     found: &mut [Option<&'v Value>],
 ) -> bool {
-    if columns.is_empty() || columns.len() > found.len() {
+    debug_assert_eq!(columns.len(), prefixes.len());
+    if columns.is_empty() || columns.len() > found.len() || columns.len() != prefixes.len() {
         return false;
     }
     let Value::Object(m) = record else {
@@ -587,22 +592,25 @@ fn read_columns<'v>(
     if m.len() > 4 * columns.len() + 8 {
         return false;
     }
-    let mut want = columns.iter().enumerate().peekable();
+    let mut at = 0;
     for (key, value) in m {
-        while let Some((i, w)) = want.peek() {
-            match w.as_str().cmp(key.as_str()) {
-                std::cmp::Ordering::Less => {
-                    want.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    found[*i] = Some(value);
-                    want.next();
+        let kp = key_prefix(key);
+        while at < columns.len() {
+            let order = match prefixes[at].cmp(&kp) {
+                Ordering::Equal => columns[at].as_str().cmp(key.as_str()),
+                order => order,
+            };
+            match order {
+                Ordering::Less => at += 1,
+                Ordering::Equal => {
+                    found[at] = Some(value);
+                    at += 1;
                     break;
                 }
-                std::cmp::Ordering::Greater => break,
+                Ordering::Greater => break,
             }
         }
-        if want.peek().is_none() {
+        if at == columns.len() {
             break;
         }
     }
@@ -670,9 +678,12 @@ fn finish<'s>(v: Val<'s>, ty: FieldType) -> Result<Node<'s>, String> {
             items
                 .into_iter()
                 .map(|n| match n {
-                    Node::Leaf(Val::Text(s)) => crate::model::Gtin::parse(&s)
-                        .map(|g| Node::Leaf(Val::Text(g.as_str().to_string().into())))
-                        .map_err(|e| e.message().to_string()),
+                    Node::Leaf(Val::Text(s)) => match crate::model::Gtin::parse(&s) {
+                        // Already in canonical form (the usual case): keep borrowing it.
+                        Ok(g) if g.as_str() == s.as_ref() => Ok(Node::Leaf(Val::Text(s))),
+                        Ok(g) => Ok(Node::Leaf(Val::Text(g.as_str().to_string().into()))),
+                        Err(e) => Err(e.message().to_string()),
+                    },
                     other => Ok(other),
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -742,19 +753,75 @@ mod tests {
 
     #[test]
     fn one_pass_reads_what_lookups_read() {
+        let pass = |columns: &[String], record: &Value| {
+            let prefixes: Vec<u64> = columns.iter().map(|c| key_prefix(c)).collect();
+            let mut found = [None; COLUMNS];
+            assert!(read_columns(columns, &prefixes, record, &mut found));
+            for (i, c) in columns.iter().enumerate() {
+                assert_eq!(found[i], record.get(c), "{c}");
+            }
+        };
         let columns: Vec<String> = ["A", "B b", "C", "Z"].map(String::from).to_vec();
         let record = json!({"0": 1, "A": "a", "B b": null, "Ä": 2, "Y": [1], "Z": {"x": 1}});
-        let mut found = [None; COLUMNS];
-        assert!(read_columns(&columns, &record, &mut found));
-        for (i, c) in columns.iter().enumerate() {
-            assert_eq!(found[i], record.get(c), "{c}");
-        }
+        pass(&columns, &record);
+        // Keys that share their first eight bytes are told apart by their text.
+        let mut long: Vec<String> = [
+            "WEIGHT_OZ",
+            "WEIGHT_OZZ",
+            "WEIGHT_O",
+            "A\0",
+            "A",
+            "ÄÖÜ1",
+            "ÄÖÜ2",
+        ]
+        .map(String::from)
+        .to_vec();
+        long.sort_unstable();
+        let record = json!({"A": 1, "A\0": 2, "A\0\0": 3, "WEIGHT_O": 4, "WEIGHT_OZ": 5,
+            "WEIGHT_OZY": 6, "WEIGHT_OZZ": 7, "ÄÖÜ2": 8, "ÄÖÜ3": 9});
+        pass(&long, &record);
         // Not worth a pass (or nothing to pass over): the caller looks each up.
+        let prefixes: Vec<u64> = columns.iter().map(|c| key_prefix(c)).collect();
         let wide = Value::Object((0..100).map(|i| (format!("k{i}"), json!(i))).collect());
         let list = json!(["A"]);
         let mut unused = [None; COLUMNS];
-        assert!(!read_columns(&columns, &wide, &mut unused));
-        assert!(!read_columns(&columns, &list, &mut unused));
-        assert!(!read_columns(&[], &record, &mut unused));
+        assert!(!read_columns(&columns, &prefixes, &wide, &mut unused));
+        assert!(!read_columns(&columns, &prefixes, &list, &mut unused));
+        assert!(!read_columns(&[], &[], &record, &mut unused));
+    }
+
+    #[test]
+    fn key_prefixes_order_keys_as_their_text() {
+        let keys = [
+            "",
+            "\0",
+            "A",
+            "A\0",
+            "A\0\0",
+            "AB",
+            "ABCDEFG",
+            "ABCDEFGH",
+            "ABCDEFGH\0",
+            "ABCDEFGHI",
+            "ABCDEFGI",
+            "Ä",
+            "ÄB",
+            "Z",
+            "ITEM_NO",
+            "ITEM_NO_2",
+            "CREATED",
+            "CHANGED",
+        ];
+        for a in keys {
+            for b in keys {
+                let (pa, pb) = (key_prefix(a), key_prefix(b));
+                if pa != pb {
+                    assert_eq!(pa.cmp(&pb), a.cmp(b), "{a:?} vs {b:?}");
+                }
+                if a == b {
+                    assert_eq!(pa, pb);
+                }
+            }
+        }
     }
 }

@@ -446,5 +446,12 @@ updated_at = { from = "AT", transforms = [{ datetime = { formats = ["%d.%m.%Y %H
         let tree = spec.mapped_tree(&row);
         let built = agrees::<Variant>(&tree).expect("built");
         assert_eq!(spec.apply(&row).unwrap().entity, built);
+        // A barcode written with spaces and dashes is mapped in its canonical form.
+        let mut spaced = row.clone();
+        spaced["EAN"] = json!("400-6381 333931|036000291452");
+        let tree = spec.mapped_tree(&spaced);
+        let built = agrees::<Variant>(&tree).expect("built");
+        assert_eq!(built.barcodes[0].as_str(), "4006381333931");
+        assert_eq!(spec.apply(&spaced).unwrap().entity, built);
     }
 }

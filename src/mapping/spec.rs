@@ -161,6 +161,9 @@ pub(crate) struct Group {
     /// The top-level record keys its fields read, sorted and unique: read in
     /// one ordered pass over the record instead of a lookup per field.
     pub columns: Vec<String>,
+    /// The first bytes of each column as a number ([`key_prefix`]), so the
+    /// pass orders most keys without comparing their text.
+    pub column_prefixes: Vec<u64>,
     /// What the group reads, for schema-drift profiling (built on first use).
     pub read_tree: std::sync::OnceLock<super::drift::ReadTree>,
 }
@@ -721,7 +724,25 @@ fn index_columns(group: &mut Group) {
             _ => None,
         };
     }
+    group.column_prefixes = columns.iter().map(|c| key_prefix(c)).collect();
     group.columns = columns;
+}
+
+/// The first eight bytes of `key` (zero-padded) as a big-endian number. Two
+/// keys whose prefixes differ are ordered as their prefixes are: the first
+/// differing byte decides, and a zero pad sorts below any real byte except
+/// a zero byte, which then also makes the prefixes equal at that position.
+/// Equal prefixes say nothing: compare the text then.
+#[inline]
+pub(crate) fn key_prefix(key: &str) -> u64 {
+    let b = key.as_bytes();
+    match b.first_chunk::<8>() {
+        Some(head) => u64::from_be_bytes(*head),
+        None => b
+            .iter()
+            .enumerate()
+            .fold(0, |acc, (i, &x)| acc | u64::from(x) << (56 - 8 * i)),
+    }
 }
 
 /// Whether a value of static type `ty` can fill a target of type `target`

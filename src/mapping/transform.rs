@@ -741,11 +741,21 @@ fn boolean(v: &Val<'_>) -> Result<bool, String> {
         Val::Bool(b) => Ok(*b),
         Val::Int(0) => Ok(false),
         Val::Int(1) => Ok(true),
-        Val::Text(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "y" | "1" | "t" => Ok(true),
-            "false" | "no" | "n" | "0" | "f" => Ok(false),
-            other => Err(format!("{other:?} is not a yes/no value")),
-        },
+        Val::Text(s) => {
+            // Compared ignoring ASCII case, without lower-casing a copy.
+            let t = s.trim();
+            let any = |words: [&str; 5]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+            if any(["true", "yes", "y", "1", "t"]) {
+                Ok(true)
+            } else if any(["false", "no", "n", "0", "f"]) {
+                Ok(false)
+            } else {
+                Err(format!(
+                    "{:?} is not a yes/no value",
+                    t.to_ascii_lowercase()
+                ))
+            }
+        }
         other => Err(format!("expected true/false, got {} {other}", other.kind())),
     }
 }
@@ -912,6 +922,12 @@ mod tests {
         assert_eq!(run(json!("integer"), text_val("42.0")), Ok(Val::Int(42)));
         assert!(run(json!("integer"), text_val("4.2")).is_err());
         assert_eq!(run(json!("bool"), text_val("Yes")), Ok(Val::Bool(true)));
+        assert_eq!(run(json!("bool"), text_val(" F ")), Ok(Val::Bool(false)));
+        assert_eq!(run(json!("bool"), text_val("NO")), Ok(Val::Bool(false)));
+        assert_eq!(
+            run(json!("bool"), text_val(" MaYbE ")),
+            Err("\"maybe\" is not a yes/no value".into())
+        );
         assert_eq!(
             run(json!({"concat": {"with": ["/last"]}}), text_val("Ada")),
             Ok(text_val("Ada Lovelace"))
