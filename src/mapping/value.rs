@@ -281,8 +281,11 @@ impl Path {
 
     /// Writes `value` at this path in `record`, creating objects (and
     /// arrays, for index steps) where nothing is yet. Refuses — rather than
-    /// overwrite — a path that runs into a value another field already wrote
-    /// (an index step on an existing object is read as that key, as `get` does).
+    /// overwrite — a path that runs into a different value another field
+    /// already wrote (an index step on an existing object is read as that
+    /// key, as `get` does); the same value again is fine (two fields read
+    /// from one column, such as a price and a compare-at price sharing the
+    /// currency column).
     pub fn set(&self, record: &mut Value, value: Value) -> Result<(), String> {
         let mut at = record;
         for step in &self.steps {
@@ -310,10 +313,10 @@ impl Path {
                 }
             };
         }
-        if !at.is_null() {
+        if !at.is_null() && *at != value {
             return Err(format!(
-                "path {}: another field already wrote a value there",
-                self.text
+                "path {}: another field already wrote a different value there ({} vs {})",
+                self.text, at, value
             ));
         }
         *at = value;
@@ -349,6 +352,18 @@ mod tests {
                 .unwrap_err()
                 .contains("beyond")
         );
+    }
+
+    #[test]
+    fn a_second_write_must_agree_with_the_first() {
+        let mut v = Value::Null;
+        let currency = Path::parse("CURRENCY").unwrap();
+        currency.set(&mut v, json!("EUR")).unwrap();
+        currency.set(&mut v, json!("EUR")).unwrap(); // price and compare-at price
+        let clash = currency.set(&mut v, json!("USD")).unwrap_err();
+        assert!(clash.contains("different value"), "{clash}");
+        assert!(clash.contains("\"EUR\" vs \"USD\""), "{clash}");
+        assert_eq!(v, json!({"CURRENCY": "EUR"}));
     }
 
     #[test]
