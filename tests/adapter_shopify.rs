@@ -206,7 +206,11 @@ async fn locations_and_inventory_levels_read_with_every_quantity_state() {
     seed_products(&shop, 5);
     seed_locations_and_levels(&shop);
     let (_server, a) = adapter(&shop, 3).await;
-    let mut reno = Location::new(LocationId::new("7").unwrap(), "Reno DC", LocationKind::Warehouse);
+    let mut reno = Location::new(
+        LocationId::new("7").unwrap(),
+        "Reno DC",
+        LocationKind::Warehouse,
+    );
     let mut address = Address::new("1 Dock Rd", "Reno", "US");
     address.region = Some("NV".into());
     address.postcode = Some("89501".into());
@@ -226,7 +230,12 @@ async fn locations_and_inventory_levels_read_with_every_quantity_state() {
         s.levels
             .iter()
             .map(|((item, loc), q)| {
-                let v = s.products.iter().flat_map(|p| &p.variants).find(|v| v.item == *item).unwrap();
+                let v = s
+                    .products
+                    .iter()
+                    .flat_map(|p| &p.variants)
+                    .find(|v| v.item == *item)
+                    .unwrap();
                 let mut l = InventoryLevel::new(
                     Sku::new(&v.sku).unwrap(),
                     LocationId::new(loc.to_string()).unwrap(),
@@ -274,8 +283,8 @@ fn order_fixture(i: usize) -> (String, u64, serde_json::Value, Order) {
         "name": format!("#{}", 1001 + i),
         "currencyCode": "USD",
         "taxesIncluded": false,
-        "displayFinancialStatus": if i % 2 == 0 { "PAID" } else { "PARTIALLY_REFUNDED" },
-        "displayFulfillmentStatus": if i % 2 == 0 { "UNFULFILLED" } else { "FULFILLED" },
+        "displayFinancialStatus": if i.is_multiple_of(2) { "PAID" } else { "PARTIALLY_REFUNDED" },
+        "displayFulfillmentStatus": if i.is_multiple_of(2) { "UNFULFILLED" } else { "FULFILLED" },
         "createdAt": "2026-02-28T09:00:00Z",
         "updatedAt": updated,
         "customer": {"id": "gid://shopify/Customer/77"},
@@ -309,34 +318,80 @@ fn order_fixture(i: usize) -> (String, u64, serde_json::Value, Order) {
         "totalPriceSet": money_set("36.08"),
         "totalReceivedSet": money_set("36.08"),
     });
-    let mut o = Order::new(format!("#{}", 1001 + i), Currency::USD, t("2026-02-28T09:00:00Z"));
+    let mut o = Order::new(
+        format!("#{}", 1001 + i),
+        Currency::USD,
+        t("2026-02-28T09:00:00Z"),
+    );
     o.updated_at = t(&updated);
-    o.financial_status = if i % 2 == 0 { FinancialStatus::Paid } else { FinancialStatus::PartiallyRefunded };
-    o.fulfillment_status = if i % 2 == 0 { FulfillmentStatus::Unfulfilled } else { FulfillmentStatus::Fulfilled };
+    o.financial_status = if i.is_multiple_of(2) {
+        FinancialStatus::Paid
+    } else {
+        FinancialStatus::PartiallyRefunded
+    };
+    o.fulfillment_status = if i.is_multiple_of(2) {
+        FulfillmentStatus::Unfulfilled
+    } else {
+        FulfillmentStatus::Fulfilled
+    };
     o.customer = Some(ExternalRef::new("shopify", "gid://shopify/Customer/77"));
     let mut billing = Address::new("5 Main St", "Austin", "US");
     billing.region = Some("TX".into());
     billing.postcode = Some("73301".into());
     billing.name = Some("Ada Lovelace".into());
     o.billing_address = Some(billing);
-    let tax = |a: &str| TaxLine { title: "TX State Tax".into(), rate: Decimal::from_str("0.0625").unwrap(), amount: usd(a) };
-    let mut l1 = OrderLine::new(format!("gid://shopify/LineItem/{}", id * 10), Sku::new("TEE-0-S").unwrap(), 2, usd("10.50"));
+    let tax = |a: &str| TaxLine {
+        title: "TX State Tax".into(),
+        rate: Decimal::from_str("0.0625").unwrap(),
+        amount: usd(a),
+    };
+    let mut l1 = OrderLine::new(
+        format!("gid://shopify/LineItem/{}", id * 10),
+        Sku::new("TEE-0-S").unwrap(),
+        2,
+        usd("10.50"),
+    );
     l1.title = "Tee 0 - S".into();
-    l1.discount_allocations = vec![DiscountAllocation { discount: 0, amount: usd("2.10") }];
+    l1.discount_allocations = vec![DiscountAllocation {
+        discount: 0,
+        amount: usd("2.10"),
+    }];
     l1.tax_lines = vec![tax("1.18")];
-    let mut l2 = OrderLine::new(format!("gid://shopify/LineItem/{}", id * 10 + 1), Sku::new("TEE-1-M").unwrap(), 1, usd("11.50"));
+    let mut l2 = OrderLine::new(
+        format!("gid://shopify/LineItem/{}", id * 10 + 1),
+        Sku::new("TEE-1-M").unwrap(),
+        1,
+        usd("11.50"),
+    );
     l2.title = "Tee 1 - M".into();
-    l2.discount_allocations = vec![DiscountAllocation { discount: 0, amount: usd("1.15") }];
+    l2.discount_allocations = vec![DiscountAllocation {
+        discount: 0,
+        amount: usd("1.15"),
+    }];
     l2.tax_lines = vec![tax("0.65")];
     o.lines = vec![l1, l2];
     let mut ship = ShippingLine::new("Standard", usd("5.00"));
     ship.code = Some("STD".into());
     o.shipping_lines = vec![ship];
-    o.discounts = vec![OrderDiscount { code: Some("SPRING10".into()), title: "SPRING10".into(), target: DiscountTarget::Order, amount: usd("3.25") }];
+    o.discounts = vec![OrderDiscount {
+        code: Some("SPRING10".into()),
+        title: "SPRING10".into(),
+        target: DiscountTarget::Order,
+        amount: usd("3.25"),
+    }];
     if i % 2 == 1 {
-        let mut r = Refund::new(format!("gid://shopify/Refund/{id}"), t("2026-03-01T08:00:00Z"), usd("9.45"));
+        let mut r = Refund::new(
+            format!("gid://shopify/Refund/{id}"),
+            t("2026-03-01T08:00:00Z"),
+            usd("9.45"),
+        );
         r.note = Some("too small".into());
-        r.lines = vec![RefundLine { line_id: format!("gid://shopify/LineItem/{}", id * 10), quantity: 1, restock: true, amount: usd("9.45") }];
+        r.lines = vec![RefundLine {
+            line_id: format!("gid://shopify/LineItem/{}", id * 10),
+            quantity: 1,
+            restock: true,
+            amount: usd("9.45"),
+        }];
         o.refunds = vec![r];
     }
     let mut totals = OrderTotals::zero(Currency::USD);
@@ -363,8 +418,14 @@ async fn orders_map_lines_discounts_taxes_shipping_and_refunds() {
     });
     let (_server, a) = adapter(&shop, 2).await;
     let got = read_all::<Order>(&a, None).await;
-    assert_eq!(got[1].as_ref().unwrap().entity, expected[1], "a refunded order maps field by field");
-    testkit::check_source::<Order>(&a, &expected, 20).await.unwrap();
+    assert_eq!(
+        got[1].as_ref().unwrap().entity,
+        expected[1],
+        "a refunded order maps field by field"
+    );
+    testkit::check_source::<Order>(&a, &expected, 20)
+        .await
+        .unwrap();
 }
 
 fn customer_fixture(i: usize) -> (String, u64, serde_json::Value, Customer) {
@@ -375,7 +436,7 @@ fn customer_fixture(i: usize) -> (String, u64, serde_json::Value, Customer) {
         "id": gid, "firstName": "Grace", "lastName": format!("Hopper{i}"), "tags": ["vip"],
         "createdAt": "2026-01-01T00:00:00Z", "updatedAt": updated,
         "defaultEmailAddress": {"emailAddress": format!("grace{i}@example.com"), "marketingState": "SUBSCRIBED", "marketingUpdatedAt": "2026-01-02T00:00:00Z"},
-        "defaultPhoneNumber": if i % 2 == 0 { json!({"phoneNumber": "+14155550100", "marketingState": "NOT_SUBSCRIBED"}) } else { json!(null) },
+        "defaultPhoneNumber": if i.is_multiple_of(2) { json!({"phoneNumber": "+14155550100", "marketingState": "NOT_SUBSCRIBED"}) } else { json!(null) },
         "addressesV2": {"nodes": [{"address1": "1 Navy Way", "address2": null, "city": "Arlington", "provinceCode": "VA", "zip": "22202", "countryCode": "US", "phone": null, "company": null, "firstName": null, "lastName": null}]},
     });
     let mut c = Customer::new(gid.clone(), t("2026-01-01T00:00:00Z"));
@@ -384,7 +445,7 @@ fn customer_fixture(i: usize) -> (String, u64, serde_json::Value, Customer) {
     c.last_name = Some(format!("Hopper{i}"));
     c.tags = ["vip".to_string()].into_iter().collect();
     c.emails = vec![format!("grace{i}@example.com")];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         c.phones = vec!["+14155550100".into()];
     }
     c.marketing.email = ConsentState::Subscribed;
@@ -409,7 +470,9 @@ async fn customers_pass_the_source_suite() {
         }
     });
     let (_server, a) = adapter(&shop, 4).await;
-    testkit::check_source::<Customer>(&a, &expected, 20).await.unwrap();
+    testkit::check_source::<Customer>(&a, &expected, 20)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -422,7 +485,11 @@ async fn inventory_sink_passes_the_sink_suite_and_writes_on_hand() {
     let batch: Vec<InventoryLevel> = ["TEE-0-S", "TEE-1-M", "TEE-2-S"]
         .iter()
         .map(|sku| {
-            let mut l = InventoryLevel::new(Sku::new(sku).unwrap(), LocationId::new("105").unwrap(), Utc::now());
+            let mut l = InventoryLevel::new(
+                Sku::new(sku).unwrap(),
+                LocationId::new("105").unwrap(),
+                Utc::now(),
+            );
             l.on_hand = 40;
             l.recompute_available();
             l
@@ -430,14 +497,21 @@ async fn inventory_sink_passes_the_sink_suite_and_writes_on_hand() {
         .collect();
     let mut invalid = batch[0].clone();
     invalid.sku = Sku::new("NO-SUCH-SKU").unwrap();
-    testkit::check_sink::<InventoryLevel>(&a, &batch, invalid).await.unwrap();
+    testkit::check_sink::<InventoryLevel>(&a, &batch, invalid)
+        .await
+        .unwrap();
 
     // A changed on_hand is set with compare-and-set, and reads back.
     let mut change = batch[1].clone();
     change.on_hand = 33;
     change.recompute_available();
-    let out = Sink::<InventoryLevel>::upsert(&a, std::slice::from_ref(&change)).await.unwrap();
-    assert!(matches!(out[0].result, WriteResult::Updated { .. }), "{out:?}");
+    let out = Sink::<InventoryLevel>::upsert(&a, std::slice::from_ref(&change))
+        .await
+        .unwrap();
+    assert!(
+        matches!(out[0].result, WriteResult::Updated { .. }),
+        "{out:?}"
+    );
     let back: Vec<InventoryLevel> = read_all::<InventoryLevel>(&a, None)
         .await
         .into_iter()
@@ -454,10 +528,18 @@ async fn inventory_sink_passes_the_sink_suite_and_writes_on_hand() {
     let mut fine = batch[2].clone();
     fine.on_hand = 41;
     fine.recompute_available();
-    let out = Sink::<InventoryLevel>::upsert(&a, &[huge, fine]).await.unwrap();
+    let out = Sink::<InventoryLevel>::upsert(&a, &[huge, fine])
+        .await
+        .unwrap();
     let err = out[0].result.rejection().expect("rejected");
-    assert!(err.message().contains("can't be higher than 1,000,000,000"), "{err}");
-    assert!(matches!(out[1].result, WriteResult::Updated { .. }), "{out:?}");
+    assert!(
+        err.message().contains("can't be higher than 1,000,000,000"),
+        "{err}"
+    );
+    assert!(
+        matches!(out[1].result, WriteResult::Updated { .. }),
+        "{out:?}"
+    );
 }
 
 #[tokio::test]
@@ -469,7 +551,12 @@ async fn variant_price_sink_passes_the_sink_suite_and_reports_user_errors() {
     let batch: Vec<Variant> = ["L", "XL"]
         .iter()
         .map(|size| {
-            let mut v = Variant::new(Sku::new(format!("TEE-1-{size}")).unwrap(), "tee-1", usd("12.00"), now);
+            let mut v = Variant::new(
+                Sku::new(format!("TEE-1-{size}")).unwrap(),
+                "tee-1",
+                usd("12.00"),
+                now,
+            );
             v.options.insert("Size".into(), size.to_string());
             v
         })
@@ -477,24 +564,41 @@ async fn variant_price_sink_passes_the_sink_suite_and_reports_user_errors() {
     let mut invalid = batch[0].clone();
     invalid.sku = Sku::new("GHOST-1").unwrap();
     invalid.product_handle = "no-such-product".into();
-    testkit::check_sink::<Variant>(&a, &batch, invalid).await.unwrap();
+    testkit::check_sink::<Variant>(&a, &batch, invalid)
+        .await
+        .unwrap();
 
     let mut cheaper = batch[0].clone();
     cheaper.price = usd("9.99");
     cheaper.compare_at_price = Some(usd("12.00"));
-    let out = Sink::<Variant>::upsert(&a, std::slice::from_ref(&cheaper)).await.unwrap();
-    assert!(matches!(out[0].result, WriteResult::Updated { .. }), "{out:?}");
+    let out = Sink::<Variant>::upsert(&a, std::slice::from_ref(&cheaper))
+        .await
+        .unwrap();
+    assert!(
+        matches!(out[0].result, WriteResult::Updated { .. }),
+        "{out:?}"
+    );
     let stored = shop.with(|s| {
-        s.products.iter().flat_map(|p| p.variants.clone()).find(|v| v.sku == "TEE-1-L").unwrap()
+        s.products
+            .iter()
+            .flat_map(|p| p.variants.clone())
+            .find(|v| v.sku == "TEE-1-L")
+            .unwrap()
     });
-    assert_eq!((stored.price.as_str(), stored.compare_at.as_deref()), ("9.99", Some("12.00")));
+    assert_eq!(
+        (stored.price.as_str(), stored.compare_at.as_deref()),
+        ("9.99", Some("12.00"))
+    );
 
     let mut absurd = batch[1].clone();
     absurd.price = usd("2000000");
     let out = Sink::<Variant>::upsert(&a, &[absurd]).await.unwrap();
     let err = out[0].result.rejection().expect("rejected");
     assert_eq!(err.kind(), &ErrorKind::InvalidData);
-    assert!(err.message().contains("Price must be less than 1000000"), "{err}");
+    assert!(
+        err.message().contains("Price must be less than 1000000"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -519,7 +623,10 @@ async fn throttles_are_paced_retried_and_finally_rate_limited() {
     assert!(matches!(err.kind(), ErrorKind::RateLimited { .. }), "{err}");
     assert!(err.is_retryable());
     shop.with(|s| s.script.push_back(Scripted::TooMany("1")));
-    let err = read_all::<Order>(&strict, None).await.remove(0).unwrap_err();
+    let err = read_all::<Order>(&strict, None)
+        .await
+        .remove(0)
+        .unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
 }
 
@@ -539,14 +646,21 @@ async fn the_pacer_finishes_a_long_read_with_zero_throttles_and_a_well_used_buck
     let a = ShopifyAdapter::new(config).unwrap();
     let got = read_all::<Product>(&a, None).await;
     assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 45);
-    let (throttled, samples) = shop.with(|s| (s.stats.throttled, s.stats.available_samples.clone()));
+    let (throttled, samples) =
+        shop.with(|s| (s.stats.throttled, s.stats.available_samples.clone()));
     assert_eq!(throttled, 0, "the server throttled a paced read");
     assert_eq!(a.stats().throttled, 0);
     assert!(samples.len() >= 46, "{} requests", samples.len());
     let mean = samples.iter().sum::<u64>() / samples.len() as u64;
-    assert!(mean < 60, "the bucket idled at {mean} of 100 points on average: {samples:?}");
+    assert!(
+        mean < 60,
+        "the bucket idled at {mean} of 100 points on average: {samples:?}"
+    );
     let stats = a.stats();
-    assert!(stats.requests >= 46 && stats.cost_used >= 45 * 40, "{stats:?}");
+    assert!(
+        stats.requests >= 46 && stats.cost_used >= 45 * 40,
+        "{stats:?}"
+    );
     assert!(!stats.waited.is_zero());
 }
 
@@ -565,7 +679,10 @@ async fn version_drift_and_deprecations_are_reported() {
     assert_eq!(v.requested, shopify_server::VERSION);
     assert_eq!(v.served.as_deref(), Some("2025-10"));
     assert!(v.drifted());
-    assert_eq!(v.deprecations, vec!["Shop.products, ProductVariant.inventoryQuantity".to_string()]);
+    assert_eq!(
+        v.deprecations,
+        vec!["Shop.products, ProductVariant.inventoryQuantity".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -573,30 +690,49 @@ async fn malformed_and_partial_answers_are_clear_errors() {
     let shop = Shop::new();
     seed_products(&shop, 1);
     let (_server, a) = adapter(&shop, 10).await;
-    shop.with(|s| s.script.push_back(Scripted::Body("<html>502 Bad Gateway</html>")));
+    shop.with(|s| {
+        s.script
+            .push_back(Scripted::Body("<html>502 Bad Gateway</html>"))
+    });
     let err = read_all::<Order>(&a, None).await.remove(0).unwrap_err();
     assert!(err.message().contains("not JSON"), "{err}");
     shop.with(|s| s.script.push_back(Scripted::Body(r##"{"data":{"orders":{"nodes":[{"id":"gid://shopify/Order/1","name":"#1"}],"pageInfo":{"hasNextPage":false}}},"extensions":{"cost":{"requestedQueryCost":1,"actualQueryCost":1,"throttleStatus":{"maximumAvailable":1000.0,"currentlyAvailable":999,"restoreRate":50.0}}}}"##)));
     let err = read_all::<Order>(&a, None).await.remove(0).unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::InvalidData);
-    assert!(err.message().contains("order gid://shopify/Order/1"), "{err}");
+    assert!(
+        err.message().contains("order gid://shopify/Order/1"),
+        "{err}"
+    );
     assert!(err.message().contains("currencyCode"), "{err}");
     shop.with(|s| s.script.push_back(Scripted::Body(r#"{"data":{"orders":null},"errors":[{"message":"Internal error. Looks like something went wrong on our end.","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#)));
     let err = read_all::<Order>(&a, None).await.remove(0).unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert!(err.message().contains("Internal error"), "{err}");
-    shop.with(|s| s.script.push_back(Scripted::Body(r#"{"data":{"orders":{"nodes":[]}}}"#)));
+    shop.with(|s| {
+        s.script
+            .push_back(Scripted::Body(r#"{"data":{"orders":{"nodes":[]}}}"#))
+    });
     let err = read_all::<Order>(&a, None).await.remove(0).unwrap_err();
     assert!(err.message().contains("data.orders.pageInfo"), "{err}");
     let bad = read_all::<Order>(&a, Some(Cursor::new("not-a-cursor"))).await;
-    assert!(bad[0].as_ref().unwrap_err().message().contains("not-a-cursor"));
+    assert!(
+        bad[0]
+            .as_ref()
+            .unwrap_err()
+            .message()
+            .contains("not-a-cursor")
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_token_is_unauthorized_and_not_retried() {
     let shop = Shop::new();
     let server = shop.start().await;
-    let a = ShopifyAdapter::new(ShopifyConfig::new(server.uri(), SecretString::from("wrong"))).unwrap();
+    let a = ShopifyAdapter::new(ShopifyConfig::new(
+        server.uri(),
+        SecretString::from("wrong"),
+    ))
+    .unwrap();
     let err = read_all::<Customer>(&a, None).await.remove(0).unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Unauthorized);
     assert!(!err.is_retryable());

@@ -143,7 +143,7 @@ impl Shop {
                 currency: "USD",
                 bucket: Bucket {
                     max: 1000,
-                    restore_per_sec: 50,
+                    restore_per_sec: 1000,
                     level_m: 1_000_000,
                     at: Instant::now(),
                 },
@@ -220,16 +220,24 @@ impl Respond for Shop {
             Ok(b) => b,
             Err(_) => return ResponseTemplate::new(400).set_body_string("bad json"),
         };
-        let op = body["operationName"].as_str().unwrap_or_default().to_string();
+        let op = body["operationName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         s.stats.operations.push(op.clone());
         let vars = body["variables"].clone();
-        let mutation = body["query"].as_str().unwrap_or_default().starts_with("mutation");
+        let mutation = body["query"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("mutation");
         let requested = if mutation { 10 } else { s.page_cost };
         s.bucket.refill();
         match s.script.pop_front() {
             Some(Scripted::Throttled) => {
+                // Another client of the same app drained the bucket.
                 s.stats.throttled += 1;
-                let c = cost(requested.max(s.bucket.level_m / 1000 + 1), None, &s.bucket);
+                s.bucket.level_m = 0;
+                let c = cost(requested, None, &s.bucket);
                 return headers(
                     ResponseTemplate::new(200).set_body_json(json!({
                         "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
@@ -283,7 +291,8 @@ impl Respond for Shop {
         };
         let c = cost(requested, Some(requested), &s.bucket);
         headers(
-            ResponseTemplate::new(200).set_body_json(json!({"data": data, "extensions": {"cost": c}})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": data, "extensions": {"cost": c}})),
             &s,
         )
     }
@@ -509,7 +518,9 @@ fn answer(s: &mut State, op: &str, vars: &Value) -> Result<Value, String> {
         "Activate" => {
             let k = (gid_num(&vars["item"]), gid_num(&vars["location"]));
             if !s.locations.iter().any(|l| l.id == k.1) {
-                return Ok(json!({"inventoryActivate": {"inventoryLevel": null, "userErrors": [{"field": ["locationId"], "message": "Location not found"}]}}));
+                return Ok(
+                    json!({"inventoryActivate": {"inventoryLevel": null, "userErrors": [{"field": ["locationId"], "message": "Location not found"}]}}),
+                );
             }
             let q = Q {
                 on_hand: vars["onHand"].as_i64().unwrap_or(0),
@@ -517,20 +528,25 @@ fn answer(s: &mut State, op: &str, vars: &Value) -> Result<Value, String> {
                 ..Q::default()
             };
             s.levels.entry(k).or_insert(q);
-            Ok(json!({"inventoryActivate": {"inventoryLevel": {"id": format!("gid://shopify/InventoryLevel/{}", k.0)}, "userErrors": []}}))
+            Ok(
+                json!({"inventoryActivate": {"inventoryLevel": {"id": format!("gid://shopify/InventoryLevel/{}", k.0)}, "userErrors": []}}),
+            )
         }
         "UpdatePrices" => {
             let pid = gid_num(&vars["product"]);
             let inputs = vars["variants"].as_array().cloned().unwrap_or_default();
             let mut errors = Vec::new();
             for (i, v) in inputs.iter().enumerate() {
-                let price: rust_decimal::Decimal = v["price"].as_str().unwrap_or("0").parse().unwrap();
+                let price: rust_decimal::Decimal =
+                    v["price"].as_str().unwrap_or("0").parse().unwrap();
                 if price > rust_decimal::Decimal::from(1_000_000) {
                     errors.push(json!({"field": ["variants", i.to_string(), "price"], "message": "Price must be less than 1000000"}));
                 }
             }
             let Some(p) = s.products.iter_mut().find(|p| p.id == pid) else {
-                return Ok(json!({"productVariantsBulkUpdate": {"productVariants": null, "userErrors": [{"field": ["productId"], "message": "Product does not exist"}]}}));
+                return Ok(
+                    json!({"productVariantsBulkUpdate": {"productVariants": null, "userErrors": [{"field": ["productId"], "message": "Product does not exist"}]}}),
+                );
             };
             if errors.is_empty() {
                 let t = now();
@@ -553,7 +569,9 @@ fn answer(s: &mut State, op: &str, vars: &Value) -> Result<Value, String> {
             let mut created = Vec::new();
             let mut next = s.next_id;
             let Some(p) = s.products.iter_mut().find(|p| p.id == pid) else {
-                return Ok(json!({"productVariantsBulkCreate": {"productVariants": null, "userErrors": [{"field": ["productId"], "message": "Product does not exist"}]}}));
+                return Ok(
+                    json!({"productVariantsBulkCreate": {"productVariants": null, "userErrors": [{"field": ["productId"], "message": "Product does not exist"}]}}),
+                );
             };
             for v in &inputs {
                 next += 1;
@@ -566,13 +584,26 @@ fn answer(s: &mut State, op: &str, vars: &Value) -> Result<Value, String> {
                     price: v["price"].as_str().unwrap().to_string(),
                     compare_at: v["compareAtPrice"].as_str().map(str::to_string),
                     barcode: None,
-                    options: v["optionValues"].as_array().cloned().unwrap_or_default().iter().map(|o| (o["optionName"].as_str().unwrap().to_string(), o["name"].as_str().unwrap().to_string())).collect(),
+                    options: v["optionValues"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|o| {
+                            (
+                                o["optionName"].as_str().unwrap().to_string(),
+                                o["name"].as_str().unwrap().to_string(),
+                            )
+                        })
+                        .collect(),
                     created: t.clone(),
                     updated: t.clone(),
                     policy: "DENY",
                     grams: None,
                 });
-                created.push(json!({"id": format!("gid://shopify/ProductVariant/{next}"), "sku": sku}));
+                created.push(
+                    json!({"id": format!("gid://shopify/ProductVariant/{next}"), "sku": sku}),
+                );
             }
             p.updated = t;
             s.next_id = next;

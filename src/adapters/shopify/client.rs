@@ -129,7 +129,11 @@ impl GraphqlClient {
                         return Err(e);
                     }
                     attempt += 1;
-                    tracing::debug!(operation, attempt, "Shopify throttled the call; retrying after the wait");
+                    tracing::debug!(
+                        operation,
+                        attempt,
+                        "Shopify throttled the call; retrying after the wait"
+                    );
                 }
                 other => return other,
             }
@@ -191,7 +195,9 @@ impl GraphqlClient {
             permit.throttled(wait);
             return Err(Error::rate_limited(
                 wait,
-                format!("Shopify {operation} was throttled (query cost exceeds the points available)"),
+                format!(
+                    "Shopify {operation} was throttled (query cost exceeds the points available)"
+                ),
             ));
         }
         match &signal {

@@ -99,7 +99,9 @@ impl<'a> Node<'a> {
     pub(crate) fn opt_str(&self, key: &str) -> Result<Option<&'a str>> {
         match self.get(key) {
             None => Ok(None),
-            Some(_) => self.str(key).map(|s| Some(s).filter(|s| !s.trim().is_empty())),
+            Some(_) => self
+                .str(key)
+                .map(|s| Some(s).filter(|s| !s.trim().is_empty())),
         }
     }
 

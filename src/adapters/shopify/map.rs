@@ -42,7 +42,10 @@ fn status(node: &Node<'_>, key: &str) -> Result<ProductStatus> {
         "ACTIVE" => Ok(ProductStatus::Active),
         "DRAFT" => Ok(ProductStatus::Draft),
         "ARCHIVED" => Ok(ProductStatus::Archived),
-        other => Err(node.error(key, format_args!("{other:?} is not ACTIVE, DRAFT or ARCHIVED"))),
+        other => Err(node.error(
+            key,
+            format_args!("{other:?} is not ACTIVE, DRAFT or ARCHIVED"),
+        )),
     }
 }
 
@@ -53,7 +56,11 @@ pub fn product(node: &Node<'_>, currency: Currency) -> Result<Product> {
 }
 
 fn product_inner(node: &Node<'_>, currency: Currency) -> Result<Product> {
-    let mut p = Product::new(node.str("handle")?, node.str("title")?, node.time("createdAt")?);
+    let mut p = Product::new(
+        node.str("handle")?,
+        node.str("title")?,
+        node.time("createdAt")?,
+    );
     p.updated_at = node.time("updatedAt")?;
     p.description = node.opt_str("descriptionHtml")?.map(str::to_string);
     p.vendor = node.opt_str("vendor")?.map(str::to_string);
@@ -290,14 +297,21 @@ fn order_inner(node: &Node<'_>, system: &str) -> Result<Order> {
             ));
         }
     };
-    o.fulfillment_status = match node.opt_str("displayFulfillmentStatus")?.unwrap_or("UNFULFILLED")
+    o.fulfillment_status = match node
+        .opt_str("displayFulfillmentStatus")?
+        .unwrap_or("UNFULFILLED")
     {
         "FULFILLED" => FulfillmentStatus::Fulfilled,
         "PARTIALLY_FULFILLED" => FulfillmentStatus::PartiallyFulfilled,
         "RESTOCKED" => FulfillmentStatus::Restocked,
         // Open, scheduled, on hold, in progress, pending: nothing shipped yet.
-        "UNFULFILLED" | "OPEN" | "SCHEDULED" | "ON_HOLD" | "IN_PROGRESS"
-        | "PENDING_FULFILLMENT" | "REQUEST_DECLINED" => FulfillmentStatus::Unfulfilled,
+        "UNFULFILLED"
+        | "OPEN"
+        | "SCHEDULED"
+        | "ON_HOLD"
+        | "IN_PROGRESS"
+        | "PENDING_FULFILLMENT"
+        | "REQUEST_DECLINED" => FulfillmentStatus::Unfulfilled,
         other => {
             return Err(node.error(
                 "displayFulfillmentStatus",
@@ -307,8 +321,7 @@ fn order_inner(node: &Node<'_>, system: &str) -> Result<Order> {
     };
     if let Some(c) = node.opt_obj("customer")? {
         o.customer = Some(
-            ExternalRef::try_new(system, c.str("id")?)
-                .map_err(|e| c.error("id", e.message()))?,
+            ExternalRef::try_new(system, c.str("id")?).map_err(|e| c.error("id", e.message()))?,
         );
     }
     if let Some(a) = node.opt_obj("billingAddress")? {
@@ -361,7 +374,11 @@ fn order_inner(node: &Node<'_>, system: &str) -> Result<Order> {
             .lines
             .iter()
             .flat_map(|l| &l.discount_allocations)
-            .chain(o.shipping_lines.iter().flat_map(|s| &s.discount_allocations))
+            .chain(
+                o.shipping_lines
+                    .iter()
+                    .flat_map(|s| &s.discount_allocations),
+            )
             .filter(|a| a.discount == i);
         for a in allocated {
             amount = amount
@@ -394,7 +411,9 @@ fn order_inner(node: &Node<'_>, system: &str) -> Result<Order> {
                 line_id: rl.obj("lineItem")?.str("id")?.to_string(),
                 quantity: u32::try_from(qty)
                     .map_err(|_| rl.error("quantity", format_args!("{qty} is not a count")))?,
-                restock: rl.opt_str("restockType")?.is_some_and(|t| t != "NO_RESTOCK"),
+                restock: rl
+                    .opt_str("restockType")?
+                    .is_some_and(|t| t != "NO_RESTOCK"),
                 amount: money_set(&rl, "subtotalSet")?,
             });
         }

@@ -56,7 +56,9 @@ use crate::connector::{
 };
 use crate::error::{Error, Result};
 use crate::layers::{AdaptiveLimiter, BudgetStats};
-use crate::model::{Currency, Customer, InventoryLevel, Location, Order, Product, SystemId, Variant};
+use crate::model::{
+    Currency, Customer, InventoryLevel, Location, Order, Product, SystemId, Variant,
+};
 
 /// State shared by the adapter's streams and sinks.
 pub(crate) struct Inner {
@@ -72,7 +74,11 @@ impl Inner {
             .get_or_try_init(|| async {
                 let data = self
                     .client
-                    .execute("ShopCurrency", "query ShopCurrency { shop { currencyCode } }", json!({}))
+                    .execute(
+                        "ShopCurrency",
+                        "query ShopCurrency { shop { currencyCode } }",
+                        json!({}),
+                    )
                     .await?;
                 let shop = json::Node::root(&data, "data").obj("shop")?;
                 let code = shop.str("currencyCode")?;
@@ -163,6 +169,14 @@ impl ShopifyAdapter {
     }
 }
 
+/// Parses a GraphQL answer body and maps every node of the connection a read
+/// of `kind` uses, as the adapter would; returns the number of records.
+/// Errors name the field path and record. Used by the fuzz target, and handy
+/// for checking a captured answer against the mapping.
+pub fn decode_answer(kind: EntityKind, body: &[u8], config: &ShopifyConfig) -> Result<usize> {
+    read::decode_answer(kind, body, config)
+}
+
 impl Connector for ShopifyAdapter {
     fn system(&self) -> &SystemId {
         &self.inner.config.system
@@ -171,9 +185,9 @@ impl Connector for ShopifyAdapter {
     fn capability(&self, kind: EntityKind) -> Capability {
         let page = Some(self.inner.config.page_size);
         match kind {
-            EntityKind::Product | EntityKind::Order | EntityKind::Customer => Capability::new()
-                .with_incremental(true)
-                .with_max_page(page),
+            EntityKind::Product | EntityKind::Order | EntityKind::Customer => {
+                Capability::new().with_incremental(true).with_max_page(page)
+            }
             EntityKind::Variant => Capability::new()
                 .with_incremental(true)
                 .with_max_page(page)

@@ -29,7 +29,8 @@ const PAGE_INFO: &str = "pageInfo { hasNextPage endCursor }";
 const ADDRESS_FIELDS: &str =
     "address1 address2 city provinceCode zip countryCode phone company firstName lastName";
 
-pub(crate) const PRODUCTS_QUERY: &str = "query Products($first: Int!, $after: String, $query: String) {
+pub(crate) const PRODUCTS_QUERY: &str =
+    "query Products($first: Int!, $after: String, $query: String) {
   products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     nodes {
       id handle title descriptionHtml vendor productType status tags createdAt updatedAt
@@ -218,7 +219,12 @@ pub(crate) fn time_sorted<E: Entity>(
                     if since.as_ref().is_some_and(|s| item.position <= *s) {
                         continue;
                     }
-                    records.push(inner.record(item.entity, &item.gid, item.position.encode(), item.changed_at));
+                    records.push(inner.record(
+                        item.entity,
+                        &item.gid,
+                        item.position.encode(),
+                        item.changed_at,
+                    ));
                 }
             }
             Ok(Page::new(records, page.next.map(Cursor::new)))
@@ -339,10 +345,7 @@ impl Position {
         let rest = c.as_str().strip_prefix("pos|").ok_or_else(bad)?;
         let mut parts = rest.splitn(3, '|');
         let partition = parts.next().ok_or_else(bad)?.to_string();
-        let skip = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(bad)?;
+        let skip = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
         let after = parts.next().ok_or_else(bad)?;
         Ok(Position {
             partition,
@@ -373,7 +376,9 @@ pub(crate) async fn all_locations(inner: &Inner) -> Result<Vec<(String, Location
             Some(next) if !seen.insert(next.clone()) => {
                 return Err(Error::new(
                     ErrorKind::Unexpected,
-                    format!("Shopify locations pagination did not advance: cursor {next:?} came back"),
+                    format!(
+                        "Shopify locations pagination did not advance: cursor {next:?} came back"
+                    ),
                 ));
             }
             Some(next) => after = Some(next),
@@ -399,11 +404,16 @@ pub(crate) fn locations(inner: Arc<Inner>, since: Option<Cursor>) -> RecordStrea
         Err(e) => return stream::once(async move { Err(e) }).boxed(),
     };
     let query = Arc::new(locations_query());
-    let state = (inner, start.unwrap_or(Position {
-        partition: String::new(),
-        after: None,
-        skip: 0,
-    }), false, HashSet::new());
+    let state = (
+        inner,
+        start.unwrap_or(Position {
+            partition: String::new(),
+            after: None,
+            skip: 0,
+        }),
+        false,
+        HashSet::new(),
+    );
     stream::try_unfold(state, move |(inner, at, done, mut seen)| {
         let query = query.clone();
         async move {
@@ -416,12 +426,20 @@ pub(crate) fn locations(inner: Arc<Inner>, since: Option<Cursor>) -> RecordStrea
             let mut records = Vec::new();
             for (i, node) in page.nodes.iter().enumerate().skip(at.skip) {
                 let loc = map::location(node, inner.config.location_key)?;
-                let cursor = Position { skip: i + 1, ..at.clone() }.encode();
+                let cursor = Position {
+                    skip: i + 1,
+                    ..at.clone()
+                }
+                .encode();
                 records.push(inner.record(loc, node.str("id")?, cursor, Utc::now()));
             }
             let next = advance(&mut seen, "", page.next)?;
             let done = next.is_none();
-            let at = Position { partition: String::new(), after: next, skip: 0 };
+            let at = Position {
+                partition: String::new(),
+                after: next,
+                skip: 0,
+            };
             Ok(Some((records, (inner, at, done, seen))))
         }
     })
@@ -489,7 +507,7 @@ pub(crate) fn inventory(inner: Arc<Inner>, since: Option<Cursor>) -> RecordStrea
                 }
                 w.partitions = Some(parts);
             }
-            let parts = w.partitions.as_ref().map(Vec::as_slice).unwrap_or_default();
+            let parts = w.partitions.as_deref().unwrap_or_default();
             let Some((gid, location)) = parts.get(w.index).cloned() else {
                 return Ok(None);
             };
@@ -498,7 +516,11 @@ pub(crate) fn inventory(inner: Arc<Inner>, since: Option<Cursor>) -> RecordStrea
                 "first": w.inner.config.page_size,
                 "after": w.at.after,
             });
-            let data = w.inner.client.execute("InventoryLevels", &query, vars).await?;
+            let data = w
+                .inner
+                .client
+                .execute("InventoryLevels", &query, vars)
+                .await?;
             let page = connection(&data, &["location", "inventoryLevels"])?;
             let mut records = Vec::new();
             for (i, node) in page.nodes.iter().enumerate().skip(w.at.skip) {
@@ -514,12 +536,20 @@ pub(crate) fn inventory(inner: Arc<Inner>, since: Option<Cursor>) -> RecordStrea
             }
             match advance(&mut w.seen, &gid, page.next)? {
                 Some(next) => {
-                    w.at = Position { partition: gid, after: Some(next), skip: 0 };
+                    w.at = Position {
+                        partition: gid,
+                        after: Some(next),
+                        skip: 0,
+                    };
                 }
                 None => {
                     w.index += 1;
                     w.done = w.index >= parts.len();
-                    w.at = Position { partition: String::new(), after: None, skip: 0 };
+                    w.at = Position {
+                        partition: String::new(),
+                        after: None,
+                        skip: 0,
+                    };
                 }
             }
             Ok(Some((records, w)))
@@ -528,6 +558,57 @@ pub(crate) fn inventory(inner: Arc<Inner>, since: Option<Cursor>) -> RecordStrea
     .map_ok(|records| stream::iter(records.into_iter().map(Ok)))
     .try_flatten()
     .boxed()
+}
+
+/// Parses a whole answer body and maps every node of the connection that
+/// reads of `kind` use, exactly as a read would; returns how many records
+/// came out. For fuzzing and for checking captured answers.
+pub(crate) fn decode_answer(
+    kind: crate::connector::EntityKind,
+    body: &[u8],
+    config: &super::ShopifyConfig,
+) -> Result<usize> {
+    use crate::connector::EntityKind as K;
+    let response = super::wire::parse_response(body)?;
+    if let Some(e) = response.error("decode") {
+        return Err(e);
+    }
+    if let Some(cost) = &response.cost {
+        crate::layers::BudgetSignal::from_shopify_cost(cost)?;
+    }
+    let data = response
+        .data
+        .ok_or_else(|| Error::invalid_data("Shopify answer has no data"))?;
+    let system = config.system.as_str();
+    let path: &[&str] = match kind {
+        K::Product | K::Variant => &["products"],
+        K::Order => &["orders"],
+        K::Customer => &["customers"],
+        K::Location => &["locations"],
+        K::InventoryLevel => &["location", "inventoryLevels"],
+    };
+    let page = connection(&data, path)?;
+    let here = LocationId::new("1").expect("a valid location id");
+    for node in &page.nodes {
+        match kind {
+            K::Product | K::Variant => {
+                map::product(node, crate::model::Currency::USD)?;
+            }
+            K::Order => {
+                map::order(node, system)?;
+            }
+            K::Customer => {
+                map::customer(node, system)?;
+            }
+            K::Location => {
+                map::location(node, config.location_key)?;
+            }
+            _ => {
+                map::inventory_level(node, &here)?;
+            }
+        }
+    }
+    Ok(page.nodes.len())
 }
 
 /// Makes a record of `entity` found at Shopify id `gid`.
@@ -560,15 +641,24 @@ mod tests {
             skip: 3,
         };
         assert_eq!(Position::decode(&p.encode()).unwrap(), p);
-        let first = Position { partition: String::new(), after: None, skip: 0 };
+        let first = Position {
+            partition: String::new(),
+            after: None,
+            skip: 0,
+        };
         assert_eq!(Position::decode(&first.encode()).unwrap(), first);
         assert!(Position::decode(&Cursor::new("2024|x")).is_err());
     }
 
     #[test]
     fn since_filter_widens_by_the_lookback() {
-        let at = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.5Z").unwrap().with_timezone(&Utc);
-        let f = since_filter(&TimeIdCursor::new(at, "1"), std::time::Duration::from_secs(5));
+        let at = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let f = since_filter(
+            &TimeIdCursor::new(at, "1"),
+            std::time::Duration::from_secs(5),
+        );
         assert_eq!(f, "updated_at:>='2026-01-02T03:04:00Z'");
     }
 }

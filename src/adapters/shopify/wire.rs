@@ -223,7 +223,10 @@ mod tests {
         .unwrap();
         let e = r.error("products").unwrap();
         assert_eq!(e.kind(), &ErrorKind::Unauthorized);
-        assert!(e.message().contains("no [ACCESS_DENIED] at a.0; also"), "{e}");
+        assert!(
+            e.message().contains("no [ACCESS_DENIED] at a.0; also"),
+            "{e}"
+        );
         assert!(e.message().contains("partial data discarded"), "{e}");
     }
 }

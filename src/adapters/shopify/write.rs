@@ -33,7 +33,8 @@ const PRODUCT_BY_HANDLE: &str = "query ProductByHandle($query: String!) {
   products(first: 1, query: $query) { nodes { id handle } }
 }";
 
-const SET_QUANTITIES: &str = "mutation SetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
+const SET_QUANTITIES: &str =
+    "mutation SetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
   inventorySetQuantities(input: $input) @idempotent(key: $key) {
     userErrors { field message code }
   }
@@ -46,14 +47,16 @@ const ACTIVATE: &str = "mutation Activate($item: ID!, $location: ID!, $onHand: I
   }
 }";
 
-const UPDATE_PRICES: &str = "mutation UpdatePrices($product: ID!, $variants: [ProductVariantsBulkInput!]!) {
+const UPDATE_PRICES: &str =
+    "mutation UpdatePrices($product: ID!, $variants: [ProductVariantsBulkInput!]!) {
   productVariantsBulkUpdate(productId: $product, variants: $variants) {
     productVariants { id }
     userErrors { field message }
   }
 }";
 
-const CREATE_VARIANTS: &str = "mutation CreateVariants($product: ID!, $variants: [ProductVariantsBulkInput!]!) {
+const CREATE_VARIANTS: &str =
+    "mutation CreateVariants($product: ID!, $variants: [ProductVariantsBulkInput!]!) {
   productVariantsBulkCreate(productId: $product, variants: $variants) {
     productVariants { id sku }
     userErrors { field message }
@@ -145,7 +148,11 @@ fn user_errors(payload: &Node<'_>, list_field: &str) -> Result<Vec<(Option<usize
 }
 
 fn rejected(kind: ErrorKind, message: String, key: &str) -> WriteResult {
-    WriteResult::rejected(Error::new(kind, message).with_system("shopify").with_key(key))
+    WriteResult::rejected(
+        Error::new(kind, message)
+            .with_system("shopify")
+            .with_key(key),
+    )
 }
 
 fn idempotency_key(input: &Value) -> String {
@@ -153,7 +160,10 @@ fn idempotency_key(input: &Value) -> String {
 }
 
 /// Upserts inventory levels' `on_hand` (see the module docs for the rules).
-pub(crate) async fn inventory(inner: &Inner, batch: &[InventoryLevel]) -> Result<Vec<WriteOutcome>> {
+pub(crate) async fn inventory(
+    inner: &Inner,
+    batch: &[InventoryLevel],
+) -> Result<Vec<WriteOutcome>> {
     if batch.len() > MAX_BATCH {
         return Err(Error::invalid_data(format!(
             "a Shopify inventory batch takes at most {MAX_BATCH} levels, got {}",
@@ -163,7 +173,11 @@ pub(crate) async fn inventory(inner: &Inner, batch: &[InventoryLevel]) -> Result
     let mut results: Vec<Option<WriteResult>> = vec![None; batch.len()];
     for (i, level) in batch.iter().enumerate() {
         if let Err(e) = level.validate() {
-            results[i] = Some(rejected(ErrorKind::InvalidData, e.to_string(), &level.key_text()));
+            results[i] = Some(rejected(
+                ErrorKind::InvalidData,
+                e.to_string(),
+                &level.key_text(),
+            ));
         }
     }
     let locations: HashMap<LocationId, String> = all_locations(inner)
@@ -181,16 +195,26 @@ pub(crate) async fn inventory(inner: &Inner, batch: &[InventoryLevel]) -> Result
         }
         let key = level.key_text();
         let Some(v) = existing.get(level.sku.as_str()) else {
-            results[i] = Some(rejected(ErrorKind::NotFound, format!("no Shopify variant has SKU {}", level.sku), &key));
+            results[i] = Some(rejected(
+                ErrorKind::NotFound,
+                format!("no Shopify variant has SKU {}", level.sku),
+                &key,
+            ));
             continue;
         };
         let Some(loc) = locations.get(&level.location) else {
-            results[i] = Some(rejected(ErrorKind::NotFound, format!("no Shopify location is {}", level.location), &key));
+            results[i] = Some(rejected(
+                ErrorKind::NotFound,
+                format!("no Shopify location is {}", level.location),
+                &key,
+            ));
             continue;
         };
         match v.on_hand.get(loc) {
             Some(&now) if now == level.on_hand => {
-                results[i] = Some(WriteResult::Unchanged { external_id: v.item.clone() });
+                results[i] = Some(WriteResult::Unchanged {
+                    external_id: v.item.clone(),
+                });
             }
             Some(&now) => sets.push((i, v.item.clone(), loc.clone(), now, level.on_hand)),
             None => {
@@ -209,7 +233,11 @@ pub(crate) async fn inventory(inner: &Inner, batch: &[InventoryLevel]) -> Result
         let key = idempotency_key(&input);
         let data = inner
             .client
-            .execute("SetQuantities", SET_QUANTITIES, json!({"input": input, "key": key}))
+            .execute(
+                "SetQuantities",
+                SET_QUANTITIES,
+                json!({"input": input, "key": key}),
+            )
             .await?;
         let payload = Node::root(&data, "data").obj("inventorySetQuantities")?;
         let errors = user_errors(&payload, "quantities")?;
@@ -224,13 +252,25 @@ pub(crate) async fn inventory(inner: &Inner, batch: &[InventoryLevel]) -> Result
         for (index, message) in &errors {
             if let Some(&(i, ..)) = index.and_then(|x| sets.get(x)) {
                 named = true;
-                results[i] = Some(rejected(ErrorKind::InvalidData, format!("Shopify refused the quantity: {message}"), &batch[i].key_text()));
+                results[i] = Some(rejected(
+                    ErrorKind::InvalidData,
+                    format!("Shopify refused the quantity: {message}"),
+                    &batch[i].key_text(),
+                ));
             }
         }
         if !named {
-            let message = errors.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
+            let message = errors
+                .iter()
+                .map(|(_, m)| m.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
             for (i, ..) in sets.drain(..) {
-                results[i] = Some(rejected(ErrorKind::InvalidData, format!("Shopify refused the quantities: {message}"), &batch[i].key_text()));
+                results[i] = Some(rejected(
+                    ErrorKind::InvalidData,
+                    format!("Shopify refused the quantities: {message}"),
+                    &batch[i].key_text(),
+                ));
             }
             break;
         }
@@ -239,7 +279,12 @@ pub(crate) async fn inventory(inner: &Inner, batch: &[InventoryLevel]) -> Result
     Ok(finish(batch, results))
 }
 
-async fn activate(inner: &Inner, item: &str, location: &str, level: &InventoryLevel) -> Result<WriteResult> {
+async fn activate(
+    inner: &Inner,
+    item: &str,
+    location: &str,
+    level: &InventoryLevel,
+) -> Result<WriteResult> {
     let data = inner
         .client
         .execute(
@@ -251,9 +296,15 @@ async fn activate(inner: &Inner, item: &str, location: &str, level: &InventoryLe
     let payload = Node::root(&data, "data").obj("inventoryActivate")?;
     let errors = user_errors(&payload, "")?;
     if let Some((_, message)) = errors.first() {
-        return Ok(rejected(ErrorKind::InvalidData, format!("Shopify refused to stock the item here: {message}"), &level.key_text()));
+        return Ok(rejected(
+            ErrorKind::InvalidData,
+            format!("Shopify refused to stock the item here: {message}"),
+            &level.key_text(),
+        ));
     }
-    Ok(WriteResult::Created { external_id: item.to_string() })
+    Ok(WriteResult::Created {
+        external_id: item.to_string(),
+    })
 }
 
 fn finish<E: Entity>(batch: &[E], results: Vec<Option<WriteResult>>) -> Vec<WriteOutcome> {
@@ -262,7 +313,10 @@ fn finish<E: Entity>(batch: &[E], results: Vec<Option<WriteResult>>) -> Vec<Writ
         .zip(results)
         .map(|(e, r)| {
             let r = r.unwrap_or_else(|| {
-                WriteResult::rejected(Error::new(ErrorKind::Unexpected, "no outcome was recorded for this record"))
+                WriteResult::rejected(Error::new(
+                    ErrorKind::Unexpected,
+                    "no outcome was recorded for this record",
+                ))
             });
             WriteOutcome::new(e.key(), r)
         })
@@ -289,11 +343,19 @@ pub(crate) async fn variants(inner: &Inner, batch: &[Variant]) -> Result<Vec<Wri
     let mut results: Vec<Option<WriteResult>> = vec![None; batch.len()];
     for (i, v) in batch.iter().enumerate() {
         if let Err(e) = v.validate() {
-            results[i] = Some(rejected(ErrorKind::InvalidData, e.to_string(), v.sku.as_str()));
+            results[i] = Some(rejected(
+                ErrorKind::InvalidData,
+                e.to_string(),
+                v.sku.as_str(),
+            ));
         } else if v.price.currency() != currency {
             results[i] = Some(rejected(
                 ErrorKind::InvalidData,
-                format!("price is in {} but the shop sells in {}", v.price.currency().code(), currency.code()),
+                format!(
+                    "price is in {} but the shop sells in {}",
+                    v.price.currency().code(),
+                    currency.code()
+                ),
                 v.sku.as_str(),
             ));
         }
@@ -312,11 +374,16 @@ pub(crate) async fn variants(inner: &Inner, batch: &[Variant]) -> Result<Vec<Wri
                 let same = e.price == v.price.amount()
                     && e.compare_at == v.compare_at_price.map(|m| m.amount());
                 if same {
-                    results[i] = Some(WriteResult::Unchanged { external_id: e.id.clone() });
+                    results[i] = Some(WriteResult::Unchanged {
+                        external_id: e.id.clone(),
+                    });
                 } else {
                     let mut input = price_input(v);
                     input["id"] = json!(e.id);
-                    updates.entry(e.product.clone()).or_default().push((i, input));
+                    updates
+                        .entry(e.product.clone())
+                        .or_default()
+                        .push((i, input));
                 }
             }
             None => {
@@ -332,7 +399,10 @@ pub(crate) async fn variants(inner: &Inner, batch: &[Variant]) -> Result<Vec<Wri
                 let Some(product) = found.first() else {
                     results[i] = Some(rejected(
                         ErrorKind::NotFound,
-                        format!("SKU {} is new and no Shopify product has handle {:?} to add it to", v.sku, v.product_handle),
+                        format!(
+                            "SKU {} is new and no Shopify product has handle {:?} to add it to",
+                            v.sku, v.product_handle
+                        ),
                         v.sku.as_str(),
                     ));
                     continue;
@@ -344,7 +414,10 @@ pub(crate) async fn variants(inner: &Inner, batch: &[Variant]) -> Result<Vec<Wri
                     .iter()
                     .map(|(name, value)| json!({"optionName": name, "name": value}))
                     .collect();
-                creates.entry(product.str("id")?.to_string()).or_default().push((i, input));
+                creates
+                    .entry(product.str("id")?.to_string())
+                    .or_default()
+                    .push((i, input));
             }
         }
     }
@@ -358,9 +431,15 @@ pub(crate) async fn variants(inner: &Inner, batch: &[Variant]) -> Result<Vec<Wri
             )
             .await?;
         let payload = Node::root(&data, "data").obj("productVariantsBulkUpdate")?;
-        apply_variant_errors(batch, &mut results, &items, &user_errors(&payload, "variants")?, |v| {
-            WriteResult::Updated { external_id: v["id"].as_str().unwrap_or_default().to_string() }
-        });
+        apply_variant_errors(
+            batch,
+            &mut results,
+            &items,
+            &user_errors(&payload, "variants")?,
+            |v| WriteResult::Updated {
+                external_id: v["id"].as_str().unwrap_or_default().to_string(),
+            },
+        );
     }
     for (product, items) in creates {
         let data = inner
@@ -381,7 +460,9 @@ pub(crate) async fn variants(inner: &Inner, batch: &[Variant]) -> Result<Vec<Wri
         }
         apply_variant_errors(batch, &mut results, &items, &errors, |input| {
             let sku = input["inventoryItem"]["sku"].as_str().unwrap_or_default();
-            WriteResult::Created { external_id: ids.get(sku).cloned().unwrap_or_default() }
+            WriteResult::Created {
+                external_id: ids.get(sku).cloned().unwrap_or_default(),
+            }
         });
     }
     Ok(finish(batch, results))
@@ -403,7 +484,11 @@ fn apply_variant_errors(
         }
         return;
     }
-    let all = errors.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
+    let all = errors
+        .iter()
+        .map(|(_, m)| m.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
     for (n, (i, _)) in items.iter().enumerate() {
         let own: Vec<&str> = errors
             .iter()
@@ -416,7 +501,10 @@ fn apply_variant_errors(
                 format!("not written: Shopify refused another variant of the same product ({all})"),
             )
         } else {
-            (ErrorKind::InvalidData, format!("Shopify refused the variant: {}", own.join("; ")))
+            (
+                ErrorKind::InvalidData,
+                format!("Shopify refused the variant: {}", own.join("; ")),
+            )
         };
         results[*i] = Some(rejected(kind, message, batch[*i].sku.as_str()));
     }
