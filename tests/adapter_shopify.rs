@@ -602,6 +602,59 @@ async fn variant_price_sink_passes_the_sink_suite_and_reports_user_errors() {
 }
 
 #[tokio::test]
+async fn customer_sink_passes_the_sink_suite_and_reads_back() {
+    let shop = Shop::new();
+    shop.with(|s| {
+        let (u, id, node, _) = customer_fixture(0);
+        s.customers.push((u, id, node));
+    });
+    let (_server, a) = adapter(&shop, 10).await;
+    let now = Utc::now();
+    let batch: Vec<Customer> = (0..3)
+        .map(|i| {
+            let mut c = Customer::new(format!("erp-{i}"), now);
+            c.first_name = Some("Katherine".into());
+            c.last_name = Some(format!("Johnson{i}"));
+            c.emails = vec![format!("kj{i}@example.com")];
+            c.phones = vec![format!("+1757555010{i}")];
+            c.tags = ["b2b".to_string()].into_iter().collect();
+            c
+        })
+        .collect();
+    let mut invalid = batch[0].clone();
+    invalid.id = "erp-bad".into();
+    invalid.emails = vec!["kj-bad@example.com".into()];
+    invalid.phones = vec!["757 555 0199".into()]; // valid shape here, refused by Shopify
+    testkit::check_sink::<Customer>(&a, &batch, invalid)
+        .await
+        .unwrap();
+
+    // An existing Shopify customer (by ref) is updated in place.
+    let (_, _, _, mut grace) = customer_fixture(0);
+    grace.tags.insert("newsletter".into());
+    let out = Sink::<Customer>::upsert(&a, std::slice::from_ref(&grace))
+        .await
+        .unwrap();
+    assert!(
+        matches!(out[0].result, WriteResult::Updated { .. }),
+        "{out:?}"
+    );
+    let back: Vec<Customer> = read_all::<Customer>(&a, None)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().entity)
+        .collect();
+    assert_eq!(back.len(), 4, "three created, one updated");
+    let g = back.iter().find(|c| c.id == grace.id).unwrap();
+    assert!(g.tags.contains("newsletter"));
+    let k = back
+        .iter()
+        .find(|c| c.emails == ["kj1@example.com"])
+        .unwrap();
+    assert_eq!(k.last_name.as_deref(), Some("Johnson1"));
+}
+
+#[tokio::test]
 async fn throttles_are_paced_retried_and_finally_rate_limited() {
     let shop = Shop::new();
     seed_products(&shop, 2);

@@ -609,6 +609,78 @@ fn answer(s: &mut State, op: &str, vars: &Value) -> Result<Value, String> {
             s.next_id = next;
             Ok(json!({"productVariantsBulkCreate": {"productVariants": created, "userErrors": []}}))
         }
+        "CustomerById" => {
+            let id = vars["id"].as_str().unwrap_or_default();
+            let found = s
+                .customers
+                .iter()
+                .find(|(_, _, c)| c["id"] == id)
+                .map(|(_, _, c)| c.clone());
+            Ok(json!({"customer": found}))
+        }
+        "CustomerByEmail" => {
+            let q = vars["query"].as_str().unwrap_or_default();
+            let email = q.trim_start_matches("email:").trim_matches('"');
+            let found: Vec<Value> = s
+                .customers
+                .iter()
+                .filter(|(_, _, c)| c["defaultEmailAddress"]["emailAddress"] == email)
+                .map(|(_, _, c)| c.clone())
+                .collect();
+            Ok(json!({"customers": {"nodes": found}}))
+        }
+        "CustomerCreate" | "CustomerUpdate" => {
+            let input = &vars["input"];
+            let field = if op == "CustomerCreate" {
+                "customerCreate"
+            } else {
+                "customerUpdate"
+            };
+            if let Some(phone) = input["phone"].as_str()
+                && !phone.starts_with('+')
+            {
+                return Ok(
+                    json!({field: {"customer": null, "userErrors": [{"field": ["phone"], "message": "Phone is invalid"}]}}),
+                );
+            }
+            let t = now();
+            let id = match input["id"].as_str() {
+                Some(id) => id.to_string(),
+                None => {
+                    s.next_id += 1;
+                    let gid = format!("gid://shopify/Customer/{}", s.next_id);
+                    let n = s.next_id;
+                    s.customers.push((t.clone(), n, json!({"id": gid, "createdAt": t, "tags": [], "addressesV2": {"nodes": []}})));
+                    gid
+                }
+            };
+            let Some(entry) = s
+                .customers
+                .iter_mut()
+                .find(|(_, _, c)| c["id"] == id.as_str())
+            else {
+                return Ok(
+                    json!({field: {"customer": null, "userErrors": [{"field": ["id"], "message": "Customer does not exist"}]}}),
+                );
+            };
+            entry.0 = t.clone();
+            let c = &mut entry.2;
+            c["firstName"] = input["firstName"].clone();
+            c["lastName"] = input["lastName"].clone();
+            c["tags"] = input["tags"].clone();
+            c["updatedAt"] = json!(t);
+            c["defaultEmailAddress"] = if input["email"].is_null() {
+                Value::Null
+            } else {
+                json!({"emailAddress": input["email"], "marketingState": "NOT_SUBSCRIBED", "marketingUpdatedAt": null})
+            };
+            c["defaultPhoneNumber"] = if input["phone"].is_null() {
+                Value::Null
+            } else {
+                json!({"phoneNumber": input["phone"], "marketingState": "NOT_SUBSCRIBED"})
+            };
+            Ok(json!({field: {"customer": {"id": id}, "userErrors": []}}))
+        }
         other => Err(format!("Field '{other}' doesn't exist on type 'QueryRoot'")),
     }
 }

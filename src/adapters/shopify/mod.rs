@@ -3,8 +3,8 @@
 //! [`ShopifyAdapter`] talks to `{shop_url}/admin/api/{version}/graphql.json`
 //! with an `X-Shopify-Access-Token` and a pinned API version. It reads
 //! products, variants, locations, inventory levels, orders and customers
-//! into the canonical model, and writes inventory (`on_hand`) and variant
-//! prices.
+//! into the canonical model, and writes inventory (`on_hand`), variant
+//! prices and customer fields.
 //!
 //! **Pacing.** Every call first waits on an [`AdaptiveLimiter`] for the
 //! query's cost (what the server charged the same operation last time), and
@@ -29,7 +29,9 @@
 //! batch); an item not stocked at the location is activated there with its
 //! quantity (`Created`). Prices go through `productVariantsBulkUpdate`; a new
 //! SKU under an existing product handle is created with
-//! `productVariantsBulkCreate` (`Created`). `userErrors` become `Rejected`
+//! `productVariantsBulkCreate` (`Created`). Customers' names, default email
+//! and phone and tags go through `customerUpdate` (found by their ref here,
+//! else by email) or `customerCreate`. `userErrors` become `Rejected`
 //! outcomes carrying Shopify's message.
 
 mod client;
@@ -40,6 +42,7 @@ mod read;
 pub mod webhook;
 mod wire;
 mod write;
+mod write_customer;
 
 use std::sync::Arc;
 
@@ -95,7 +98,7 @@ impl Inner {
 }
 
 /// A Shopify shop as a source of products, variants, locations, inventory,
-/// orders and customers, and a sink for inventory levels and variant prices.
+/// orders and customers, and a sink for inventory levels, variant prices and customers.
 /// Cheap to clone; clones share the connection and the rate-limit budget.
 #[derive(Clone)]
 pub struct ShopifyAdapter {
@@ -185,10 +188,10 @@ impl Connector for ShopifyAdapter {
     fn capability(&self, kind: EntityKind) -> Capability {
         let page = Some(self.inner.config.page_size);
         match kind {
-            EntityKind::Product | EntityKind::Order | EntityKind::Customer => {
+            EntityKind::Product | EntityKind::Order => {
                 Capability::new().with_incremental(true).with_max_page(page)
             }
-            EntityKind::Variant => Capability::new()
+            EntityKind::Variant | EntityKind::Customer => Capability::new()
                 .with_incremental(true)
                 .with_max_page(page)
                 .with_max_batch(Some(write::MAX_BATCH)),
@@ -240,6 +243,13 @@ impl Source<InventoryLevel> for ShopifyAdapter {
 impl Sink<InventoryLevel> for ShopifyAdapter {
     async fn upsert(&self, batch: &[InventoryLevel]) -> Result<Vec<WriteOutcome>> {
         write::inventory(&self.inner, batch).await
+    }
+}
+
+#[async_trait]
+impl Sink<Customer> for ShopifyAdapter {
+    async fn upsert(&self, batch: &[Customer]) -> Result<Vec<WriteOutcome>> {
+        write_customer::customers(&self.inner, batch).await
     }
 }
 
