@@ -201,6 +201,32 @@ async fn products_and_variants_pass_the_source_suite() {
 }
 
 #[tokio::test]
+async fn a_large_full_read_runs_as_one_bulk_operation() {
+    let shop = Shop::new();
+    seed_products(&shop, 14);
+    let server = shop.start().await;
+    let config = ShopifyConfig::new(server.uri(), SecretString::from(TOKEN))
+        .with_page_size(4)
+        .with_bulk(Some(10), Duration::from_millis(20));
+    let a = ShopifyAdapter::new(config).unwrap();
+    let expected: Vec<Product> = shop.with(|s| s.products.iter().map(expected_product).collect());
+    // The full reads go through the bulk operation; resumes page.
+    testkit::check_source::<Product>(&a, &expected, 40)
+        .await
+        .unwrap();
+    let variants: Vec<Variant> = expected.iter().flat_map(|p| p.variants.clone()).collect();
+    testkit::check_source::<Variant>(&a, &variants, 40)
+        .await
+        .unwrap();
+    let ops = shop.with(|s| s.stats.operations.clone());
+    assert!(ops.iter().any(|o| o == "BulkProducts"), "{ops:?}");
+    assert!(
+        ops.iter().filter(|o| *o == "BulkStatus").count() >= 3,
+        "{ops:?}"
+    );
+}
+
+#[tokio::test]
 async fn locations_and_inventory_levels_read_with_every_quantity_state() {
     let shop = Shop::new();
     seed_products(&shop, 5);

@@ -123,6 +123,9 @@ pub struct State {
     pub script: VecDeque<Scripted>,
     pub stats: Stats,
     pub idempotent: HashMap<String, Value>,
+    /// Polls a bulk operation answers RUNNING before COMPLETED.
+    pub bulk_polls_left: u32,
+    pub base_url: String,
     next_id: u64,
 }
 
@@ -153,6 +156,8 @@ impl Shop {
                 script: VecDeque::new(),
                 stats: Stats::default(),
                 idempotent: HashMap::new(),
+                bulk_polls_left: 2,
+                base_url: String::new(),
                 next_id: 900_000,
             })),
         }
@@ -181,7 +186,40 @@ impl Shop {
             .respond_with(self.clone())
             .mount(&server)
             .await;
+        Mock::given(method("GET"))
+            .and(path("/bulk/products.jsonl"))
+            .respond_with(BulkFile(self.clone()))
+            .mount(&server)
+            .await;
+        self.with(|s| s.base_url = server.uri());
         server
+    }
+}
+
+/// Serves the JSONL result of a products bulk operation: each product line
+/// followed by its variants' lines, which name it in `__parentId`.
+struct BulkFile(Shop);
+
+impl Respond for BulkFile {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        let s = self.0.state.lock().unwrap();
+        let mut out = String::new();
+        for p in &s.products {
+            let mut node = product_json(p);
+            let variants = node["variants"]["nodes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            node.as_object_mut().unwrap().remove("variants");
+            out.push_str(&node.to_string());
+            out.push('\n');
+            for mut v in variants {
+                v["__parentId"] = node["id"].clone();
+                out.push_str(&v.to_string());
+                out.push('\n');
+            }
+        }
+        ResponseTemplate::new(200).set_body_string(out)
     }
 }
 
@@ -608,6 +646,29 @@ fn answer(s: &mut State, op: &str, vars: &Value) -> Result<Value, String> {
             p.updated = t;
             s.next_id = next;
             Ok(json!({"productVariantsBulkCreate": {"productVariants": created, "userErrors": []}}))
+        }
+        "ProductsCount" => {
+            Ok(json!({"productsCount": {"count": s.products.len(), "precision": "EXACT"}}))
+        }
+        "BulkProducts" => Ok(
+            json!({"bulkOperationRunQuery": {"bulkOperation": {"id": "gid://shopify/BulkOperation/1", "status": "CREATED"}, "userErrors": []}}),
+        ),
+        "BulkStatus" => {
+            if s.bulk_polls_left > 0 {
+                s.bulk_polls_left -= 1;
+                return Ok(
+                    json!({"node": {"id": vars["id"], "status": "RUNNING", "errorCode": null, "objectCount": "0", "url": null}}),
+                );
+            }
+            let count = s
+                .products
+                .iter()
+                .map(|p| 1 + p.variants.len())
+                .sum::<usize>();
+            Ok(
+                json!({"node": {"id": vars["id"], "status": "COMPLETED", "errorCode": null, "objectCount": count.to_string(),
+                "url": format!("{}/bulk/products.jsonl", s.base_url)}}),
+            )
         }
         "CustomerById" => {
             let id = vars["id"].as_str().unwrap_or_default();

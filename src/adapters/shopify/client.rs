@@ -76,6 +76,11 @@ impl GraphqlClient {
         })
     }
 
+    /// The HTTP client (for downloads outside GraphQL, such as bulk results).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub(crate) fn limiter(&self) -> &AdaptiveLimiter {
         &self.limiter
     }
@@ -92,13 +97,15 @@ impl GraphqlClient {
             .clone()
     }
 
+    /// What `operation` cost last time; an operation not priced yet is
+    /// assumed to cost as much as the dearest one seen (a cheap guess would
+    /// let it run into a throttle on a bucket kept low).
     fn estimate(&self, operation: &'static str) -> u64 {
-        *self
-            .estimates
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(operation)
-            .unwrap_or(&FIRST_ESTIMATE)
+        let known = self.estimates.lock().unwrap_or_else(|p| p.into_inner());
+        match known.get(operation) {
+            Some(cost) => *cost,
+            None => known.values().copied().max().unwrap_or(FIRST_ESTIMATE),
+        }
     }
 
     fn learn(&self, operation: &'static str, signal: &BudgetSignal) {

@@ -51,6 +51,11 @@ pub struct ShopifyConfig {
     pub throttle_retries: u32,
     /// How locations are keyed in the canonical model.
     pub location_key: LocationKey,
+    /// A full read of products or variants uses a bulk operation when the
+    /// shop has more products than this; `None` always pages.
+    pub bulk_threshold: Option<usize>,
+    /// How often a running bulk operation is polled.
+    pub bulk_poll: Duration,
 }
 
 impl std::fmt::Debug for ShopifyConfig {
@@ -68,7 +73,8 @@ impl std::fmt::Debug for ShopifyConfig {
 
 impl ShopifyConfig {
     /// Defaults: version [`DEFAULT_API_VERSION`], system `shopify`, 50 per
-    /// page, 5 s lookback, 30 s timeout, the standard-plan bucket, 3 throttle retries.
+    /// page, 5 s lookback, 30 s timeout, the standard-plan bucket, 3 throttle
+    /// retries, bulk reads above 10,000 products (polled every 2 s).
     pub fn new(shop_url: impl Into<String>, token: SecretString) -> Self {
         ShopifyConfig {
             shop_url: shop_url.into(),
@@ -81,6 +87,8 @@ impl ShopifyConfig {
             budget: AdaptiveOptions::shopify_graphql(),
             throttle_retries: 3,
             location_key: LocationKey::NumericId,
+            bulk_threshold: Some(10_000),
+            bulk_poll: Duration::from_secs(2),
         }
     }
 
@@ -129,6 +137,13 @@ impl ShopifyConfig {
     /// Sets how locations are keyed.
     pub fn with_location_key(mut self, key: LocationKey) -> Self {
         self.location_key = key;
+        self
+    }
+
+    /// Sets when full product reads switch to a bulk operation, and the poll interval.
+    pub fn with_bulk(mut self, threshold: Option<usize>, poll: Duration) -> Self {
+        self.bulk_threshold = threshold;
+        self.bulk_poll = poll;
         self
     }
 

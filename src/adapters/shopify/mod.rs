@@ -15,6 +15,11 @@
 //! for, then given up as `RateLimited`. [`ShopifyAdapter::stats`] reports
 //! requests, points spent, time waited and throttles.
 //!
+//! **Bulk.** A full read of products or variants (no cursor) asks
+//! `productsCount` first and, above [`ShopifyConfig::bulk_threshold`], runs
+//! one `bulkOperationRunQuery`, polls it, downloads the JSONL and re-nests
+//! variants under products by `__parentId`.
+//!
 //! **Versions.** The `X-Shopify-API-Version` of each answer is compared with
 //! the requested version, and `X-Shopify-API-Deprecated-Reason` notices are
 //! kept; both are logged once with `tracing` and available from
@@ -34,6 +39,7 @@
 //! else by email) or `customerCreate`. `userErrors` become `Rejected`
 //! outcomes carrying Shopify's message.
 
+mod bulk;
 mod client;
 mod config;
 mod json;
@@ -49,6 +55,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::json;
 
+pub use bulk::parse_bulk_lines;
 pub use client::{ApiVersionReport, DEPRECATED_HEADER, VERSION_HEADER};
 pub use config::{DEFAULT_API_VERSION, LocationKey, ShopifyConfig};
 pub use map::QUANTITY_NAMES;
@@ -203,15 +210,28 @@ impl Connector for ShopifyAdapter {
     }
 }
 
+/// Products and variants: a full read above the bulk threshold runs as one
+/// bulk operation, everything else pages.
+fn product_read<E: crate::connector::Entity>(
+    inner: Arc<Inner>,
+    since: Option<Cursor>,
+    spec: read::TimeSorted<E>,
+) -> RecordStream<E> {
+    match (since, inner.config.bulk_threshold) {
+        (None, Some(threshold)) => bulk::products_or_bulk(inner, threshold, spec),
+        (since, _) => read::time_sorted(inner, since, spec),
+    }
+}
+
 impl Source<Product> for ShopifyAdapter {
     fn read(&self, since: Option<Cursor>) -> RecordStream<Product> {
-        self.with_currency(move |inner| read::time_sorted(inner, since, read::products()))
+        self.with_currency(move |inner| product_read(inner, since, read::products()))
     }
 }
 
 impl Source<Variant> for ShopifyAdapter {
     fn read(&self, since: Option<Cursor>) -> RecordStream<Variant> {
-        self.with_currency(move |inner| read::time_sorted(inner, since, read::variants()))
+        self.with_currency(move |inner| product_read(inner, since, read::variants()))
     }
 }
 

@@ -160,11 +160,11 @@ fn connection<'a>(data: &'a Value, path: &[&str]) -> Result<Connection<'a>> {
 
 /// One entity read from a time-sorted connection, before it becomes a record.
 pub(crate) struct Item<E> {
-    entity: E,
-    gid: String,
-    changed_at: DateTime<Utc>,
+    pub(crate) entity: E,
+    pub(crate) gid: String,
+    pub(crate) changed_at: DateTime<Utc>,
     /// The (updated_at, id) position of this item.
-    position: TimeIdCursor,
+    pub(crate) position: TimeIdCursor,
 }
 
 /// What an incremental read needs: the query and how to map one node.
