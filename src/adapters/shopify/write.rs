@@ -40,8 +40,8 @@ const SET_QUANTITIES: &str =
   }
 }";
 
-const ACTIVATE: &str = "mutation Activate($item: ID!, $location: ID!, $onHand: Int) {
-  inventoryActivate(inventoryItemId: $item, locationId: $location, onHand: $onHand) {
+const ACTIVATE: &str = "mutation Activate($item: ID!, $location: ID!, $onHand: Int, $key: String!) {
+  inventoryActivate(inventoryItemId: $item, locationId: $location, onHand: $onHand) @idempotent(key: $key) {
     inventoryLevel { id }
     userErrors { field message }
   }
@@ -290,7 +290,12 @@ async fn activate(
         .execute(
             "Activate",
             ACTIVATE,
-            json!({"item": item, "location": location, "onHand": level.on_hand}),
+            json!({
+                "item": item,
+                "location": location,
+                "onHand": level.on_hand,
+                "key": idempotency_key(&json!(["activate", item, location, level.on_hand])),
+            }),
         )
         .await?;
     let payload = Node::root(&data, "data").obj("inventoryActivate")?;
