@@ -793,6 +793,12 @@ async fn malformed_and_partial_answers_are_clear_errors() {
     });
     let err = read_all::<Order>(&a, None).await.remove(0).unwrap_err();
     assert!(err.message().contains("data.orders.pageInfo"), "{err}");
+    shop.with(|s| s.script.push_back(Scripted::Body(r#"{"data":{"orders":{"nodes":[{"id":"gid://shopify/Order/2","name":"2","currencyCode":"USD","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","lineItems":{"nodes":[],"pageInfo":{"hasNextPage":true}}}],"pageInfo":{"hasNextPage":false}}}}"#)));
+    let err = read_all::<Order>(&a, None).await.remove(0).unwrap_err();
+    assert!(
+        err.message().contains("lineItems.pageInfo.hasNextPage"),
+        "{err}"
+    );
     let bad = read_all::<Order>(&a, Some(Cursor::new("not-a-cursor"))).await;
     assert!(
         bad[0]

@@ -79,10 +79,22 @@ impl<'a> Node<'a> {
     }
 
     /// `key.nodes` of a connection (absent or null connection → empty).
+    /// A nested connection is read as one page: when its `pageInfo` says
+    /// there is more, that is an error rather than a silent cut.
     pub(crate) fn nodes(&self, key: &str) -> Result<Vec<Node<'a>>> {
         match self.opt_obj(key)? {
             None => Ok(Vec::new()),
-            Some(conn) => conn.list("nodes"),
+            Some(conn) => {
+                if let Some(info) = conn.opt_obj("pageInfo")?
+                    && info.bool_or("hasNextPage", false)?
+                {
+                    return Err(conn.error(
+                        "pageInfo.hasNextPage",
+                        "is true: the record has more items than one nested page holds, and none is dropped silently",
+                    ));
+                }
+                conn.list("nodes")
+            }
         }
     }
 

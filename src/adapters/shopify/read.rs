@@ -41,6 +41,7 @@ pub(crate) const PRODUCTS_QUERY: &str =
           selectedOptions { name value }
           inventoryItem { measurement { weight { unit value } } }
         }
+        pageInfo { hasNextPage }
       }
     }
     pageInfo { hasNextPage endCursor }
@@ -72,6 +73,7 @@ fn orders_query() -> String {
       }}
       lineItems(first: 100) {{
         nodes {{ id sku title quantity originalUnitPriceSet {{ {money} }} {alloc} {tax} }}
+        pageInfo {{ hasNextPage }}
       }}
       shippingLines(first: 20) {{
         nodes {{ title code originalPriceSet {{ {money} }} {alloc} {tax} }}
