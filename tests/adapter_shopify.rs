@@ -625,6 +625,34 @@ async fn variant_price_sink_passes_the_sink_suite_and_reports_user_errors() {
         err.message().contains("Price must be less than 1000000"),
         "{err}"
     );
+
+    // Two Shopify variants sharing a SKU: which one to write is unknowable,
+    // so the record is refused by name, and neither variant changes.
+    shop.with(|s| {
+        let twin = s.products[1].variants[0].clone();
+        let mut twin = twin;
+        twin.sku = "TEE-1-L".into();
+        (twin.id, twin.item) = (990_001, 990_002);
+        s.products[1].variants.push(twin);
+    });
+    let mut again = batch[0].clone();
+    again.price = usd("7.00");
+    let out = Sink::<Variant>::upsert(&a, &[again]).await.unwrap();
+    let err = out[0].result.rejection().expect("rejected");
+    assert!(
+        err.message()
+            .contains("2 Shopify variants have SKU TEE-1-L"),
+        "{err}"
+    );
+    let prices: Vec<String> = shop.with(|s| {
+        s.products
+            .iter()
+            .flat_map(|p| p.variants.clone())
+            .filter(|v| v.sku == "TEE-1-L")
+            .map(|v| v.price.clone())
+            .collect()
+    });
+    assert!(prices.iter().all(|p| p != "7.00"), "{prices:?}");
 }
 
 #[tokio::test]

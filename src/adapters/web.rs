@@ -23,10 +23,14 @@ use crate::error::{Error, ErrorKind, Result};
 /// Longest piece of an error body quoted in an error message.
 const BODY_QUOTE: usize = 300;
 
-/// A client with a per-request timeout and a `seamwork/<version>` user agent.
+/// A client with a per-request timeout and a `seamwork/<version>` user
+/// agent. It does not follow redirects: a 302 to a write would be replayed
+/// as a GET whose 200 reads like a successful write; a redirect is an
+/// answer the adapter reports.
 pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("seamwork/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::config(format!("HTTP client: {e}")).with_source(e))
@@ -130,7 +134,7 @@ mod tests {
         assert!(e.is_retryable());
         assert!(status_error("x", StatusCode::BAD_GATEWAY, &none, "").is_retryable());
         assert!(status_error("x", StatusCode::REQUEST_TIMEOUT, &none, "").is_retryable());
-        for permanent in [400, 401, 403, 404, 422] {
+        for permanent in [302, 400, 401, 403, 404, 422] {
             let status = StatusCode::from_u16(permanent).unwrap();
             assert!(
                 !status_error("x", status, &none, "").is_retryable(),

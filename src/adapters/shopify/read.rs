@@ -70,6 +70,7 @@ fn orders_query() -> String {
           ... on AutomaticDiscountApplication {{ title }}
           ... on ScriptDiscountApplication {{ title }}
         }}
+        pageInfo {{ hasNextPage }}
       }}
       lineItems(first: 100) {{
         nodes {{ id sku title quantity originalUnitPriceSet {{ {money} }} {alloc} {tax} }}
@@ -77,10 +78,14 @@ fn orders_query() -> String {
       }}
       shippingLines(first: 20) {{
         nodes {{ title code originalPriceSet {{ {money} }} {alloc} {tax} }}
+        pageInfo {{ hasNextPage }}
       }}
       refunds {{
         id createdAt note totalRefundedSet {{ {money} }}
-        refundLineItems(first: 100) {{ nodes {{ lineItem {{ id }} quantity restockType subtotalSet {{ {money} }} }} }}
+        refundLineItems(first: 100) {{
+          nodes {{ lineItem {{ id }} quantity restockType subtotalSet {{ {money} }} }}
+          pageInfo {{ hasNextPage }}
+        }}
       }}
       subtotalPriceSet {{ {money} }} totalDiscountsSet {{ {money} }} totalShippingPriceSet {{ {money} }}
       totalTaxSet {{ {money} }} totalPriceSet {{ {money} }} totalReceivedSet {{ {money} }}
@@ -99,7 +104,7 @@ fn customers_query() -> String {
       id firstName lastName tags createdAt updatedAt
       defaultEmailAddress {{ emailAddress marketingState marketingUpdatedAt }}
       defaultPhoneNumber {{ phoneNumber marketingState }}
-      addressesV2(first: 20) {{ nodes {{ {ADDRESS_FIELDS} }} }}
+      addressesV2(first: 20) {{ nodes {{ {ADDRESS_FIELDS} }} pageInfo {{ hasNextPage }} }}
     }}
     {PAGE_INFO}
   }}

@@ -18,12 +18,16 @@ pub(crate) const MAX_BATCH: usize = 50;
 
 const VARIANTS_BY_SKU: &str = "query VariantsBySku($first: Int!, $query: String!) {
   productVariants(first: $first, query: $query) {
+    pageInfo { hasNextPage }
     nodes {
       id sku price compareAtPrice
       product { id handle }
       inventoryItem {
         id
-        inventoryLevels(first: 250) { nodes { location { id } quantities(names: [\"on_hand\"]) { name quantity } } }
+        inventoryLevels(first: 250) {
+          nodes { location { id } quantities(names: [\"on_hand\"]) { name quantity } }
+          pageInfo { hasNextPage }
+        }
       }
     }
   }
@@ -78,10 +82,18 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-async fn variants_by_sku(inner: &Inner, skus: &[&str]) -> Result<HashMap<String, Existing>> {
+/// The shop's variants for `skus`. A SKU that Shopify holds on more than
+/// one variant cannot be written safely (which one?): it is left out and
+/// named in the second map, so its record is rejected instead of one of
+/// the variants being picked, or a duplicate created.
+async fn variants_by_sku(
+    inner: &Inner,
+    skus: &[&str],
+) -> Result<(HashMap<String, Existing>, HashMap<String, usize>)> {
     let mut out = HashMap::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     if skus.is_empty() {
-        return Ok(out);
+        return Ok((out, seen));
     }
     let query = skus
         .iter()
@@ -93,7 +105,9 @@ async fn variants_by_sku(inner: &Inner, skus: &[&str]) -> Result<HashMap<String,
         .execute(
             "VariantsBySku",
             VARIANTS_BY_SKU,
-            json!({"first": skus.len(), "query": query}),
+            // Room for SKUs held by several variants; more than a page is
+            // an error (`nodes` checks `pageInfo`), never a silent cut.
+            json!({"first": 250, "query": query}),
         )
         .await?;
     let root = Node::root(&data, "data");
@@ -101,6 +115,11 @@ async fn variants_by_sku(inner: &Inner, skus: &[&str]) -> Result<HashMap<String,
         let Some(sku) = v.opt_str("sku")? else {
             continue;
         };
+        // Shopify's search matches loosely: only exact SKUs of the batch count.
+        if !skus.contains(&sku) {
+            continue;
+        }
+        *seen.entry(sku.to_string()).or_insert(0) += 1;
         let item = v.obj("inventoryItem")?;
         let mut on_hand = HashMap::new();
         for level in item.nodes("inventoryLevels")? {
@@ -123,7 +142,42 @@ async fn variants_by_sku(inner: &Inner, skus: &[&str]) -> Result<HashMap<String,
             },
         );
     }
-    Ok(out)
+    seen.retain(|_, n| *n > 1);
+    for sku in seen.keys() {
+        out.remove(sku);
+    }
+    Ok((out, seen))
+}
+
+/// The rejection for a SKU several Shopify variants share.
+fn ambiguous(sku: &str, count: usize, key: &str) -> WriteResult {
+    rejected(
+        ErrorKind::InvalidData,
+        format!("{count} Shopify variants have SKU {sku}; make it unique before syncing it"),
+        key,
+    )
+}
+
+/// Codes of a mutation payload's `userErrors`, in order.
+fn user_error_codes(payload: &Node<'_>) -> Result<Vec<Option<String>>> {
+    payload
+        .list("userErrors")?
+        .iter()
+        .map(|e| Ok(e.opt_str("code")?.map(str::to_string)))
+        .collect()
+}
+
+/// A refusal that retrying can fix: the quantity moved since it was read
+/// (compare-and-set), or the same key is still in flight.
+fn retryable_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "COMPARE_QUANTITY_STALE"
+                | "CHANGE_FROM_QUANTITY_STALE"
+                | "IDEMPOTENCY_CONCURRENT_REQUEST"
+        )
+    )
 }
 
 /// `userErrors` of a mutation payload: (input index when the field names one, message).
@@ -186,7 +240,7 @@ pub(crate) async fn inventory(
         .map(|(gid, l)| (l.id, gid))
         .collect();
     let skus: Vec<&str> = batch.iter().map(|l| l.sku.as_str()).collect();
-    let existing = variants_by_sku(inner, &skus).await?;
+    let (existing, shared) = variants_by_sku(inner, &skus).await?;
     // (batch index, item, location, compare quantity, quantity) to set.
     let mut sets = Vec::new();
     for (i, level) in batch.iter().enumerate() {
@@ -194,6 +248,10 @@ pub(crate) async fn inventory(
             continue;
         }
         let key = level.key_text();
+        if let Some(&n) = shared.get(level.sku.as_str()) {
+            results[i] = Some(ambiguous(level.sku.as_str(), n, &key));
+            continue;
+        }
         let Some(v) = existing.get(level.sku.as_str()) else {
             results[i] = Some(rejected(
                 ErrorKind::NotFound,
@@ -230,7 +288,14 @@ pub(crate) async fn inventory(
             })
             .collect();
         let input = json!({"name": "on_hand", "reason": "correction", "quantities": quantities});
-        let key = idempotency_key(&input);
+        // The same input can be a new change (5 → 7, a sale, 5 → 7 again):
+        // the levels' own change times keep those keys apart, while a retry
+        // of this very write reuses its key.
+        let stamps: Vec<String> = sets
+            .iter()
+            .map(|(i, ..)| batch[*i].updated_at.to_rfc3339())
+            .collect();
+        let key = idempotency_key(&json!([input, stamps]));
         let data = inner
             .client
             .execute(
@@ -241,6 +306,7 @@ pub(crate) async fn inventory(
             .await?;
         let payload = Node::root(&data, "data").obj("inventorySetQuantities")?;
         let errors = user_errors(&payload, "quantities")?;
+        let codes = user_error_codes(&payload)?;
         if errors.is_empty() {
             for (i, item, ..) in sets.drain(..) {
                 results[i] = Some(WriteResult::Updated { external_id: item });
@@ -249,11 +315,16 @@ pub(crate) async fn inventory(
         }
         // The mutation is all-or-nothing: reject the named inputs, resend the rest.
         let mut named = false;
-        for (index, message) in &errors {
+        for ((index, message), code) in errors.iter().zip(&codes) {
             if let Some(&(i, ..)) = index.and_then(|x| sets.get(x)) {
                 named = true;
+                let kind = if retryable_code(code.as_deref()) {
+                    ErrorKind::Conflict
+                } else {
+                    ErrorKind::InvalidData
+                };
                 results[i] = Some(rejected(
-                    ErrorKind::InvalidData,
+                    kind,
                     format!("Shopify refused the quantity: {message}"),
                     &batch[i].key_text(),
                 ));
@@ -294,7 +365,13 @@ async fn activate(
                 "item": item,
                 "location": location,
                 "onHand": level.on_hand,
-                "key": idempotency_key(&json!(["activate", item, location, level.on_hand])),
+                "key": idempotency_key(&json!([
+                    "activate",
+                    item,
+                    location,
+                    level.on_hand,
+                    level.updated_at.to_rfc3339()
+                ])),
             }),
         )
         .await?;
@@ -366,12 +443,16 @@ pub(crate) async fn variants(inner: &Inner, batch: &[Variant]) -> Result<Vec<Wri
         }
     }
     let skus: Vec<&str> = batch.iter().map(|v| v.sku.as_str()).collect();
-    let existing = variants_by_sku(inner, &skus).await?;
+    let (existing, shared) = variants_by_sku(inner, &skus).await?;
     // product gid → [(batch index, input)]
     let mut updates: BTreeMap<String, Vec<(usize, Value)>> = BTreeMap::new();
     let mut creates: BTreeMap<String, Vec<(usize, Value)>> = BTreeMap::new();
     for (i, v) in batch.iter().enumerate() {
         if results[i].is_some() {
+            continue;
+        }
+        if let Some(&n) = shared.get(v.sku.as_str()) {
+            results[i] = Some(ambiguous(v.sku.as_str(), n, v.sku.as_str()));
             continue;
         }
         match existing.get(v.sku.as_str()) {
