@@ -44,7 +44,7 @@ const BULK_PRODUCTS: &str = "{
 const RUN: &str = "mutation BulkProducts($query: String!) {
   bulkOperationRunQuery(query: $query) {
     bulkOperation { id status }
-    userErrors { field message }
+    userErrors { field message code }
   }
 }";
 
@@ -122,10 +122,18 @@ async fn run_bulk(inner: &Inner) -> Result<Vec<Value>> {
         .await?;
     let payload = Node::root(&data, "data").obj("bulkOperationRunQuery")?;
     if let Some(e) = payload.list("userErrors")?.first() {
-        return Err(Error::invalid_data(format!(
-            "Shopify refused the bulk query: {}",
-            e.str("message")?
-        )));
+        let message = format!("Shopify refused the bulk query: {}", e.str("message")?);
+        // One bulk query per shop at a time: another one running (ours from
+        // a crashed run, or another app's) clears by itself; the rest do not.
+        let busy = matches!(
+            e.opt_str("code")?,
+            Some("OPERATION_IN_PROGRESS" | "LIMIT_REACHED")
+        );
+        return Err(if busy {
+            Error::unavailable(message)
+        } else {
+            Error::invalid_data(message)
+        });
     }
     let id = payload.obj("bulkOperation")?.str("id")?.to_string();
     let url = loop {
@@ -139,9 +147,17 @@ async fn run_bulk(inner: &Inner) -> Result<Vec<Value>> {
             "COMPLETED" => break op.opt_str("url")?.map(str::to_string),
             other => {
                 let code = op.opt_str("errorCode")?.unwrap_or("none");
-                return Err(Error::unavailable(format!(
-                    "Shopify bulk operation {id} ended {other} (error code {code})"
-                )));
+                let message =
+                    format!("Shopify bulk operation {id} ended {other} (error code {code})");
+                // A timeout or internal error may pass; denied access or a
+                // cancel (by a person or another app) will not by retrying.
+                let lasting = code == "ACCESS_DENIED" || matches!(other, "CANCELED" | "CANCELING");
+                return Err(if lasting {
+                    Error::new(crate::error::ErrorKind::Unauthorized, message)
+                        .with_retryability(crate::error::Retryability::Permanent)
+                } else {
+                    Error::unavailable(message)
+                });
             }
         }
     };
