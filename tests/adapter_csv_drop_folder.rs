@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
-use seamwork::adapters::csv::{CsvFormat, DropFolder, ERROR_FILE_SUFFIX};
+use seamwork::adapters::csv::{CsvFormat, Disposition, DropFolder, ERROR_FILE_SUFFIX};
 use seamwork::connector::{Connector, Cursor, Entity, EntityKey, EntityKind, Record, Source};
 use seamwork::mapping::MappingSpec;
 use seamwork::model::{SystemId, Variant};
@@ -106,7 +106,21 @@ async fn files_move_to_processed_or_failed_with_every_bad_line_listed() {
     let records = read_all(&folder, None).await;
     assert_eq!(skus(&records), ["A-1", "A-2", "B-1", "B-3"]);
     assert_eq!(records[3].cursor.as_str(), "b.csv#4");
+    // Files with nothing to deliver move at once; the others wait for their
+    // rows to be acknowledged.
+    assert_eq!(files_in(inbox), ["a.csv", "b.csv"]);
+    assert_eq!(
+        files_in(&inbox.join("failed")),
+        ["c.csv", "c.csv.errors.txt", "d.csv", "d.csv.errors.txt"]
+    );
+    assert_eq!(files_in(&inbox.join("processed")), ["e.csv"]);
 
+    // The next read from the last cursor acknowledges them.
+    assert!(
+        read_all(&folder, Some(records[3].cursor.clone()))
+            .await
+            .is_empty()
+    );
     assert_eq!(
         files_in(inbox),
         Vec::<String>::new(),
@@ -161,7 +175,13 @@ async fn files_move_to_processed_or_failed_with_every_bad_line_listed() {
         &format!("{HEADER}\n{}", row("A-9", "9,00", "A")),
     );
     folder.scan().unwrap();
-    assert_eq!(skus(&read_all(&folder, None).await), ["A-9"]);
+    let again = read_all(&folder, None).await;
+    assert_eq!(skus(&again), ["A-9"]);
+    let moved = folder.acknowledge(&again[0].cursor).unwrap();
+    assert_eq!(
+        moved,
+        [(inbox.join("processed/a-2.csv"), Disposition::Processed)]
+    );
     assert_eq!(
         files_in(&inbox.join("processed")),
         ["a-2.csv", "a.csv", "b.csv", "b.csv.errors.txt", "e.csv"]
@@ -224,6 +244,7 @@ async fn a_half_written_file_is_not_picked_up() {
     // The read takes only the settled copy, whole.
     let records = read_all(&f, None).await;
     assert_eq!(skus(&records), ["C-1", "C-2"]);
+    f.acknowledge(&records[1].cursor).unwrap();
     assert_eq!(files_in(inbox), [".big.csv", "big.csv.part", "fresh.csv"]);
 
     // Writers that rename complete files into place can skip the second scan.
@@ -276,9 +297,16 @@ async fn drop_folder_passes_the_source_suite() {
 
     folder.scan().unwrap();
     testkit::check_source(&folder, &expected, 10).await.unwrap();
-    // Read once: the files are gone from the inbox, a new read finds nothing.
-    assert!(read_all(&folder, None).await.is_empty());
+    // Read but not acknowledged: the files are still in the inbox and a read
+    // from the start delivers them again.
+    assert_eq!(files_in(inbox), ["1.csv", "2.tsv"]);
+    let again = read_all(&folder, None).await;
+    assert_eq!(skus(&again), ["A-1", "A-2", "A-3"]);
+    // Acknowledged (the next read from the last cursor): they move, a new read finds nothing.
+    let last = again.last().unwrap().cursor.clone();
+    assert!(read_all(&folder, Some(last)).await.is_empty());
     assert_eq!(files_in(&inbox.join("processed")), ["1.csv", "2.tsv"]);
+    assert!(read_all(&folder, None).await.is_empty());
 }
 
 #[tokio::test]
@@ -304,6 +332,12 @@ async fn a_read_stopped_part_way_leaves_the_file_and_resumes_after_its_cursor() 
 
     let rest = read_all(&folder, Some(second.cursor)).await;
     assert_eq!(skus(&rest), ["R-3", "R-4"]);
+    assert_eq!(files_in(inbox), ["batch.csv"], "waits for acknowledgement");
+    assert!(
+        read_all(&folder, Some(rest[1].cursor.clone()))
+            .await
+            .is_empty()
+    );
     assert_eq!(files_in(&inbox.join("processed")), ["batch.csv"]);
     assert!(
         !inbox
