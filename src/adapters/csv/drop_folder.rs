@@ -24,7 +24,7 @@ use crate::model::{ExternalRef, SystemId};
 /// The name ending of the error file written beside a file with bad lines.
 pub const ERROR_FILE_SUFFIX: &str = ".errors.txt";
 
-/// Where a file went after it was read.
+/// Where a file went when it left the inbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
     /// At least one row was delivered (bad lines, if any, are in the error file).
