@@ -1,7 +1,10 @@
 //! An ERP drops CSV item exports into an inbox; a drop folder reads the
-//! settled ones through a mapping spec, delivers the good rows, and moves
-//! each file to `processed/` or `failed/` with an error file listing every
-//! bad line. A copy still in progress (`.part`) is left alone.
+//! settled ones through a mapping spec, delivers the good rows, and -- once
+//! the rows are acknowledged (here: after they are printed; the sync engine
+//! acknowledges by committing its checkpoint) -- moves each file to
+//! `processed/` or `failed/` with an error file listing every bad line. A
+//! file with nothing to deliver goes to `failed/` at once. A copy still in
+//! progress (`.part`) is left alone.
 //!
 //! Run: `cargo run --example csv_drop_folder --features csv [-- <folder>]`
 //! (a temp folder by default; give one to look at the results afterwards).
@@ -56,6 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         println!("\ndelivered:");
         let mut stream = folder.read(None);
+        let mut last = None;
         while let Some(item) = stream.next().await {
             let record = item?;
             let v = &record.entity;
@@ -68,8 +72,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 v.title,
                 record.cursor
             );
+            last = Some(record.cursor);
         }
-        Ok::<_, seamwork::Error>(())
+        drop(stream);
+        // Read but not yet acknowledged: the files with rows are still in the inbox.
+        println!("\ninbox before acknowledging: {:?}", list(folder.inbox())?);
+        // The rows are handled (printed): acknowledge through the last one.
+        if let Some(last) = last {
+            for (moved_to, disposition) in folder.acknowledge(&last)? {
+                let shown = moved_to.strip_prefix(&root).unwrap_or(&moved_to);
+                println!("acknowledged: {disposition:?} -> {}", shown.display());
+            }
+        }
+        Ok::<_, Box<dyn std::error::Error>>(())
     })?;
 
     for dir in [folder.inbox(), folder.processed_dir(), folder.failed_dir()] {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
-use seamwork::adapters::csv::{CsvFormat, DropFolder, ERROR_FILE_SUFFIX};
+use seamwork::adapters::csv::{CsvFormat, Disposition, DropFolder, ERROR_FILE_SUFFIX};
 use seamwork::connector::{Connector, Cursor, Entity, EntityKey, EntityKind, Record, Source};
 use seamwork::mapping::MappingSpec;
 use seamwork::model::{SystemId, Variant};
@@ -106,7 +106,21 @@ async fn files_move_to_processed_or_failed_with_every_bad_line_listed() {
     let records = read_all(&folder, None).await;
     assert_eq!(skus(&records), ["A-1", "A-2", "B-1", "B-3"]);
     assert_eq!(records[3].cursor.as_str(), "b.csv#4");
+    // Files with nothing to deliver move at once; the others wait for their
+    // rows to be acknowledged.
+    assert_eq!(files_in(inbox), ["a.csv", "b.csv"]);
+    assert_eq!(
+        files_in(&inbox.join("failed")),
+        ["c.csv", "c.csv.errors.txt", "d.csv", "d.csv.errors.txt"]
+    );
+    assert_eq!(files_in(&inbox.join("processed")), ["e.csv"]);
 
+    // The next read from the last cursor acknowledges them.
+    assert!(
+        read_all(&folder, Some(records[3].cursor.clone()))
+            .await
+            .is_empty()
+    );
     assert_eq!(
         files_in(inbox),
         Vec::<String>::new(),
@@ -161,7 +175,13 @@ async fn files_move_to_processed_or_failed_with_every_bad_line_listed() {
         &format!("{HEADER}\n{}", row("A-9", "9,00", "A")),
     );
     folder.scan().unwrap();
-    assert_eq!(skus(&read_all(&folder, None).await), ["A-9"]);
+    let again = read_all(&folder, None).await;
+    assert_eq!(skus(&again), ["A-9"]);
+    let moved = folder.acknowledge(&again[0].cursor).unwrap();
+    assert_eq!(
+        moved,
+        [(inbox.join("processed/a-2.csv"), Disposition::Processed)]
+    );
     assert_eq!(
         files_in(&inbox.join("processed")),
         ["a-2.csv", "a.csv", "b.csv", "b.csv.errors.txt", "e.csv"]
@@ -224,6 +244,7 @@ async fn a_half_written_file_is_not_picked_up() {
     // The read takes only the settled copy, whole.
     let records = read_all(&f, None).await;
     assert_eq!(skus(&records), ["C-1", "C-2"]);
+    f.acknowledge(&records[1].cursor).unwrap();
     assert_eq!(files_in(inbox), [".big.csv", "big.csv.part", "fresh.csv"]);
 
     // Writers that rename complete files into place can skip the second scan.
@@ -276,9 +297,16 @@ async fn drop_folder_passes_the_source_suite() {
 
     folder.scan().unwrap();
     testkit::check_source(&folder, &expected, 10).await.unwrap();
-    // Read once: the files are gone from the inbox, a new read finds nothing.
-    assert!(read_all(&folder, None).await.is_empty());
+    // Read but not acknowledged: the files are still in the inbox and a read
+    // from the start delivers them again.
+    assert_eq!(files_in(inbox), ["1.csv", "2.tsv"]);
+    let again = read_all(&folder, None).await;
+    assert_eq!(skus(&again), ["A-1", "A-2", "A-3"]);
+    // Acknowledged (the next read from the last cursor): they move, a new read finds nothing.
+    let last = again.last().unwrap().cursor.clone();
+    assert!(read_all(&folder, Some(last)).await.is_empty());
     assert_eq!(files_in(&inbox.join("processed")), ["1.csv", "2.tsv"]);
+    assert!(read_all(&folder, None).await.is_empty());
 }
 
 #[tokio::test]
@@ -304,6 +332,12 @@ async fn a_read_stopped_part_way_leaves_the_file_and_resumes_after_its_cursor() 
 
     let rest = read_all(&folder, Some(second.cursor)).await;
     assert_eq!(skus(&rest), ["R-3", "R-4"]);
+    assert_eq!(files_in(inbox), ["batch.csv"], "waits for acknowledgement");
+    assert!(
+        read_all(&folder, Some(rest[1].cursor.clone()))
+            .await
+            .is_empty()
+    );
     assert_eq!(files_in(&inbox.join("processed")), ["batch.csv"]);
     assert!(
         !inbox
@@ -311,4 +345,195 @@ async fn a_read_stopped_part_way_leaves_the_file_and_resumes_after_its_cursor() 
             .join(format!("batch.csv{ERROR_FILE_SUFFIX}"))
             .exists()
     );
+}
+
+#[tokio::test]
+async fn a_file_read_but_never_acknowledged_stays_and_is_delivered_again() {
+    let inbox = tempfile::tempdir().unwrap();
+    let inbox = inbox.path();
+    write(
+        inbox,
+        "items.csv",
+        &format!(
+            "{HEADER}\n{}{}{}",
+            row("I-1", "1,00", "A"),
+            row("I-2", "kaputt", "A"),
+            row("I-3", "3,00", "A")
+        ),
+    );
+    let folder = folder(inbox).with_stable_scan(false);
+
+    // Read to the end, as the engine does before it writes the batch; the
+    // write then fails (or the process dies), so nothing is acknowledged.
+    let first = read_all(&folder, None).await;
+    assert_eq!(skus(&first), ["I-1", "I-3"]);
+    assert_eq!(files_in(inbox), ["items.csv"], "not moved on delivery");
+    assert!(files_in(&inbox.join("processed")).is_empty());
+
+    // A run without a checkpoint delivers every row again.
+    let second = read_all(&folder, None).await;
+    assert_eq!(skus(&second), ["I-1", "I-3"]);
+    assert_eq!(files_in(inbox), ["items.csv"]);
+
+    // A cursor before the file's last row does not acknowledge it, and the
+    // rows after the cursor come again (those at or before it do not).
+    let partial = read_all(&folder, Some(second[0].cursor.clone())).await;
+    assert_eq!(skus(&partial), ["I-3"]);
+    assert_eq!(files_in(inbox), ["items.csv"]);
+
+    // The next read from the last cursor moves it with its error file.
+    let last = partial[0].cursor.clone();
+    assert_eq!(last.as_str(), "items.csv#4");
+    assert!(read_all(&folder, Some(last)).await.is_empty());
+    assert!(files_in(inbox).is_empty());
+    assert_eq!(
+        files_in(&inbox.join("processed")),
+        ["items.csv", "items.csv.errors.txt"]
+    );
+    let errors = std::fs::read_to_string(inbox.join("processed/items.csv.errors.txt")).unwrap();
+    assert!(
+        errors.contains("result: processed; 2 row(s) delivered, 1 bad line(s) not delivered"),
+        "{errors}"
+    );
+    assert!(errors.contains("line 3: price.amount"), "{errors}");
+}
+
+#[tokio::test]
+async fn a_cursor_acknowledges_only_what_was_delivered_up_to_it() {
+    let inbox = tempfile::tempdir().unwrap();
+    let inbox = inbox.path();
+    for (name, sku) in [("1.csv", "A"), ("2.csv", "B"), ("3.csv", "C")] {
+        write(
+            inbox,
+            name,
+            &format!(
+                "{HEADER}\n{}{}",
+                row(&format!("{sku}-1"), "1,00", "A"),
+                row(&format!("{sku}-2"), "1,00", "A")
+            ),
+        );
+    }
+    let folder = folder(inbox).with_stable_scan(false);
+    let records = read_all(&folder, None).await;
+    assert_eq!(records.len(), 6);
+
+    // A cursor in the middle of 2.csv covers 1.csv only.
+    let moved = folder.acknowledge(&records[2].cursor).unwrap();
+    assert_eq!(
+        moved,
+        [(inbox.join("processed/1.csv"), Disposition::Processed)]
+    );
+    assert_eq!(files_in(inbox), ["2.csv", "3.csv"]);
+    // The next read moves nothing more for that cursor and delivers the rest again.
+    let rest = read_all(&folder, Some(records[2].cursor.clone())).await;
+    assert_eq!(skus(&rest), ["B-2", "C-1", "C-2"]);
+
+    // A process that restarts remembers nothing, but the saved cursor still
+    // settles the file it names; the files before it are delivered once more.
+    let restarted = self::folder(inbox).with_stable_scan(false);
+    let after_restart = read_all(&restarted, Some(rest[0].cursor.clone())).await;
+    assert_eq!(skus(&after_restart), ["C-1", "C-2"]);
+    assert_eq!(files_in(&inbox.join("processed")), ["1.csv", "2.csv"]);
+    assert_eq!(files_in(inbox), ["3.csv"]);
+    restarted.acknowledge(&after_restart[1].cursor).unwrap();
+    assert!(files_in(inbox).is_empty());
+
+    // A file changed since it was read is not moved by an acknowledgement.
+    let path = write(
+        inbox,
+        "4.csv",
+        &format!("{HEADER}\n{}", row("D-1", "1,00", "A")),
+    );
+    let d = read_all(&restarted, None).await;
+    std::fs::write(
+        &path,
+        format!(
+            "{HEADER}\n{}{}",
+            row("D-1", "1,00", "A"),
+            row("D-2", "2,00", "A")
+        ),
+    )
+    .unwrap();
+    assert!(restarted.acknowledge(&d[0].cursor).unwrap().is_empty());
+    assert_eq!(files_in(inbox), ["4.csv"]);
+}
+
+/// The engine pulls a batch, then writes it: a sink that is down must leave
+/// the file in the inbox, and a later run must deliver it and then move it.
+#[tokio::test]
+async fn an_engine_run_whose_sink_fails_leaves_the_file_in_the_inbox() {
+    use seamwork::adapters::csv::CsvSink;
+    use seamwork::store::{MemoryStore, StateStore};
+    use seamwork::sync::{Engine, FailurePolicy, Flow, Owner, RetryPolicy, Sla};
+
+    let inbox = tempfile::tempdir().unwrap();
+    let inbox = inbox.path();
+    write(
+        inbox,
+        "items.csv",
+        &format!(
+            "{HEADER}\n{}{}",
+            row("E-1", "1,00", "A"),
+            row("E-2", "2,00", "A")
+        ),
+    );
+    let folder = Arc::new(folder(inbox).with_stable_scan(false));
+    let out = tempfile::tempdir().unwrap();
+    let outbox = out.path().join("outbox");
+    let spec = Arc::new(MappingSpec::<Variant>::from_toml(SPEC, "erp_variant.toml").unwrap());
+    let sink = Arc::new(
+        CsvSink::open(
+            SystemId::new("shop").unwrap(),
+            &outbox,
+            spec,
+            CsvFormat::csv().with_delimiter(b';'),
+        )
+        .unwrap(),
+    );
+    // The sink's folder is gone and a plain file sits in its place: every write fails.
+    std::fs::remove_dir_all(&outbox).unwrap();
+    std::fs::write(&outbox, "not a folder").unwrap();
+
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let engine = Engine::new(store);
+    let flow = Flow::<Variant>::builder("erp-items", folder.clone(), sink.clone())
+        .owner(Owner::new("erp-integration", "erp-oncall@example.com"))
+        .sla(Sla::max_lag(Duration::from_secs(3600 * 24 * 365 * 10)))
+        .failure_policy(
+            FailurePolicy::halt().with_retry(
+                RetryPolicy::attempts(2)
+                    .with_delays(Duration::from_micros(100), Duration::from_millis(1)),
+            ),
+        )
+        .build()
+        .unwrap();
+
+    let failed = engine.run_once(&flow).await.unwrap();
+    assert_eq!(failed.read, 2);
+    assert!(failed.halted.is_some(), "{failed:?}");
+    assert_eq!(failed.checkpoint, None);
+    assert_eq!(
+        files_in(inbox),
+        ["items.csv"],
+        "rows not written: the file stays"
+    );
+
+    // The sink is fixed; the next run delivers both rows. The file waits for
+    // the checkpoint that run committed.
+    std::fs::remove_file(&outbox).unwrap();
+    std::fs::create_dir(&outbox).unwrap();
+    let delivered = engine.run_once(&flow).await.unwrap();
+    assert!(delivered.halted.is_none(), "{delivered:?}");
+    assert_eq!(delivered.created, 2);
+    assert_eq!(
+        delivered.checkpoint.as_ref().map(Cursor::as_str),
+        Some("items.csv#3")
+    );
+    assert_eq!(files_in(inbox), ["items.csv"]);
+
+    // The run after it starts from that checkpoint: the file moves, nothing is re-sent.
+    let after = engine.run_once(&flow).await.unwrap();
+    assert_eq!(after.read, 0);
+    assert!(files_in(inbox).is_empty());
+    assert_eq!(files_in(&inbox.join("processed")), ["items.csv"]);
 }

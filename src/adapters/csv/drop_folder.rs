@@ -1,6 +1,8 @@
 //! `DropFolder`: an inbox an ERP drops CSV files into. Each settled file is
-//! read once, then moved to `processed/` or `failed/` with an error file
-//! beside it that lists every bad line.
+//! read, and once its rows are acknowledged (a later `read(since)` with a
+//! cursor at or past its last row, or [`DropFolder::acknowledge`]) moved to
+//! `processed/` or `failed/` with an error file beside it that lists every
+//! bad line.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -22,7 +24,7 @@ use crate::model::{ExternalRef, SystemId};
 /// The name ending of the error file written beside a file with bad lines.
 pub const ERROR_FILE_SUFFIX: &str = ".errors.txt";
 
-/// Where a file went after it was read.
+/// Where a file went when it left the inbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
     /// At least one row was delivered (bad lines, if any, are in the error file).
@@ -46,25 +48,51 @@ pub enum Disposition {
 /// So a file still being copied is never read half-written; it is picked up
 /// by a later read once it stops changing.
 ///
-/// **What happens to it.** Good rows are delivered in file order; after the
-/// consumer has pulled the file's last row, the file is moved:
+/// **What happens to it.** Good rows are delivered in file order, each
+/// with a `<file>#<line>` cursor. The file stays in the inbox until its rows
+/// are *acknowledged*, then it is moved:
 /// - to `processed/` when at least one row was delivered; if some rows were
 ///   bad, `<name>.errors.txt` beside it lists each with its line number and
 ///   every reason (every failed field);
 /// - to `failed/` when nothing could be delivered (not CSV, a broken header,
-///   or every row bad), again with `<name>.errors.txt`.
+///   or every row bad), again with `<name>.errors.txt`. Such a file (and an
+///   empty one, which goes to `processed/`) has nothing to acknowledge and
+///   is moved as soon as it is read.
+///
+/// **When a file moves, and why.** A consumer such as the sync engine pulls
+/// a batch of rows, writes it to its sink, and only then commits the last
+/// cursor; a crash or a failed write in between must not lose the rows. So
+/// pulling a file's last row does not move it. It moves when
+/// - `read(since)` is called with a cursor at or past the file's last row:
+///   the engine passes its committed checkpoint on its next run, so files
+///   move on the run after the one that delivered them; or
+/// - [`acknowledge`](Self::acknowledge) is called with such a cursor, for
+///   callers driving the source by hand.
+///
+/// "At or past" follows delivery order: a cursor in a later file of the
+/// same read covers every file delivered before it. A `read` starts from
+/// the cursor it is given, so files delivered by an earlier read that the
+/// cursor does not cover are simply read again: rows at or before the
+/// cursor in the file it names are skipped (they were delivered and
+/// acknowledged), everything else is delivered again. `read(None)` delivers
+/// every file still in the inbox from its first row (at-least-once; the
+/// engine's per-key versions drop what it already wrote). Which reads
+/// delivered what is remembered in memory only: after a restart the saved
+/// cursor still settles the file it names, and other unmoved files are
+/// delivered once more and move after the next acknowledgement.
 ///
 /// Nothing is dropped silently: every row is either delivered or listed in
-/// an error file. A name that already exists in the target folder gets a
-/// `-2`, `-3`, ... suffix instead of overwriting. A stream dropped before a
-/// file's end leaves the file in the inbox: it is read again (pass the last
-/// record's cursor to `read` to skip the rows already handled).
+/// an error file, and a file leaves the inbox only once that is settled. A
+/// name that already exists in the target folder gets a `-2`, `-3`, ...
+/// suffix instead of overwriting. A file changed in the inbox since it was
+/// read is not moved by an acknowledgement; it is read again.
 ///
 /// Run one read of a folder at a time (one process, one consumer): two
-/// concurrent reads could both take the same file.
+/// concurrent reads could both take the same file, and each read forgets
+/// what the one before it delivered.
 ///
-/// The capability is not `incremental`: files leave the inbox once read, so
-/// a read from an old cursor cannot replay them.
+/// The capability is not `incremental`: files leave the inbox once
+/// acknowledged, so a read from an old cursor cannot replay them.
 pub struct DropFolder<E> {
     system: SystemId,
     inbox: PathBuf,
@@ -74,6 +102,7 @@ pub struct DropFolder<E> {
     stable_scan: bool,
     mapper: RowMapper<E>,
     seen: Arc<Mutex<HashMap<String, (u64, SystemTime)>>>,
+    delivered: Arc<Mutex<Deliveries>>,
 }
 
 impl<E> std::fmt::Debug for DropFolder<E> {
@@ -113,6 +142,7 @@ impl<E: Mappable> DropFolder<E> {
                 extensions: default_extensions(),
             },
             seen: Arc::default(),
+            delivered: Arc::default(),
         }
     }
 
@@ -179,6 +209,18 @@ impl<E: Mappable> DropFolder<E> {
         Ok(self.scan_listed()?.into_iter().map(|f| f.path).collect())
     }
 
+    /// Moves every file whose rows `through` covers (see the type's rules)
+    /// to `processed/` or `failed/`, and returns where each went. Call it
+    /// with the cursor of the last record you have durably handled when you
+    /// drive the source yourself; the sync engine needs no call, its next
+    /// `read(since)` does the same. Files delivered after `through` stay in
+    /// the inbox, still waiting.
+    pub fn acknowledge(&self, through: &Cursor) -> Result<Vec<(PathBuf, Disposition)>> {
+        let through = FileLineCursor::decode(through)?;
+        let covered = lock(&self.delivered).take_covered(&through);
+        settle_acknowledged(covered, &self.processed, &self.failed)
+    }
+
     fn scan_listed(&self) -> Result<Vec<Listed>> {
         scan(&self.scanner())
     }
@@ -239,12 +281,79 @@ impl<E: Mappable> Connector for DropFolder<E> {
     }
 }
 
-/// A file whose rows were handed out, waiting to be moved.
+/// A read file and what to write about it when it is moved.
 struct Finish {
     file: Listed,
     delivered: usize,
     bad: Vec<BadLine>,
     file_error: Option<String>,
+}
+
+/// A file whose rows a read handed out, waiting for their acknowledgement.
+struct Delivery {
+    finish: Finish,
+    /// The line of its last delivered row: a cursor at or past it covers the file.
+    last_line: u64,
+}
+
+/// The files the current read has handed rows out of, in delivery order.
+#[derive(Default)]
+struct Deliveries {
+    files: Vec<Delivery>,
+}
+
+impl Deliveries {
+    /// Removes and returns the files `through` covers: the file it names,
+    /// if the cursor is at or past its last row, and every file delivered
+    /// before that one. A cursor naming no delivered file covers nothing.
+    fn take_covered(&mut self, through: &FileLineCursor) -> Vec<Finish> {
+        let Some(at) = self
+            .files
+            .iter()
+            .rposition(|d| d.finish.file.name == through.file)
+        else {
+            return Vec::new();
+        };
+        let end = if self.files[at].last_line <= through.line {
+            at + 1
+        } else {
+            at
+        };
+        self.files.drain(..end).map(|d| d.finish).collect()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Moves acknowledged files, skipping (with a warning) one that was taken
+/// away or changed since it was read: a changed file is read again.
+fn settle_acknowledged(
+    covered: Vec<Finish>,
+    processed: &Path,
+    failed: &Path,
+) -> Result<Vec<(PathBuf, Disposition)>> {
+    let mut out = Vec::with_capacity(covered.len());
+    for finish in covered {
+        let now = match std::fs::metadata(&finish.file.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(file = %finish.file.path.display(), "acknowledged file is no longer in the inbox; nothing to move");
+                continue;
+            }
+            Err(e) => return Err(io_error(e, "cannot look at", &finish.file.path)),
+        };
+        let modified = now
+            .modified()
+            .map_err(|e| io_error(e, "no mtime for", &finish.file.path))?;
+        if now.len() != finish.file.size || modified != finish.file.modified {
+            tracing::warn!(file = %finish.file.path.display(), "file changed since it was read; left in the inbox to be read again");
+            continue;
+        }
+        out.push(settle_file(&finish, processed, failed)?);
+    }
+    Ok(out)
 }
 
 struct DropState<E> {
@@ -254,16 +363,19 @@ struct DropState<E> {
     mapper: RowMapper<E>,
     scanner: Scanner,
     since: Option<FileLineCursor>,
+    delivered: Arc<Mutex<Deliveries>>,
+    started: bool,
     files: Option<VecDeque<Listed>>,
     ready: VecDeque<Record<E>>,
-    pending: Option<Finish>,
     done: bool,
 }
 
 impl<E: Mappable> Source<E> for DropFolder<E> {
-    /// Reads every ready file in the inbox. `since`, when it names a file
-    /// still in the inbox (a read that stopped part-way), skips that file's
-    /// rows up to and including its line; they were delivered before.
+    /// Reads every ready file in the inbox. First it moves the files an
+    /// earlier read delivered that `since` covers (they are acknowledged)
+    /// and forgets the rest, which are read again. When `since` names a file
+    /// still in the inbox, that file's rows up to and including its line are
+    /// skipped: they were delivered and acknowledged before.
     fn read(&self, since: Option<Cursor>) -> RecordStream<E> {
         let since = match since.as_ref().map(FileLineCursor::decode).transpose() {
             Ok(s) => s,
@@ -276,9 +388,10 @@ impl<E: Mappable> Source<E> for DropFolder<E> {
             mapper: self.mapper.clone(),
             scanner: self.scanner(),
             since,
+            delivered: Arc::clone(&self.delivered),
+            started: false,
             files: None,
             ready: VecDeque::new(),
-            pending: None,
             done: false,
         };
         futures::stream::unfold(state, |mut st| async move {
@@ -286,17 +399,15 @@ impl<E: Mappable> Source<E> for DropFolder<E> {
                 if let Some(r) = st.ready.pop_front() {
                     return Some((Ok(r), st));
                 }
-                if let Some(finish) = st.pending.take() {
-                    let (processed, failed) = (st.processed.clone(), st.failed.clone());
-                    if let Err(e) =
-                        blocking(move || settle_file(&finish, &processed, &failed)).await
-                    {
+                if st.done {
+                    return None;
+                }
+                if !st.started {
+                    st.started = true;
+                    if let Err(e) = settle_at_start(&st).await {
                         st.done = true;
                         return Some((Err(e), st));
                     }
-                }
-                if st.done {
-                    return None;
                 }
                 let files = match st.files.take() {
                     Some(f) => f,
@@ -327,7 +438,33 @@ impl<E: Mappable> Source<E> for DropFolder<E> {
     }
 }
 
-/// Reads one file: queues its good rows (after the cursor) and what to do with the file afterwards.
+/// A read's first step: moves what `since` acknowledges of the previous
+/// read's deliveries and forgets the rest (this read delivers them again).
+async fn settle_at_start<E>(st: &DropState<E>) -> Result<()> {
+    let previous = std::mem::take(&mut *lock(&st.delivered));
+    let covered = match &st.since {
+        Some(since) => {
+            let mut previous = previous;
+            previous.take_covered(since)
+        }
+        None => Vec::new(),
+    };
+    if covered.is_empty() {
+        return Ok(());
+    }
+    let (processed, failed) = (st.processed.clone(), st.failed.clone());
+    blocking(move || settle_acknowledged(covered, &processed, &failed).map(|_| ())).await
+}
+
+/// Moves a file that has nothing (more) to acknowledge right away.
+async fn settle_now<E>(st: &DropState<E>, finish: Finish) -> Result<()> {
+    let (processed, failed) = (st.processed.clone(), st.failed.clone());
+    blocking(move || settle_file(&finish, &processed, &failed).map(|_| ())).await
+}
+
+/// Reads one file: queues its good rows (after the cursor) and notes the
+/// file as waiting for acknowledgement; a file with nothing to acknowledge
+/// is moved at once.
 async fn load<E: Mappable>(st: &mut DropState<E>, file: Listed) -> Result<()> {
     let mapper = st.mapper.clone();
     let path = file.path.clone();
@@ -344,47 +481,61 @@ async fn load<E: Mappable>(st: &mut DropState<E>, file: Listed) -> Result<()> {
         Ok(m) => m,
         Err(reason) => {
             tracing::warn!(file = %file.path.display(), "cannot read as CSV: {reason}");
-            st.pending = Some(Finish {
+            let finish = Finish {
                 file,
                 delivered: 0,
                 bad: Vec::new(),
                 file_error: Some(reason),
-            });
-            return Ok(());
+            };
+            return settle_now(st, finish).await;
         }
     };
-    let changed = changed_at(file.modified);
-    let delivered = mapped.rows.len();
+    if !mapped.bad.is_empty() {
+        tracing::warn!(file = %file.path.display(), bad_lines = mapped.bad.len(), "file has bad lines; see its error file");
+    }
+    let finish = Finish {
+        delivered: mapped.rows.len(),
+        bad: mapped.bad,
+        file_error: None,
+        file,
+    };
+    let Some(last_line) = mapped.rows.last().map(|(line, _)| *line) else {
+        // No deliverable rows: nothing to wait for.
+        return settle_now(st, finish).await;
+    };
+    let after = st
+        .since
+        .as_ref()
+        .filter(|c| c.file == finish.file.name)
+        .map(|c| c.line);
+    if after.is_some_and(|line| line >= last_line) {
+        // Every row was delivered and acknowledged (the process stopped
+        // before the file was moved): move it now.
+        tracing::info!(file = %finish.file.path.display(), "all rows acknowledged by the cursor");
+        return settle_now(st, finish).await;
+    }
+    let changed = changed_at(finish.file.modified);
     for (line, entity) in mapped.rows {
-        if st
-            .since
-            .as_ref()
-            .is_some_and(|c| c.file == file.name && c.line >= line)
-        {
-            continue; // delivered by an earlier read that stopped part-way
+        if after.is_some_and(|a| a >= line) {
+            continue; // delivered and acknowledged before
         }
         let external = ExternalRef {
             system: st.system.clone(),
             id: entity.key().to_string(),
         };
-        let cursor = FileLineCursor::new(&file.name, line).encode();
+        let cursor = FileLineCursor::new(&finish.file.name, line).encode();
         st.ready
             .push_back(Record::new(entity, external, cursor, changed));
     }
-    if !mapped.bad.is_empty() {
-        tracing::warn!(file = %file.path.display(), bad_lines = mapped.bad.len(), "file has bad lines; see its error file");
-    }
-    st.pending = Some(Finish {
-        file,
-        delivered,
-        bad: mapped.bad,
-        file_error: None,
-    });
+    lock(&st.delivered)
+        .files
+        .push(Delivery { finish, last_line });
     Ok(())
 }
 
 /// Moves a read file to `processed/` or `failed/`, writing its error file first.
-fn settle_file(f: &Finish, processed: &Path, failed: &Path) -> Result<Disposition> {
+/// Returns where it went.
+fn settle_file(f: &Finish, processed: &Path, failed: &Path) -> Result<(PathBuf, Disposition)> {
     let disposition = if f.file_error.is_some() || (f.delivered == 0 && !f.bad.is_empty()) {
         Disposition::Failed
     } else {
@@ -409,7 +560,7 @@ fn settle_file(f: &Finish, processed: &Path, failed: &Path) -> Result<Dispositio
         sync_dir(d).map_err(|e| io_error(e, "cannot sync folder", d))?;
     }
     tracing::info!(file = %f.file.path.display(), to = %target.display(), delivered = f.delivered, bad_lines = f.bad.len(), "drop-folder file done");
-    Ok(disposition)
+    Ok((target, disposition))
 }
 
 /// The error file's text: what happened to the file, then one `line N: reason` per problem.

@@ -11,9 +11,12 @@
 //! - [`CsvSource`]: every file in a folder in name order, resumable from a
 //!   `(file, line)` [`FileLineCursor`]; a bad row stops the read with an error
 //!   naming the file, the line and every failed field.
-//! - [`DropFolder`]: an inbox; settled files are read once and moved to
-//!   `processed/` or `failed/`, bad lines listed in `<name>.errors.txt`.
-//!   Half-written files are never picked up (see its rules).
+//! - [`DropFolder`]: an inbox; settled files are read, and moved to
+//!   `processed/` or `failed/` (bad lines listed in `<name>.errors.txt`)
+//!   only once their rows are acknowledged: a later `read(since)` from a
+//!   cursor at or past a file's last row, as the sync engine's next run
+//!   does, or [`DropFolder::acknowledge`]. Half-written files are never
+//!   picked up (see its rules).
 //! - [`CsvSink`]: one new file per batch, written atomically (temp file,
 //!   fsync, rename), with a key → fingerprint index beside it so a repeated
 //!   batch is `Unchanged`.

@@ -23,7 +23,7 @@ use crate::model::{ExternalRef, SystemId};
 /// files sort after earlier ones — true of timestamped export names such as
 /// [`CsvSink`](super::CsvSink)'s. For an inbox that anyone drops arbitrary
 /// names into, use [`DropFolder`](super::DropFolder), which moves files out
-/// once read instead.
+/// once their rows are acknowledged instead.
 ///
 /// Rows appended to a file already read are picked up on resume too (they
 /// come after the cursor's line). Each file is read whole into memory.
