@@ -878,6 +878,37 @@ async fn webhooks_flow_through_the_engine_and_converge_with_the_poll() {
     assert_eq!(written.refunds[0].amount, usd(dec!(23.85)));
     assert_eq!(written.financial_status, FinancialStatus::PartiallyRefunded);
 
+    // Its poll: the refund with numeric ids and line amount = subtotal + tax.
+    let hook = order_record("orders/updated", "orders_updated");
+    let mut node = graphql("order_1001");
+    node["updatedAt"] = "2026-03-04T21:02:10Z".into();
+    node["displayFinancialStatus"] = "PARTIALLY_REFUNDED".into();
+    node["displayFulfillmentStatus"] = "PARTIALLY_FULFILLED".into();
+    node["refunds"] = serde_json::json!([{
+        "id": "gid://shopify/Refund/929361463",
+        "createdAt": "2026-03-04T21:02:08Z",
+        "note": "Wrong size",
+        "totalRefundedSet": {"shopMoney": {"amount": "23.85", "currencyCode": "USD"}},
+        "refundLineItems": {"nodes": [{
+            "lineItem": {"id": "gid://shopify/LineItem/13999888777002"},
+            "quantity": 1,
+            "restockType": "RETURN",
+            "subtotalSet": {"shopMoney": {"amount": "22.5", "currencyCode": "USD"}},
+            "totalTaxSet": {"shopMoney": {"amount": "1.35", "currencyCode": "USD"}}
+        }]}
+    }]);
+    let poll = polled::<Order>(|s| {
+        s.orders
+            .push(("2026-03-04T21:02:10Z".into(), 5512345678901, node))
+    })
+    .await;
+    assert_converged(&hook, &poll);
+    let again = engine.deliver(&flow, vec![poll]).await.unwrap();
+    assert_eq!(
+        (again.already_delivered, again.created, again.updated),
+        (1, 0, 0)
+    );
+
     // After a restart (no in-memory marks), Shopify redelivers the create
     // under a new delivery: the engine's version check refuses it.
     let restarted = receiver::<Order>(state.clone());
