@@ -549,3 +549,73 @@ pub fn customer(node: &Node<'_>, system: &str) -> Result<Customer> {
     })()
     .map_err(|e| in_record(e, "customer", id))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::adapters::shopify::webhook::{ShopifyParser, ShopifyRecord};
+    use crate::mapping::MemoryCrossReferences;
+    use crate::model::SystemId;
+
+    fn fixture(path: &str) -> Value {
+        let path = format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    /// The poller's product and the webhook's, from the two APIs' forms of
+    /// the same Shopify product.
+    fn both(graphql: &Value, rest: &Value) -> (Product, Product) {
+        let polled = product(&Node::root(graphql, "product"), Currency::USD).unwrap();
+        let parser = ShopifyParser::new(
+            SystemId::new("shopify").unwrap(),
+            Currency::USD,
+            Arc::new(MemoryCrossReferences::new()),
+        );
+        let body = serde_json::to_vec(rest).unwrap();
+        match parser.parse("products/update", "wh-p", &body).unwrap() {
+            ShopifyRecord::Product(r) => (polled, r.entity),
+            other => panic!("expected a product, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_polled_product_is_the_webhook_product() {
+        let graphql = fixture("shopify_graphql/product_crew_tee.json");
+        let rest = fixture("shopify_webhooks/products_update.json");
+        let (polled, hooked) = both(&graphql, &rest);
+        assert_eq!(polled, hooked);
+        assert_eq!(polled.variants[0].price.amount().scale(), 2);
+        assert_eq!(polled.variants[0].tags.len(), 3);
+    }
+
+    #[test]
+    fn default_title_and_zero_weight_map_alike() {
+        let mut graphql = fixture("shopify_graphql/product_crew_tee.json");
+        let mut rest = fixture("shopify_webhooks/products_update.json");
+        graphql["options"] =
+            json!([{"name": "Title", "optionValues": [{"name": "Default Title"}]}]);
+        rest["options"] = json!([{"name": "Title", "values": ["Default Title"]}]);
+        for v in graphql["variants"]["nodes"].as_array_mut().unwrap() {
+            v["selectedOptions"] = json!([{"name": "Title", "value": "Default Title"}]);
+            v["inventoryItem"]["measurement"]["weight"] = json!({"unit": "GRAMS", "value": 0.0});
+        }
+        for v in rest["variants"].as_array_mut().unwrap() {
+            v["option1"] = json!("Default Title");
+            v["option2"] = Value::Null;
+            v["weight"] = json!(0);
+            v["weight_unit"] = json!("g");
+        }
+        let (polled, hooked) = both(&graphql, &rest);
+        assert_eq!(polled, hooked);
+        assert!(polled.options.is_empty());
+        assert!(polled.variants[0].options.is_empty());
+        assert_eq!(
+            polled.variants[0].weight.map(|w| w.value),
+            Some(Decimal::ZERO)
+        );
+    }
+}
