@@ -123,6 +123,8 @@ fn expected_variant(p: &P, v: &V) -> Variant {
         .map(|b| seamwork::model::Gtin::parse(b).unwrap())
         .collect();
     out.options = v.options.iter().cloned().collect::<BTreeMap<_, _>>();
+    // A variant carries its product's tags (as the webhook builds it).
+    out.tags = p.tags.iter().cloned().collect();
     out.weight = v.grams.as_ref().map(|g| Weight {
         value: Decimal::from_str(g).unwrap(),
         unit: WeightUnit::G,
@@ -372,7 +374,7 @@ fn order_fixture(i: usize) -> (String, u64, serde_json::Value, Order) {
         amount: usd(a),
     };
     let mut l1 = OrderLine::new(
-        format!("gid://shopify/LineItem/{}", id * 10),
+        (id * 10).to_string(),
         Sku::new("TEE-0-S").unwrap(),
         2,
         usd("10.50"),
@@ -384,7 +386,7 @@ fn order_fixture(i: usize) -> (String, u64, serde_json::Value, Order) {
     }];
     l1.tax_lines = vec![tax("1.18")];
     let mut l2 = OrderLine::new(
-        format!("gid://shopify/LineItem/{}", id * 10 + 1),
+        (id * 10 + 1).to_string(),
         Sku::new("TEE-1-M").unwrap(),
         1,
         usd("11.50"),
@@ -406,14 +408,10 @@ fn order_fixture(i: usize) -> (String, u64, serde_json::Value, Order) {
         amount: usd("3.25"),
     }];
     if i % 2 == 1 {
-        let mut r = Refund::new(
-            format!("gid://shopify/Refund/{id}"),
-            t("2026-03-01T08:00:00Z"),
-            usd("9.45"),
-        );
+        let mut r = Refund::new(id.to_string(), t("2026-03-01T08:00:00Z"), usd("9.45"));
         r.note = Some("too small".into());
         r.lines = vec![RefundLine {
-            line_id: format!("gid://shopify/LineItem/{}", id * 10),
+            line_id: (id * 10).to_string(),
             quantity: 1,
             restock: true,
             amount: usd("9.45"),

@@ -3,11 +3,14 @@
 //! deliveries flowing through `Engine::deliver` into a memory sink, where
 //! they converge with the records a poll of the same changes produces.
 
+mod shopify_server;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone, Utc};
+use futures::StreamExt;
 use hmac::{Hmac, KeyInit, Mac};
 use rust_decimal_macros::dec;
 use seamwork::ErrorKind;
@@ -15,15 +18,17 @@ use seamwork::adapters::shopify::webhook::{
     INVENTORY_ITEM_NAMESPACE, LOCATION_NAMESPACE, Received, ShopifyHeaders, ShopifyParser,
     ShopifyRecord, ShopifyWebhooks, Topic, canonical_money,
 };
+use seamwork::adapters::shopify::{ShopifyAdapter, ShopifyConfig};
 use seamwork::connector::memory::{MemoryOptions, MemorySystem};
-use seamwork::connector::{Entity, Record, TimeIdCursor};
+use seamwork::connector::{Entity, Record, Source, TimeIdCursor};
 use seamwork::mapping::MemoryCrossReferences;
 use seamwork::model::{
     ChargeKind, ConsentState, Currency, Customer, DiscountTarget, ExternalRef, FinancialStatus,
     FulfillmentStatus, InventoryLevel, Money, Order, Product, ProductStatus, SystemId, WeightUnit,
 };
-use seamwork::store::{MemoryStore, StateStore};
+use seamwork::store::{MemoryStore, StateStore, Version};
 use seamwork::sync::{Engine, FailurePolicy, Flow, Owner, Sla, WebhookSecret};
+use secrecy::SecretString;
 
 const SECRET: &str = "shpss_0123456789abcdef";
 
@@ -844,14 +849,19 @@ async fn webhooks_flow_through_the_engine_and_converge_with_the_poll() {
     let written: Order = erp.get(&key).unwrap();
     assert_eq!(written.totals.total, usd(dec!(419.14)));
 
-    // The poll of the same change: same key, changed_at and content.
-    let polled = order_record("orders/create", "orders_create");
-    let poll = Record::new(
-        polled.entity.clone(),
-        ExternalRef::new("shopify", "gid://shopify/Order/5512345678901"),
-        TimeIdCursor::new(polled.changed_at, "poll").encode(),
-        polled.changed_at,
-    );
+    // The poll of the same change, read through the GraphQL adapter from a
+    // local Admin API serving the same order: same key, changed_at and
+    // content, so the engine takes it as already delivered.
+    let hook = order_record("orders/create", "orders_create");
+    let poll = polled::<Order>(|s| {
+        s.orders.push((
+            "2026-03-02T15:15:44Z".into(),
+            5512345678901,
+            graphql("order_1001"),
+        ))
+    })
+    .await;
+    assert_converged(&hook, &poll);
     let again = engine.deliver(&flow, vec![poll]).await.unwrap();
     assert_eq!(
         (again.already_delivered, again.created, again.updated),
@@ -868,6 +878,37 @@ async fn webhooks_flow_through_the_engine_and_converge_with_the_poll() {
     assert_eq!(written.refunds[0].amount, usd(dec!(23.85)));
     assert_eq!(written.financial_status, FinancialStatus::PartiallyRefunded);
 
+    // Its poll: the refund with numeric ids and line amount = subtotal + tax.
+    let hook = order_record("orders/updated", "orders_updated");
+    let mut node = graphql("order_1001");
+    node["updatedAt"] = "2026-03-04T21:02:10Z".into();
+    node["displayFinancialStatus"] = "PARTIALLY_REFUNDED".into();
+    node["displayFulfillmentStatus"] = "PARTIALLY_FULFILLED".into();
+    node["refunds"] = serde_json::json!([{
+        "id": "gid://shopify/Refund/929361463",
+        "createdAt": "2026-03-04T21:02:08Z",
+        "note": "Wrong size",
+        "totalRefundedSet": {"shopMoney": {"amount": "23.85", "currencyCode": "USD"}},
+        "refundLineItems": {"nodes": [{
+            "lineItem": {"id": "gid://shopify/LineItem/13999888777002"},
+            "quantity": 1,
+            "restockType": "RETURN",
+            "subtotalSet": {"shopMoney": {"amount": "22.5", "currencyCode": "USD"}},
+            "totalTaxSet": {"shopMoney": {"amount": "1.35", "currencyCode": "USD"}}
+        }]}
+    }]);
+    let poll = polled::<Order>(|s| {
+        s.orders
+            .push(("2026-03-04T21:02:10Z".into(), 5512345678901, node))
+    })
+    .await;
+    assert_converged(&hook, &poll);
+    let again = engine.deliver(&flow, vec![poll]).await.unwrap();
+    assert_eq!(
+        (again.already_delivered, again.created, again.updated),
+        (1, 0, 0)
+    );
+
     // After a restart (no in-memory marks), Shopify redelivers the create
     // under a new delivery: the engine's version check refuses it.
     let restarted = receiver::<Order>(state.clone());
@@ -881,6 +922,70 @@ async fn webhooks_flow_through_the_engine_and_converge_with_the_poll() {
     let written: Order = erp.get(&key).unwrap();
     assert_eq!(written.financial_status, FinancialStatus::PartiallyRefunded);
     assert_eq!(erp.stats().records_created, 1);
+}
+
+/// A GraphQL node of `tests/data/shopify_graphql/<name>.json`: what the
+/// Admin API answers for the same object as the webhook sample.
+fn graphql(name: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/tests/data/shopify_graphql/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The one record a poll of a local Admin API holding `seed` reads (the
+/// adapter's real query, paging and mapping).
+async fn polled<E>(seed: impl FnOnce(&mut shopify_server::State)) -> Record<E>
+where
+    E: Entity,
+    ShopifyAdapter: Source<E>,
+{
+    let shop = shopify_server::Shop::new();
+    shop.with(seed);
+    let server = shop.start().await;
+    let config = ShopifyConfig::new(server.uri(), SecretString::from(shopify_server::TOKEN))
+        .with_timeout(Duration::from_secs(10));
+    let adapter = ShopifyAdapter::new(config).unwrap();
+    let mut read: Vec<_> = Source::<E>::read(&adapter, None).collect().await;
+    assert_eq!(read.len(), 1, "{read:?}");
+    read.pop().unwrap().unwrap()
+}
+
+/// Webhook and poll built the same entity at the same instant, so their
+/// engine versions (changed_at + fingerprint of the JSON) are equal.
+fn assert_converged<E: Entity + std::fmt::Debug + PartialEq + serde::Serialize>(
+    hook: &Record<E>,
+    poll: &Record<E>,
+) {
+    assert_eq!(poll.entity, hook.entity);
+    assert_eq!(poll.changed_at, hook.changed_at);
+    assert_eq!(poll.external_ref, hook.external_ref);
+    assert_eq!(
+        Version::of(&poll.entity, poll.changed_at),
+        Version::of(&hook.entity, hook.changed_at)
+    );
+}
+
+#[tokio::test]
+async fn a_customer_webhook_and_its_poll_build_the_same_version() {
+    let hook = match parser()
+        .parse("customers/update", "wh-c", &sample("customers_update"))
+        .unwrap()
+    {
+        ShopifyRecord::Customer(r) => *r,
+        other => panic!("expected a customer, got {other:?}"),
+    };
+    let poll = polled::<Customer>(|s| {
+        s.customers.push((
+            "2026-03-01T14:41:07Z".into(),
+            706405506930370084,
+            graphql("customer_bob"),
+        ))
+    })
+    .await;
+    assert_converged(&hook, &poll);
 }
 
 #[tokio::test]

@@ -7,12 +7,13 @@ use rust_decimal::Decimal;
 
 use super::config::LocationKey;
 use super::json::{Node, numeric_id};
+use super::webhook::canonical_money;
 use crate::error::{Error, Result};
 use crate::model::{
-    Address, ConsentState, Currency, Customer, DiscountAllocation, ExternalRef, FinancialStatus,
-    FulfillmentStatus, Gtin, InventoryLevel, Location, LocationId, LocationKind, MarketingConsent,
-    Money, Order, OrderLine, ProductOption, ProductStatus, Refund, RefundLine, ShippingLine, Sku,
-    TaxLine, Variant, Weight, WeightUnit,
+    Address, ChargeKind, ConsentState, Currency, Customer, DiscountAllocation, ExternalRef,
+    FinancialStatus, FulfillmentStatus, Gtin, InventoryLevel, Location, LocationId, LocationKind,
+    MarketingConsent, Money, Order, OrderCharge, OrderLine, ProductOption, ProductStatus, Refund,
+    RefundLine, ShippingLine, Sku, TaxLine, Variant, Weight, WeightUnit,
 };
 use crate::model::{DiscountTarget, OrderDiscount, OrderTotals, Product};
 
@@ -82,7 +83,10 @@ fn product_inner(node: &Node<'_>, currency: Currency) -> Result<Product> {
     p.options
         .retain(|o| !(o.name == "Title" && o.values == ["Default Title"]));
     for v in node.nodes("variants")? {
-        p.variants.push(variant_inner(&v, &p, currency)?);
+        let mut variant = variant_inner(&v, &p, currency)?;
+        // As the webhook does: a variant carries its product's tags.
+        variant.tags = p.tags.clone();
+        p.variants.push(variant);
     }
     Ok(p)
 }
@@ -95,13 +99,13 @@ fn variant_inner(v: &Node<'_>, p: &Product, currency: Currency) -> Result<Varian
         )
     })?;
     let sku = Sku::new(sku_text).map_err(|e| v.error("sku", e.message()))?;
-    let price = Money::new(v.decimal("price")?, currency);
+    let price = canonical_money(v.decimal("price")?, currency);
     let mut out = Variant::new(sku, p.handle.clone(), price, v.time("createdAt")?);
     out.updated_at = v.time("updatedAt")?;
     out.title = v.opt_str("title")?.unwrap_or_default().to_string();
     out.compare_at_price = v
         .opt_decimal("compareAtPrice")?
-        .map(|d| Money::new(d, currency));
+        .map(|d| canonical_money(d, currency));
     out.taxable = v.bool_or("taxable", true)?;
     out.status = p.status;
     if let Some(code) = v.opt_str("barcode")? {
@@ -127,10 +131,9 @@ fn variant_inner(v: &Node<'_>, p: &Product, currency: Currency) -> Result<Varian
             "POUNDS" => WeightUnit::Lb,
             other => return Err(w.error("unit", format_args!("{other:?} is not a weight unit"))),
         };
-        let value = w.decimal("value")?;
-        if !value.is_zero() {
-            out.weight = Some(Weight { value, unit });
-        }
+        // Without trailing zeros, and zero kept: the webhook's `weight`.
+        let value = w.decimal("value")?.normalize();
+        out.weight = Some(Weight { value, unit });
     }
     Ok(out)
 }
@@ -163,17 +166,15 @@ pub fn location(node: &Node<'_>, key: LocationKey) -> Result<Location> {
     .map_err(|e| in_record(e, "location", gid))
 }
 
-/// A postal address node (`MailingAddress` or `LocationAddress`); `None`
-/// when it has no street, city or country (Shopify allows partial ones).
+/// A postal address node (`MailingAddress` or `LocationAddress`). Shopify
+/// allows partial addresses: a missing street, city or country is empty,
+/// as the webhook parser builds it, never a dropped address.
 pub fn address(a: &Node<'_>) -> Result<Option<Address>> {
-    let (Some(line1), Some(city), Some(country)) = (
-        a.opt_str("address1")?,
-        a.opt_str("city")?,
-        a.opt_str("countryCode")?,
-    ) else {
-        return Ok(None);
-    };
-    let mut out = Address::new(line1, city, country);
+    let mut out = Address::new(
+        a.opt_str("address1")?.unwrap_or(""),
+        a.opt_str("city")?.unwrap_or(""),
+        a.opt_str("countryCode")?.unwrap_or(""),
+    );
     out.line2 = a.opt_str("address2")?.map(str::to_string);
     out.region = a.opt_str("provinceCode")?.map(str::to_string);
     out.postcode = a.opt_str("zip")?.map(str::to_string);
@@ -230,7 +231,7 @@ fn money_set(node: &Node<'_>, key: &str) -> Result<Money> {
     let shop = node.obj(key)?.obj("shopMoney")?;
     let code = shop.str("currencyCode")?;
     let currency = Currency::from_code(code).map_err(|e| shop.error("currencyCode", e))?;
-    Ok(Money::new(shop.decimal("amount")?, currency))
+    Ok(canonical_money(shop.decimal("amount")?, currency))
 }
 
 fn opt_money_set(node: &Node<'_>, key: &str, currency: Currency) -> Result<Money> {
@@ -247,7 +248,7 @@ fn tax_lines(node: &Node<'_>) -> Result<Vec<TaxLine>> {
         .map(|t| {
             Ok(TaxLine {
                 title: t.str("title")?.to_string(),
-                rate: t.opt_decimal("rate")?.unwrap_or(Decimal::ZERO),
+                rate: t.opt_decimal("rate")?.unwrap_or(Decimal::ZERO).normalize(),
                 amount: money_set(t, "priceSet")?,
             })
         })
@@ -339,7 +340,7 @@ fn order_inner(node: &Node<'_>, system: &str) -> Result<Order> {
         let quantity = u32::try_from(qty)
             .map_err(|_| line.error("quantity", format_args!("{qty} is not a count")))?;
         let mut l = OrderLine::new(
-            line.str("id")?,
+            numeric_id(line.str("id")?),
             sku,
             quantity,
             money_set(&line, "originalUnitPriceSet")?,
@@ -361,11 +362,15 @@ fn order_inner(node: &Node<'_>, system: &str) -> Result<Order> {
     }
     // A discount's amount is what was allocated from it.
     for (i, d) in node.nodes("discountApplications")?.iter().enumerate() {
-        let target = match (d.str("targetType")?, d.opt_str("allocationMethod")?) {
-            ("SHIPPING_LINE", _) => DiscountTarget::Shipping,
-            ("LINE_ITEM", Some("ACROSS")) => DiscountTarget::Order,
-            ("LINE_ITEM", _) => DiscountTarget::Line,
-            (other, _) => {
+        // Across all lines is an order discount; across a selection of
+        // lines (`targetSelection` ENTITLED or EXPLICIT) is a line one.
+        let across = d.opt_str("allocationMethod")? == Some("ACROSS");
+        let all = d.opt_str("targetSelection")?.is_none_or(|s| s == "ALL");
+        let target = match d.str("targetType")? {
+            "SHIPPING_LINE" => DiscountTarget::Shipping,
+            "LINE_ITEM" if across && all => DiscountTarget::Order,
+            "LINE_ITEM" => DiscountTarget::Line,
+            other => {
                 return Err(d.error("targetType", format_args!("{other:?} is not a target")));
             }
         };
@@ -386,11 +391,15 @@ fn order_inner(node: &Node<'_>, system: &str) -> Result<Order> {
                 .map_err(|e| d.error("value", e))?;
         }
         let code = d.opt_str("code")?.map(str::to_string);
-        let title = d
-            .opt_str("title")?
-            .map(str::to_string)
-            .or_else(|| code.clone())
-            .unwrap_or_else(|| "discount".to_string());
+        // Title, else code, else description, else empty: the webhook's order.
+        let title = match d.opt_str("title")? {
+            Some(t) => Some(t.to_string()),
+            None => code.clone(),
+        };
+        let title = match title {
+            Some(t) => t,
+            None => d.opt_str("description")?.unwrap_or_default().to_string(),
+        };
         o.discounts.push(OrderDiscount {
             code,
             title,
@@ -400,44 +409,94 @@ fn order_inner(node: &Node<'_>, system: &str) -> Result<Order> {
     }
     for r in node.list("refunds").unwrap_or_default() {
         let mut refund = Refund::new(
-            r.str("id")?,
+            numeric_id(r.str("id")?),
             r.time("createdAt")?,
             money_set(&r, "totalRefundedSet")?,
         );
         refund.note = r.opt_str("note")?.map(str::to_string);
         for rl in r.nodes("refundLineItems")? {
             let qty = rl.i64("quantity")?;
+            // Subtotal plus its tax, as the webhook's `subtotal + total_tax`.
+            let mut amount = money_set(&rl, "subtotalSet")?;
+            if rl.opt_obj("totalTaxSet")?.is_some() {
+                amount = amount
+                    .checked_add(money_set(&rl, "totalTaxSet")?)
+                    .map_err(|e| rl.error("totalTaxSet", e))?;
+            }
             refund.lines.push(RefundLine {
-                line_id: rl.obj("lineItem")?.str("id")?.to_string(),
+                line_id: numeric_id(rl.obj("lineItem")?.str("id")?).to_string(),
                 quantity: u32::try_from(qty)
                     .map_err(|_| rl.error("quantity", format_args!("{qty} is not a count")))?,
                 restock: rl
                     .opt_str("restockType")?
                     .is_some_and(|t| t != "NO_RESTOCK"),
-                amount: money_set(&rl, "subtotalSet")?,
+                amount,
             });
         }
         o.refunds.push(refund);
     }
-    o.totals = OrderTotals {
-        subtotal: opt_money_set(node, "subtotalPriceSet", currency)?,
-        discount_total: opt_money_set(node, "totalDiscountsSet", currency)?,
-        shipping_total: opt_money_set(node, "totalShippingPriceSet", currency)?,
-        tax_total: opt_money_set(node, "totalTaxSet", currency)?,
-        total: opt_money_set(node, "totalPriceSet", currency)?,
-        paid: opt_money_set(node, "totalReceivedSet", currency)?,
-    };
+    o.charges = charges(node, currency)?;
+    o.totals = totals(node, &o)?;
     Ok(o)
+}
+
+/// Totals as the webhook builds them: shipping is Σ shipping lines after
+/// their discounts (`totalShippingPriceSet` is before them); paid is total −
+/// outstanding when `totalOutstandingSet` was asked for, else what was
+/// received.
+fn totals(node: &Node<'_>, o: &Order) -> Result<OrderTotals> {
+    let c = o.currency;
+    let mut shipping_total = Money::zero(c);
+    for (i, s) in o.shipping_lines.iter().enumerate() {
+        let net = Money::sum(c, s.discount_allocations.iter().map(|d| &d.amount))
+            .and_then(|d| s.price.checked_sub(d))
+            .and_then(|net| shipping_total.checked_add(net));
+        shipping_total = net
+            .map_err(|e| node.error("shippingLines", format_args!("[{i}] does not add up: {e}")))?;
+    }
+    let total = opt_money_set(node, "totalPriceSet", c)?;
+    let paid = match node.opt_obj("totalOutstandingSet")? {
+        Some(_) => total
+            .checked_sub(money_set(node, "totalOutstandingSet")?)
+            .map_err(|e| node.error("totalOutstandingSet", e))?,
+        None => opt_money_set(node, "totalReceivedSet", c)?,
+    };
+    Ok(OrderTotals {
+        subtotal: opt_money_set(node, "subtotalPriceSet", c)?,
+        discount_total: opt_money_set(node, "totalDiscountsSet", c)?,
+        shipping_total,
+        tax_total: opt_money_set(node, "totalTaxSet", c)?,
+        total,
+        paid,
+    })
+}
+
+/// Tip and duties, when asked for and not zero (the webhook's `charges`).
+fn charges(node: &Node<'_>, c: Currency) -> Result<Vec<OrderCharge>> {
+    let mut out = Vec::new();
+    for (key, kind, title) in [
+        ("totalTipReceivedSet", ChargeKind::Tip, "Tip"),
+        ("originalTotalDutiesSet", ChargeKind::Duty, "Duties"),
+    ] {
+        let amount = opt_money_set(node, key, c)?;
+        if !amount.is_zero() {
+            out.push(OrderCharge {
+                kind,
+                title: title.to_string(),
+                amount,
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn consent(node: &Node<'_>, key: &str) -> Result<ConsentState> {
     Ok(match node.opt_str(key)? {
-        None | Some("NOT_SUBSCRIBED") | Some("INVALID") | Some("REDACTED") => {
-            ConsentState::NotSubscribed
-        }
+        None | Some("NOT_SUBSCRIBED") | Some("INVALID") => ConsentState::NotSubscribed,
         Some("SUBSCRIBED") => ConsentState::Subscribed,
         Some("PENDING") => ConsentState::Pending,
-        Some("UNSUBSCRIBED") => ConsentState::Unsubscribed,
+        // Redacted contact data must not be contacted (as the webhook reads it).
+        Some("UNSUBSCRIBED") | Some("REDACTED") => ConsentState::Unsubscribed,
         Some(other) => {
             return Err(node.error(key, format_args!("{other:?} is not a marketing state")));
         }
@@ -467,6 +526,8 @@ pub fn customer(node: &Node<'_>, system: &str) -> Result<Customer> {
                 c.phones.push(n.to_string());
             }
             marketing.sms = consent(&p, "marketingState")?;
+            // The later of the two consent times, as the webhook takes it.
+            marketing.updated_at = marketing.updated_at.max(p.opt_time("marketingUpdatedAt")?);
         }
         c.marketing = marketing;
         for a in node.nodes("addressesV2")? {
@@ -474,9 +535,87 @@ pub fn customer(node: &Node<'_>, system: &str) -> Result<Customer> {
                 c.addresses.push(addr);
             }
         }
+        // The default address first, as the webhook orders them.
+        if let Some(d) = node.opt_obj("defaultAddress")?
+            && let Some(default) = address(&d)?
+            && let Some(i) = c.addresses.iter().position(|a| *a == default)
+        {
+            let first = c.addresses.remove(i);
+            c.addresses.insert(0, first);
+        }
         c.external_refs
             .push(ExternalRef::try_new(system, id).map_err(|e| node.error("id", e.message()))?);
         Ok(c)
     })()
     .map_err(|e| in_record(e, "customer", id))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::adapters::shopify::webhook::{ShopifyParser, ShopifyRecord};
+    use crate::mapping::MemoryCrossReferences;
+    use crate::model::SystemId;
+
+    fn fixture(path: &str) -> Value {
+        let path = format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    /// The poller's product and the webhook's, from the two APIs' forms of
+    /// the same Shopify product.
+    fn both(graphql: &Value, rest: &Value) -> (Product, Product) {
+        let polled = product(&Node::root(graphql, "product"), Currency::USD).unwrap();
+        let parser = ShopifyParser::new(
+            SystemId::new("shopify").unwrap(),
+            Currency::USD,
+            Arc::new(MemoryCrossReferences::new()),
+        );
+        let body = serde_json::to_vec(rest).unwrap();
+        match parser.parse("products/update", "wh-p", &body).unwrap() {
+            ShopifyRecord::Product(r) => (polled, r.entity),
+            other => panic!("expected a product, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_polled_product_is_the_webhook_product() {
+        let graphql = fixture("shopify_graphql/product_crew_tee.json");
+        let rest = fixture("shopify_webhooks/products_update.json");
+        let (polled, hooked) = both(&graphql, &rest);
+        assert_eq!(polled, hooked);
+        assert_eq!(polled.variants[0].price.amount().scale(), 2);
+        assert_eq!(polled.variants[0].tags.len(), 3);
+    }
+
+    #[test]
+    fn default_title_and_zero_weight_map_alike() {
+        let mut graphql = fixture("shopify_graphql/product_crew_tee.json");
+        let mut rest = fixture("shopify_webhooks/products_update.json");
+        graphql["options"] =
+            json!([{"name": "Title", "optionValues": [{"name": "Default Title"}]}]);
+        rest["options"] = json!([{"name": "Title", "values": ["Default Title"]}]);
+        for v in graphql["variants"]["nodes"].as_array_mut().unwrap() {
+            v["selectedOptions"] = json!([{"name": "Title", "value": "Default Title"}]);
+            v["inventoryItem"]["measurement"]["weight"] = json!({"unit": "GRAMS", "value": 0.0});
+        }
+        for v in rest["variants"].as_array_mut().unwrap() {
+            v["option1"] = json!("Default Title");
+            v["option2"] = Value::Null;
+            v["weight"] = json!(0);
+            v["weight_unit"] = json!("g");
+        }
+        let (polled, hooked) = both(&graphql, &rest);
+        assert_eq!(polled, hooked);
+        assert!(polled.options.is_empty());
+        assert!(polled.variants[0].options.is_empty());
+        assert_eq!(
+            polled.variants[0].weight.map(|w| w.value),
+            Some(Decimal::ZERO)
+        );
+    }
 }

@@ -52,6 +52,9 @@
 //!   weights without trailing zeros; `OrderLine.total` is `None`; order
 //!   discounts are the discount applications with amount = Σ their
 //!   allocations; paid = total − outstanding;
+//! - partial addresses kept with empty street, city or country; a
+//!   customer's default address first; variants carry the product's tags;
+//!   Shopify's placeholder option `Title: Default Title` is no option;
 //! - inventory levels from `available` only (see [`inventory`]).
 //!
 //! When the two differ anyway, nothing is lost: the second of the two

@@ -7,7 +7,7 @@
 //! | `description`, `vendor`, `product_type` | `body_html`, `vendor`, `product_type` |
 //! | `status` | `status` (`active`, `draft`, `archived`) |
 //! | `tags` | `tags` (comma-separated text, trimmed) |
-//! | `options[]` | `options[]` (`name`, `values`) in payload order |
+//! | `options[]` | `options[]` (`name`, `values`) in payload order; Shopify's placeholder `Title: Default Title` is no option |
 //! | `variants[].sku` (the variant key) | `variants[].sku` (required) |
 //! | `variants[].options` | `option1..option3` by the product's option names |
 //! | `variants[].price`, `compare_at_price` | decimal strings, in the shop currency |
@@ -47,6 +47,14 @@ pub(crate) fn product(root: &Node<'_>, currency: Currency) -> Result<Product> {
             name: node.get("name").text()?.to_string(),
             values,
         });
+    }
+    // A product without options has Shopify's implied "Title: Default
+    // Title": no option at all, as the GraphQL poller maps it.
+    let placeholder = product.options.len() == 1
+        && product.options[0].name == "Title"
+        && product.options[0].values == ["Default Title"];
+    if placeholder {
+        product.options.clear();
     }
     for node in root.get("variants").items()? {
         let variant = variant(&node, &product, currency)?;
