@@ -64,9 +64,9 @@ fn orders_query() -> String {
       shippingAddress {{ {ADDRESS_FIELDS} }}
       discountApplications(first: 50) {{
         nodes {{
-          index targetType allocationMethod
+          index targetType targetSelection allocationMethod
           ... on DiscountCodeApplication {{ code }}
-          ... on ManualDiscountApplication {{ title }}
+          ... on ManualDiscountApplication {{ title description }}
           ... on AutomaticDiscountApplication {{ title }}
           ... on ScriptDiscountApplication {{ title }}
         }}
@@ -83,12 +83,13 @@ fn orders_query() -> String {
       refunds {{
         id createdAt note totalRefundedSet {{ {money} }}
         refundLineItems(first: 100) {{
-          nodes {{ lineItem {{ id }} quantity restockType subtotalSet {{ {money} }} }}
+          nodes {{ lineItem {{ id }} quantity restockType subtotalSet {{ {money} }} totalTaxSet {{ {money} }} }}
           pageInfo {{ hasNextPage }}
         }}
       }}
       subtotalPriceSet {{ {money} }} totalDiscountsSet {{ {money} }} totalShippingPriceSet {{ {money} }}
       totalTaxSet {{ {money} }} totalPriceSet {{ {money} }} totalReceivedSet {{ {money} }}
+      totalOutstandingSet {{ {money} }} totalTipReceivedSet {{ {money} }} originalTotalDutiesSet {{ {money} }}
     }}
     {PAGE_INFO}
   }}
@@ -103,7 +104,8 @@ fn customers_query() -> String {
     nodes {{
       id firstName lastName tags createdAt updatedAt
       defaultEmailAddress {{ emailAddress marketingState marketingUpdatedAt }}
-      defaultPhoneNumber {{ phoneNumber marketingState }}
+      defaultPhoneNumber {{ phoneNumber marketingState marketingUpdatedAt }}
+      defaultAddress {{ {ADDRESS_FIELDS} }}
       addressesV2(first: 20) {{ nodes {{ {ADDRESS_FIELDS} }} pageInfo {{ hasNextPage }} }}
     }}
     {PAGE_INFO}
