@@ -44,6 +44,9 @@ struct Faults {
     link_only: bool,
     /// Batch updates of these ids answer a per-item error.
     refuse: HashSet<u64>,
+    /// For this many page-2 answers, `X-WP-Total` is one less than on page
+    /// 1: a record was deleted between the two pages.
+    shrink_reads: Arc<std::sync::atomic::AtomicU32>,
 }
 
 #[derive(Default)]
@@ -137,6 +140,17 @@ impl WooServer {
         if shop.faults.no_paging_headers {
             return r;
         }
+        let shrinking = page == 2
+            && shop
+                .faults
+                .shrink_reads
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok();
+        let total = if shrinking { total - 1 } else { total };
         if !shop.faults.link_only {
             r = r
                 .insert_header("x-wp-total", total.to_string())
@@ -767,6 +781,56 @@ async fn server_errors_and_throttling_are_retryable() {
     let e = read_error(shop, SECRET).await;
     assert!(e.is_retryable());
     assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(7)));
+}
+
+/// Offset pages shift when a record disappears mid-read: the adapter starts
+/// the read over (and gives up, retryably, if the listing never holds still).
+#[tokio::test]
+async fn a_listing_that_changes_mid_read_is_read_again() {
+    let (server, _shop) = serve(catalogue_shop()).await;
+    let calm: Vec<Variant> = Source::<Variant>::read(&adapter(&server, SECRET, 4), None)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.entity)
+        .collect();
+
+    let shop = catalogue_shop();
+    shop.faults
+        .shrink_reads
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let (server, _shop) = serve(shop).await;
+    let shaken: Vec<Variant> = Source::<Variant>::read(&adapter(&server, SECRET, 4), None)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.entity)
+        .collect();
+    assert_eq!(shaken, calm);
+    let page_ones = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r.url.path().ends_with("/products")
+                && r.url
+                    .query()
+                    .is_some_and(|q| q.contains("page=1&") || q.ends_with("page=1"))
+        })
+        .count();
+    assert_eq!(page_ones, 2, "the product listing was read twice");
+
+    let shop = catalogue_shop();
+    shop.faults
+        .shrink_reads
+        .store(99, std::sync::atomic::Ordering::SeqCst);
+    let e = read_error(shop, SECRET).await;
+    assert_eq!(e.kind(), &ErrorKind::Unavailable);
+    assert!(e.is_retryable());
+    assert!(e.message().contains("kept changing"), "{e}");
 }
 
 #[tokio::test]
