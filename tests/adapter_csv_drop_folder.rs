@@ -105,7 +105,7 @@ async fn files_move_to_processed_or_failed_with_every_bad_line_listed() {
 
     let records = read_all(&folder, None).await;
     assert_eq!(skus(&records), ["A-1", "A-2", "B-1", "B-3"]);
-    assert_eq!(records[3].cursor.as_str(), "b.csv#4");
+    assert_eq!(file_line(&records[3].cursor), "b.csv#4");
     // Files with nothing to deliver move at once; the others wait for their
     // rows to be acknowledged.
     assert_eq!(files_in(inbox), ["a.csv", "b.csv"]);
@@ -383,7 +383,7 @@ async fn a_file_read_but_never_acknowledged_stays_and_is_delivered_again() {
 
     // The next read from the last cursor moves it with its error file.
     let last = partial[0].cursor.clone();
-    assert_eq!(last.as_str(), "items.csv#4");
+    assert_eq!(file_line(&last), "items.csv#4");
     assert!(read_all(&folder, Some(last)).await.is_empty());
     assert!(files_in(inbox).is_empty());
     assert_eq!(
@@ -526,7 +526,7 @@ async fn an_engine_run_whose_sink_fails_leaves_the_file_in_the_inbox() {
     assert!(delivered.halted.is_none(), "{delivered:?}");
     assert_eq!(delivered.created, 2);
     assert_eq!(
-        delivered.checkpoint.as_ref().map(Cursor::as_str),
+        delivered.checkpoint.as_ref().map(file_line),
         Some("items.csv#3")
     );
     assert_eq!(files_in(inbox), ["items.csv"]);
@@ -536,4 +536,43 @@ async fn an_engine_run_whose_sink_fails_leaves_the_file_in_the_inbox() {
     assert_eq!(after.read, 0);
     assert!(files_in(inbox).is_empty());
     assert_eq!(files_in(&inbox.join("processed")), ["items.csv"]);
+}
+
+/// A cursor's `file#line` part, without the file's version stamp.
+fn file_line(cursor: &Cursor) -> &str {
+    cursor.as_str().split('~').next().unwrap_or_default()
+}
+
+/// An ERP that drops `items.csv` every day: once yesterday's file has been
+/// acknowledged and moved, today's file of the same name is another file,
+/// and the checkpoint into yesterday's must not skip today's first lines.
+#[tokio::test]
+async fn a_file_dropped_again_under_the_same_name_is_read_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path();
+    let line = |sku: &str| row(sku, "10,00", "A");
+    write(
+        inbox,
+        "items.csv",
+        &format!("{HEADER}\n{}{}", line("D1-1"), line("D1-2")),
+    );
+    let folder = folder(inbox);
+    folder.scan().unwrap();
+    let first = read_all(&folder, None).await;
+    assert_eq!(skus(&first), ["D1-1", "D1-2"]);
+    let checkpoint = first[1].cursor.clone();
+    assert!(read_all(&folder, Some(checkpoint.clone())).await.is_empty());
+    assert!(
+        files_in(inbox).is_empty(),
+        "yesterday's file was acknowledged and moved"
+    );
+
+    write(
+        inbox,
+        "items.csv",
+        &format!("{HEADER}\n{}{}{}", line("D2-1"), line("D2-2"), line("D2-3")),
+    );
+    folder.scan().unwrap();
+    let today = read_all(&folder, Some(checkpoint)).await;
+    assert_eq!(skus(&today), ["D2-1", "D2-2", "D2-3"]);
 }

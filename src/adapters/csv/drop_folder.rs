@@ -2,7 +2,8 @@
 //! read, and once its rows are acknowledged (a later `read(since)` with a
 //! cursor at or past its last row, or [`DropFolder::acknowledge`]) moved to
 //! `processed/` or `failed/` with an error file beside it that lists every
-//! bad line.
+//! bad line. Cursors carry the file's version (size and modification
+//! time), so a file dropped again under an old name is read from its start.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -310,7 +311,7 @@ impl Deliveries {
         let Some(at) = self
             .files
             .iter()
-            .rposition(|d| d.finish.file.name == through.file)
+            .rposition(|d| through.points_into(&d.finish.file.name, &d.finish.file.stamp()))
         else {
             return Vec::new();
         };
@@ -503,10 +504,13 @@ async fn load<E: Mappable>(st: &mut DropState<E>, file: Listed) -> Result<()> {
         // No deliverable rows: nothing to wait for.
         return settle_now(st, finish).await;
     };
+    let stamp = finish.file.stamp();
+    // Only a cursor into this very file (same name and version) skips rows:
+    // a file dropped again under an old name is read from its start.
     let after = st
         .since
         .as_ref()
-        .filter(|c| c.file == finish.file.name)
+        .filter(|c| c.points_into(&finish.file.name, &stamp))
         .map(|c| c.line);
     if after.is_some_and(|line| line >= last_line) {
         // Every row was delivered and acknowledged (the process stopped
@@ -523,7 +527,9 @@ async fn load<E: Mappable>(st: &mut DropState<E>, file: Listed) -> Result<()> {
             system: st.system.clone(),
             id: entity.key().to_string(),
         };
-        let cursor = FileLineCursor::new(&finish.file.name, line).encode();
+        let cursor = FileLineCursor::new(&finish.file.name, line)
+            .with_stamp(stamp.clone())
+            .encode();
         st.ready
             .push_back(Record::new(entity, external, cursor, changed));
     }

@@ -48,6 +48,19 @@ pub(crate) struct Listed {
     pub modified: SystemTime,
 }
 
+impl Listed {
+    /// Which version of the file this is (size and modification time): a
+    /// file dropped again under the same name is another file, and a cursor
+    /// into the old one must not skip the new one's lines.
+    pub fn stamp(&self) -> String {
+        let nanos = self
+            .modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{}.{nanos}", self.size)
+    }
+}
+
 /// The data files directly in `dir` (no sub-folders), sorted by name.
 pub(crate) fn list_data_files(dir: &Path, extensions: &[String]) -> Result<Vec<Listed>> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_error(e, "cannot list", dir))?;

@@ -96,6 +96,11 @@ pub struct FileLineCursor {
     pub file: String,
     /// The 1-based line the record starts on.
     pub line: u64,
+    /// Which version of the file (size and modification time), when known.
+    /// The drop folder writes it, so a file dropped again under the same
+    /// name is read from its start; `CsvSource` leaves it out (its files
+    /// may grow, and appended rows continue after the line).
+    pub stamp: Option<String>,
 }
 
 impl FileLineCursor {
@@ -104,12 +109,28 @@ impl FileLineCursor {
         FileLineCursor {
             file: file.into(),
             line,
+            stamp: None,
         }
     }
 
-    /// Encodes as `<file>#<line>`.
+    /// The same point in one version of the file.
+    pub fn with_stamp(mut self, stamp: impl Into<String>) -> Self {
+        self.stamp = Some(stamp.into());
+        self
+    }
+
+    /// Whether this cursor points into the file `file` in its version `stamp`
+    /// (a cursor without a stamp matches by name alone).
+    pub fn points_into(&self, file: &str, stamp: &str) -> bool {
+        self.file == file && self.stamp.as_deref().is_none_or(|s| s == stamp)
+    }
+
+    /// Encodes as `<file>#<line>`, with `~<stamp>` when the version is known.
     pub fn encode(&self) -> Cursor {
-        Cursor::new(format!("{}#{}", self.file, self.line))
+        match &self.stamp {
+            Some(stamp) => Cursor::new(format!("{}#{}~{stamp}", self.file, self.line)),
+            None => Cursor::new(format!("{}#{}", self.file, self.line)),
+        }
     }
 
     /// Decodes what [`encode`](Self::encode) wrote; anything else is an `InvalidData` error naming the cursor.
@@ -127,8 +148,17 @@ impl FileLineCursor {
         if file.is_empty() {
             return Err(bad("no file name"));
         }
+        let (line, stamp) = match line.split_once('~') {
+            Some((line, stamp)) if !stamp.is_empty() => (line, Some(stamp)),
+            Some(_) => return Err(bad("an empty file version after '~'")),
+            None => (line, None),
+        };
         let line = line.parse::<u64>().map_err(|e| bad(&e.to_string()))?;
-        Ok(FileLineCursor::new(file, line))
+        let cursor = FileLineCursor::new(file, line);
+        Ok(match stamp {
+            Some(s) => cursor.with_stamp(s),
+            None => cursor,
+        })
     }
 
     /// Whether the row at `line` of `file` comes after this cursor.
@@ -163,5 +193,12 @@ mod tests {
         assert!(!c.is_before("a#b.csv", 12));
         assert!(c.is_before("b.csv", 1));
         assert!(!c.is_before("A.csv", 99));
+        let v = c.clone().with_stamp("120.1700000000123");
+        assert_eq!(v.encode().as_str(), "a#b.csv#12~120.1700000000123");
+        assert_eq!(FileLineCursor::decode(&v.encode()).unwrap(), v);
+        assert!(v.points_into("a#b.csv", "120.1700000000123"));
+        assert!(!v.points_into("a#b.csv", "99.1"));
+        assert!(c.points_into("a#b.csv", "99.1"));
+        assert!(FileLineCursor::decode(&Cursor::new("x.csv#3~")).is_err());
     }
 }
