@@ -273,15 +273,18 @@ pub(crate) fn compare_records(
 }
 
 /// The value two records agree on exactly in a field (for term frequencies).
-fn common_value<'a>(va: &Values<'a>, vb: &Values<'_>) -> Option<&'a str> {
+/// The values both sides share (for a multi-valued field, every one).
+fn common_values<'a>(va: &Values<'a>, vb: &Values<'_>) -> Vec<&'a str> {
     match (va, vb) {
-        (Values::Texts(x), Values::Texts(y)) => {
-            x.iter().find(|v| y.contains(v)).map(String::as_str)
-        }
+        (Values::Texts(x), Values::Texts(y)) => x
+            .iter()
+            .filter(|v| y.contains(v))
+            .map(String::as_str)
+            .collect(),
         (Values::Attr(Some(Value::Text(x))), Values::Attr(Some(Value::Text(y)))) if x == y => {
-            Some(x.as_str())
+            vec![x.as_str()]
         }
-        _ => None,
+        _ => Vec::new(),
     }
 }
 
@@ -467,15 +470,31 @@ impl Scorer {
         // Swapped names skip term frequencies: which table the value belongs
         // to is exactly what is in doubt.
         let swapped_name = swapped && self.names.is_some_and(|(f, l)| i == f || i == l);
+        if swapped_name && let Some((f, l)) = self.names {
+            // With first and last names crossed, which field's weights a
+            // comparison takes would depend on which record comes first:
+            // each crossed comparison takes the mean of the two.
+            let (wf, wl) = (&self.weights[f], &self.weights[l]);
+            if let (Some(x), Some(y)) = (wf.get(usize::from(level)), wl.get(usize::from(level))) {
+                return ((x + y) / 2.0, None);
+            }
+        }
         if level == top
             && !swapped_name
             && let Some(tf) = &self.tf[i]
         {
             let (va, vb) = self.pair_values(i, self.slots[i], a, b, swapped);
-            if let Some(freq) = common_value(&va, &vb).and_then(|v| tf.get(v)) {
+            // The rarest shared value is the evidence: the same whichever
+            // record comes first (picking the first shared value made a
+            // pair's weight depend on the order of the two records).
+            let rarest = common_values(&va, &vb)
+                .into_iter()
+                .filter_map(|v| tf.get(v).copied())
+                .min_by(f64::total_cmp);
+            if let Some(freq) = rarest {
                 let m = self.model.fields[i].m[usize::from(top)];
                 let u = freq.max(FLOOR);
-                return ((m / u).log2(), Some(*freq));
+                return ((m / u).log2(), Some(freq));
             }
         }
         (self.weights[i][usize::from(level)], None)
