@@ -106,6 +106,21 @@ pub fn verify_signature(
         .map_err(|_| unauthorized("it does not match the body"))
 }
 
+/// The key a delivery is remembered by: its id plus a digest of its body.
+/// Some providers reuse an id for different bodies (WooCommerce's is a hash
+/// of the webhook and the second it was sent): the digest keeps two changes
+/// sent in one second apart, while a retry of the same delivery (same id,
+/// same body) is still a duplicate.
+fn delivery_key(delivery_id: &str, body: &[u8]) -> Result<String> {
+    if delivery_id.trim().is_empty() {
+        return Err(Error::invalid_data(
+            "webhook delivery has no delivery id; it cannot be deduplicated",
+        ));
+    }
+    let digest = <Sha256 as sha2::Digest>::digest(body);
+    Ok(format!("{delivery_id}#{}", hex::encode(&digest[..12])))
+}
+
 /// One delivery as it arrived over HTTP.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -207,33 +222,52 @@ impl<E> WebhookIntake<E> {
             delivery.signature,
             self.encoding,
         )?;
-        if delivery.delivery_id.trim().is_empty() {
-            return Err(Error::invalid_data(
-                "webhook delivery has no delivery id; it cannot be deduplicated",
-            ));
-        }
-        // Some providers reuse an id for different bodies (WooCommerce's is a
-        // hash of the webhook and the second it was sent): the body's digest
-        // keeps two changes sent in one second apart, while a retry of the
-        // same delivery (same id, same body) is still a duplicate.
-        let digest = <Sha256 as sha2::Digest>::digest(delivery.body);
-        let key = format!("{}#{}", delivery.delivery_id, hex::encode(&digest[..12]));
-        let now = Utc::now();
-        let namespace = self.deliveries_key();
-        if self
-            .store
-            .seen(&namespace, std::slice::from_ref(&key), now)
-            .await?
-            .first()
-            .copied()
-            .unwrap_or(false)
-        {
+        self.receive_verified(delivery).await
+    }
+
+    /// [`receive`](Self::receive) for a receiver that has already checked
+    /// the delivery's signature itself (to look at its topic first): the
+    /// body is parsed with this intake's parser, deduplicated and queued.
+    pub async fn receive_verified(&self, delivery: WebhookDelivery<'_>) -> Result<Intake> {
+        let key = delivery_key(delivery.delivery_id, delivery.body)?;
+        if self.seen(&key).await? {
             return Ok(Intake::Duplicate);
         }
         let record = (self.parse)(delivery.body)
             .map_err(|e| e.with_external_id(delivery.delivery_id.to_string()))?;
-        let commit = BatchCommit::without_cursor().with_keys([key], expiry(now, self.remember_for));
-        self.store.commit(&namespace, commit, None).await?;
+        self.queue_once(key, record).await
+    }
+
+    /// Queues a record a receiver verified and parsed itself (Shopify's
+    /// receiver parses first to drop stale deliveries), deduplicated by
+    /// `delivery_id` and `body` like [`receive`](Self::receive).
+    pub async fn enqueue(
+        &self,
+        delivery_id: &str,
+        body: &[u8],
+        record: Record<E>,
+    ) -> Result<Intake> {
+        let key = delivery_key(delivery_id, body)?;
+        if self.seen(&key).await? {
+            return Ok(Intake::Duplicate);
+        }
+        self.queue_once(key, record).await
+    }
+
+    async fn seen(&self, key: &str) -> Result<bool> {
+        let seen = self
+            .store
+            .seen(&self.deliveries_key(), &[key.to_string()], Utc::now())
+            .await?;
+        Ok(seen.first().copied().unwrap_or(false))
+    }
+
+    async fn queue_once(&self, key: String, record: Record<E>) -> Result<Intake> {
+        let commit =
+            BatchCommit::without_cursor().with_keys([key], expiry(Utc::now(), self.remember_for));
+        self.store
+            .commit(&self.deliveries_key(), commit, None)
+            .await?;
         self.queue
             .lock()
             .unwrap_or_else(|p| p.into_inner())

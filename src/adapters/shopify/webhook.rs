@@ -107,9 +107,7 @@ use crate::model::{
     Currency, Customer, ExternalRef, InventoryLevel, Order, Product, Sku, SystemId,
 };
 use crate::store::StateStore;
-use crate::sync::{
-    Intake, SignatureEncoding, WebhookDelivery, WebhookIntake, WebhookSecret, verify_signature,
-};
+use crate::sync::{Intake, SignatureEncoding, WebhookIntake, WebhookSecret, verify_signature};
 
 /// Cross-reference namespace of Shopify inventory item ids → SKUs.
 pub const INVENTORY_ITEM_NAMESPACE: &str = inventory::INVENTORY_ITEM_NAMESPACE;
@@ -552,11 +550,9 @@ impl<E: ShopifyEntity> ShopifyWebhooks<E> {
         self
     }
 
-    /// Takes one delivery in (see the module docs). The signature is checked
-    /// and the body parsed here, before [`WebhookIntake`] checks and parses
-    /// them again (its parser sees only the body, and the stale check needs
-    /// the parsed key before the delivery is queued): twice the work of a
-    /// microsecond-scale step, for one intake shared by every adapter.
+    /// Takes one delivery in (see the module docs): the signature is
+    /// checked and the body parsed once, here, and the record handed to
+    /// [`WebhookIntake::enqueue`] for deduplication.
     /// Errors: `Unauthorized`
     /// (signature, shop), `Unsupported` (topic), `InvalidData` (headers or
     /// body) and `NotFound` (unbound inventory item or location): answer
@@ -598,9 +594,7 @@ impl<E: ShopifyEntity> ShopifyWebhooks<E> {
             });
         }
         let dedupe_id = headers.dedupe_id();
-        let mut delivery = WebhookDelivery::new(&dedupe_id, &headers.hmac, body);
-        delivery.triggered_at = headers.triggered_at;
-        match self.intake.receive(delivery).await? {
+        match self.intake.enqueue(&dedupe_id, body, record).await? {
             Intake::Duplicate => Ok(Received::Duplicate),
             _ => {
                 if let Some(at) = headers.triggered_at {

@@ -259,8 +259,8 @@ impl WooWebhooks {
             return Ok(WooIntake::Ignored(format!("topic {topic:?} is not synced")));
         }
         match resource {
-            "order" => Ok(self.orders.receive(delivery).await?.into()),
-            "customer" => Ok(self.customers.receive(delivery).await?.into()),
+            "order" => Ok(self.orders.receive_verified(delivery).await?.into()),
+            "customer" => Ok(self.customers.receive_verified(delivery).await?.into()),
             "product" => {
                 let tag = |e: Error| e.with_external_id(d.delivery_id.to_string());
                 let variant = variant_record(d.body, &self.ctx, &self.slugs).map_err(tag)?;
@@ -271,10 +271,14 @@ impl WooWebhooks {
                     )));
                 }
                 let mut outcome = WooIntake::Duplicate;
-                if variant.is_some() && self.variants.receive(delivery).await? == Intake::Queued {
+                if variant.is_some()
+                    && self.variants.receive_verified(delivery).await? == Intake::Queued
+                {
                     outcome = WooIntake::Queued;
                 }
-                if level.is_some() && self.levels.receive(delivery).await? == Intake::Queued {
+                if level.is_some()
+                    && self.levels.receive_verified(delivery).await? == Intake::Queued
+                {
                     outcome = WooIntake::Queued;
                 }
                 Ok(outcome)
