@@ -176,6 +176,7 @@ pub struct Scorer {
 }
 
 /// Each field's values in a record, borrowed.
+#[derive(Clone, Copy)]
 enum Values<'a> {
     Texts(&'a [String]),
     Attr(Option<&'a Value>),
@@ -273,19 +274,25 @@ pub(crate) fn compare_records(
 }
 
 /// The value two records agree on exactly in a field (for term frequencies).
-/// The values both sides share (for a multi-valued field, every one).
-fn common_values<'a>(va: &Values<'a>, vb: &Values<'_>) -> Vec<&'a str> {
-    match (va, vb) {
-        (Values::Texts(x), Values::Texts(y)) => x
-            .iter()
-            .filter(|v| y.contains(v))
-            .map(String::as_str)
-            .collect(),
+/// The values both sides share (for a multi-valued field, every one),
+/// without allocating: this runs for every agreeing pair.
+fn common_values<'a>(va: &Values<'a>, vb: &Values<'a>) -> impl Iterator<Item = &'a str> {
+    let (texts, attr): (&[String], Option<&str>) = match (*va, *vb) {
+        (Values::Texts(x), Values::Texts(_)) => (x, None),
         (Values::Attr(Some(Value::Text(x))), Values::Attr(Some(Value::Text(y)))) if x == y => {
-            vec![x.as_str()]
+            (&[], Some(x.as_str()))
         }
-        _ => Vec::new(),
-    }
+        _ => (&[], None),
+    };
+    let other: &[String] = match *vb {
+        Values::Texts(y) => y,
+        Values::Attr(_) => &[],
+    };
+    texts
+        .iter()
+        .filter(move |v| other.contains(v))
+        .map(String::as_str)
+        .chain(attr)
 }
 
 /// Term frequencies of every field that asks for them.
@@ -488,7 +495,6 @@ impl Scorer {
             // record comes first (picking the first shared value made a
             // pair's weight depend on the order of the two records).
             let rarest = common_values(&va, &vb)
-                .into_iter()
                 .filter_map(|v| tf.get(v).copied())
                 .min_by(f64::total_cmp);
             if let Some(freq) = rarest {

@@ -842,14 +842,10 @@ fn prepare_candidate<E: Entity>(flow: &Flow<E>, entity: &E) -> Result<Option<E>>
     }
 }
 
-/// Map step, then validation: what the sink will receive.
+/// Map step, then validation: what the sink will receive (for an entity
+/// the caller owns, as a replay does).
 fn prepare_entity<E: Entity>(flow: &Flow<E>, entity: E) -> Result<E> {
-    let mapped = match &flow.map {
-        Some(step) => step(entity)?,
-        None => entity,
-    };
-    mapped.validate()?;
-    Ok(mapped)
+    Ok(prepare_candidate(flow, &entity)?.unwrap_or(entity))
 }
 
 fn count(report: &mut RunReport, written: &WriteResult) {
