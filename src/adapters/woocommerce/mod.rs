@@ -504,15 +504,10 @@ fn priced(item: &WcProduct) -> bool {
     yes
 }
 
+/// Whether a `Link` header has a `rel="next"` target (the RFC 8288 reader
+/// of the HTTP JSON adapter: URLs may hold commas and semicolons).
 fn has_next_link(value: &str) -> bool {
-    value.split(',').any(|part| {
-        part.split(';').skip(1).any(|p| {
-            matches!(
-                p.trim().replace(' ', "").as_str(),
-                "rel=\"next\"" | "rel=next"
-            )
-        })
-    })
+    crate::adapters::http_json::next_link(value).is_some()
 }
 
 fn header_number(headers: &HeaderMap, name: &str) -> Option<u32> {
