@@ -65,7 +65,8 @@ impl EntityKey {
 
     /// A key of several parts, e.g. (SKU, location).
     pub fn composite<S: AsRef<str>>(parts: &[S]) -> Self {
-        let mut s = String::new();
+        let len = parts.iter().map(|p| p.as_ref().len() + 1).sum::<usize>();
+        let mut s = String::with_capacity(len);
         for (i, p) in parts.iter().enumerate() {
             if i > 0 {
                 s.push(KEY_SEPARATOR);
@@ -83,6 +84,12 @@ impl EntityKey {
     /// The raw key text (composite parts joined by U+001F), stable for storage and ordering.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<EntityKey> for String {
+    fn from(key: EntityKey) -> String {
+        key.0
     }
 }
 

@@ -95,10 +95,49 @@ CREATE TABLE seamwork_drift_runs (
     ),
 ];
 
+/// Rows per version upsert statement, largest first: a commit is written in
+/// as few statements as these sizes allow, and at most this many distinct
+/// statements are ever prepared.
+const VERSION_ROWS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
+
+/// The upsert of `rows` versions: flow, key, change time and fingerprint
+/// per row. A version never replaces a newer one.
+fn version_upsert(rows: usize) -> &'static str {
+    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        VERSION_ROWS
+            .iter()
+            .map(|&n| {
+                // Bare `?` only: sqlx looks a numbered parameter up by name,
+                // which SQLite answers by scanning every name (quadratic).
+                let values = vec!["(?, ?, ?, ?)"; n].join(", ");
+                format!(
+                    "INSERT INTO seamwork_versions (flow, entity_key, changed_at, fingerprint) \
+                     VALUES {values} \
+                     ON CONFLICT (flow, entity_key) DO UPDATE SET \
+                     changed_at = excluded.changed_at, fingerprint = excluded.fingerprint \
+                     WHERE excluded.changed_at >= seamwork_versions.changed_at"
+                )
+            })
+            .collect()
+    });
+    let index = VERSION_ROWS
+        .iter()
+        .position(|&n| n == rows)
+        .expect("a size from VERSION_ROWS");
+    &statements[index]
+}
+
 /// A [`StateStore`] in a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// The one writing connection.
     pool: SqlitePool,
+    /// Connections for the per-batch reads (versions, idempotency keys): in
+    /// WAL mode they run while a commit is being written and synced, so the
+    /// engine checks its next batch during the previous batch's commit. The
+    /// writing pool itself for `:memory:` databases, which cannot be shared.
+    reader: SqlitePool,
 }
 
 impl SqliteStore {
@@ -112,7 +151,14 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30));
-        Self::connect(options, &path.display().to_string()).await
+        let name = path.display().to_string();
+        let store = Self::connect(options.clone(), &name).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(|e| db_error(&name, e))?;
+        Ok(SqliteStore { reader, ..store })
     }
 
     /// A private in-memory database (tests, benches).
@@ -140,7 +186,10 @@ impl SqliteStore {
                 format!("migrating state store {name}: {e}"),
             )
         })?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            reader: pool.clone(),
+            pool,
+        })
     }
 
     async fn write(&self) -> Result<SqliteTransaction<'static>> {
@@ -230,25 +279,31 @@ impl StateStore for SqliteStore {
             .await
             .map_err(|e| db_error("write idempotency keys", e))?;
         }
-        if !commit.versions.is_empty() {
-            // The fingerprint's bits are stored as a signed integer.
-            let rows: Vec<(&str, i64, i64)> = commit
-                .versions
+        // Versions are the bulk of a commit: bound as plain values in
+        // multi-row statements of a few fixed sizes (cached once prepared),
+        // which SQLite takes far faster than a JSON list to unpack.
+        let mut versions = commit.versions.into_iter();
+        let flow_text: std::sync::Arc<str> = flow.into();
+        while versions.len() > 0 {
+            let rows = VERSION_ROWS
                 .iter()
-                .map(|(k, v)| (k.as_str(), micros(v.changed_at), v.fingerprint as i64))
-                .collect();
-            sqlx::query(
-                "INSERT INTO seamwork_versions (flow, entity_key, changed_at, fingerprint) \
-                 SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true \
-                 ON CONFLICT (flow, entity_key) DO UPDATE SET \
-                 changed_at = excluded.changed_at, fingerprint = excluded.fingerprint \
-                 WHERE excluded.changed_at >= seamwork_versions.changed_at",
-            )
-            .bind(flow)
-            .bind(to_json(&rows)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| db_error("write seamwork_versions", e))?;
+                .copied()
+                .find(|&n| n <= versions.len())
+                .unwrap_or(1);
+            let mut query = sqlx::query(version_upsert(rows));
+            // Owned and shared text: bound without copying.
+            for (key, version) in versions.by_ref().take(rows) {
+                // The fingerprint's bits are stored as a signed integer.
+                query = query
+                    .bind(flow_text.clone())
+                    .bind(String::from(key))
+                    .bind(micros(version.changed_at))
+                    .bind(version.fingerprint as i64);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| db_error("write seamwork_versions", e))?;
         }
         for letter in &commit.dead_letters {
             sqlx::query(
@@ -291,7 +346,7 @@ impl StateStore for SqliteStore {
         .bind(to_json(&keys)?)
         .bind(flow)
         .bind(micros(now))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await
         .map_err(|e| db_error("read idempotency keys", e))?;
         let mut seen = vec![false; keys.len()];
@@ -317,7 +372,7 @@ impl StateStore for SqliteStore {
         )
         .bind(to_json(&names)?)
         .bind(flow)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await
         .map_err(|e| db_error("read seamwork_versions", e))?;
         let mut out = vec![None; keys.len()];

@@ -26,7 +26,9 @@ use tracing::Instrument;
 use super::alert::{Alert, AlertKind, AlertSink, LogAlertSink};
 use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
 use super::health::{FlowHealth, RunHistory, StoreFacts};
-use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
+use crate::connector::{
+    Cursor, Entity, EntityKey, Record, RecordStream, TimeIdCursor, WriteResult,
+};
 use crate::error::{Error, ErrorKind, Result, Retryability};
 use crate::layers::retry::honour_retry_after;
 use crate::store::Version;
@@ -142,6 +144,85 @@ impl<E> Candidate<E> {
             record: self.record,
             error,
             attempts: self.attempts,
+        }
+    }
+}
+
+/// A batch delivered up to its commit, and what follows the commit.
+struct Handled {
+    batch: BatchCommit,
+    /// Skipped records, alerted once the commit landed.
+    alerts: Vec<AlertKind>,
+    /// Why the flow stops after this batch, if it does.
+    halt: Option<Error>,
+}
+
+impl Handled {
+    /// Commits, then acts on what the batch decided.
+    async fn commit<E: Entity>(
+        self,
+        engine: &Engine,
+        flow: &Flow<E>,
+        report: &mut RunReport,
+    ) -> Result<()> {
+        let (batch, after) = self.split();
+        engine
+            .store
+            .commit(&flow.name, batch, engine.fence_lease())
+            .await?;
+        engine.after_commit(flow, report, after, &mut None).await;
+        Ok(())
+    }
+
+    fn split(self) -> (BatchCommit, AfterCommit) {
+        let after = AfterCommit {
+            checkpoint: self.batch.cursor.clone(),
+            alerts: self.alerts,
+            halt: self.halt,
+        };
+        (self.batch, after)
+    }
+}
+
+/// A commit on its way to the store, with what follows it.
+struct InFlight<'a> {
+    commit: futures::future::BoxFuture<'a, Result<()>>,
+    after: AfterCommit,
+    overlay: Overlay,
+}
+
+/// One read-and-handle step of a run.
+#[derive(Default)]
+struct Step {
+    read: usize,
+    handled: Option<Handled>,
+    read_error: Option<Error>,
+    finished: bool,
+}
+
+/// What follows a batch's commit.
+struct AfterCommit {
+    checkpoint: Option<Cursor>,
+    alerts: Vec<AlertKind>,
+    halt: Option<Error>,
+}
+
+/// The versions of a commit still in flight: the next batch's version check
+/// reads the store, which may not have them yet, and lets these win the way
+/// the store's own upsert would (a newer or equal change time wins).
+#[derive(Default)]
+struct Overlay(foldhash::HashMap<EntityKey, Version>);
+
+impl Overlay {
+    fn of(commit: &BatchCommit) -> Self {
+        Overlay(commit.versions.iter().cloned().collect())
+    }
+
+    fn apply(&self, key: &EntityKey, stored: Option<Version>) -> Option<Version> {
+        match (self.0.get(key), stored) {
+            (Some(pending), Some(stored)) if stored.changed_at > pending.changed_at => Some(stored),
+            (Some(pending), _) => Some(*pending),
+            (None, stored) => stored,
         }
     }
 }
@@ -288,41 +369,60 @@ impl Engine {
         let mut resume = since.clone();
         let mut stream = flow.source.read(since);
         let mut read_delays = flow.policy.retry.delays();
+        // A full batch's commit stays in flight while the next batch is read,
+        // checked and written (the store works on its own thread or server);
+        // a short batch, a read error or a halt commits at once.
+        let mut in_flight: Option<InFlight<'_>> = None;
         loop {
-            let mut batch = Vec::with_capacity(flow.options.batch_size);
-            let mut read_error = None;
-            let mut finished = false;
-            while batch.len() < flow.options.batch_size {
-                match stream.next().await {
-                    Some(Ok(record)) => batch.push(record),
-                    Some(Err(e)) => {
-                        read_error = Some(e);
-                        break;
-                    }
-                    None => {
-                        finished = true;
-                        break;
-                    }
+            let (commit, after, pending) = match in_flight.take() {
+                Some(f) => (Some(f.commit), Some(f.after), f.overlay),
+                None => (None, None, Overlay::default()),
+            };
+            let advance = Checkpointing::Advance {
+                floor: floor.as_ref(),
+            };
+            let step = self.read_and_handle(flow, &mut stream, advance, &mut report, &pending);
+            let step = match commit {
+                Some(commit) => {
+                    let (committed, step) = futures::future::join(commit, step).await;
+                    committed?;
+                    step
                 }
+                None => step.await,
+            };
+            if let Some(after) = after {
+                self.after_commit(flow, &mut report, after, &mut resume)
+                    .await;
             }
-            report.read += batch.len() as u64;
-            if !batch.is_empty() {
+            let step = step?;
+            if step.read > 0 {
                 // Progress: a later read failure gets a fresh set of retries.
                 read_delays = flow.policy.retry.delays();
-                let before = report.checkpoint.clone();
-                let advance = Checkpointing::Advance {
-                    floor: floor.as_ref(),
-                };
-                self.process_batch(flow, batch, advance, &mut report)
-                    .await?;
-                if report.checkpoint != before {
-                    resume = report.checkpoint.clone();
-                }
-                if report.halted.is_some() {
-                    break;
+            }
+            if let Some(handled) = step.handled {
+                let (batch, after) = handled.split();
+                let last = after.halt.is_some()
+                    || report.halted.is_some()
+                    || step.read_error.is_some()
+                    || step.finished;
+                if last {
+                    self.store
+                        .commit(&flow.name, batch, self.fence_lease())
+                        .await?;
+                    self.after_commit(flow, &mut report, after, &mut resume)
+                        .await;
+                } else {
+                    in_flight = Some(InFlight {
+                        overlay: Overlay::of(&batch),
+                        commit: self.store.commit(&flow.name, batch, self.fence_lease()),
+                        after,
+                    });
                 }
             }
-            if let Some(error) = read_error {
+            if report.halted.is_some() {
+                break;
+            }
+            if let Some(error) = step.read_error {
                 let delay = retry_delay(&error, &mut read_delays, &flow.policy.retry);
                 let Some(delay) = delay else {
                     let error = error.retries_exhausted();
@@ -335,7 +435,7 @@ impl Engine {
                 stream = flow.source.read(resume.clone());
                 continue;
             }
-            if finished {
+            if step.finished {
                 break;
             }
         }
@@ -351,13 +451,70 @@ impl Engine {
         Ok(report)
     }
 
+    /// Reads up to a batch from `stream` and delivers it up to its commit.
+    async fn read_and_handle<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+        stream: &mut RecordStream<E>,
+        checkpointing: Checkpointing<'_>,
+        report: &mut RunReport,
+        pending: &Overlay,
+    ) -> Result<Step> {
+        let mut batch = Vec::with_capacity(flow.options.batch_size);
+        let mut step = Step::default();
+        while batch.len() < flow.options.batch_size {
+            match stream.next().await {
+                Some(Ok(record)) => batch.push(record),
+                Some(Err(e)) => {
+                    step.read_error = Some(e);
+                    break;
+                }
+                None => {
+                    step.finished = true;
+                    break;
+                }
+            }
+        }
+        step.read = batch.len();
+        report.read += batch.len() as u64;
+        if !batch.is_empty() {
+            step.handled = self
+                .handle_batch(flow, batch, checkpointing, report, pending)
+                .await?;
+        }
+        Ok(step)
+    }
+
+    /// Delivers one batch and commits it.
     async fn process_batch<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+        batch: Vec<Record<E>>,
+        checkpointing: Checkpointing<'_>,
+        report: &mut RunReport,
+    ) -> Result<()> {
+        let no_overlay = Overlay::default();
+        match self
+            .handle_batch(flow, batch, checkpointing, report, &no_overlay)
+            .await?
+        {
+            Some(handled) => handled.commit(self, flow, report).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Delivers one batch up to its commit: version check (against the
+    /// store and `pending`, the versions of a commit still in flight), map,
+    /// validate, write. `None` when the flow halted before anything of the
+    /// batch could be acknowledged.
+    async fn handle_batch<E: Entity>(
         &self,
         flow: &Flow<E>,
         mut batch: Vec<Record<E>>,
         checkpointing: Checkpointing<'_>,
         report: &mut RunReport,
-    ) -> Result<()> {
+        pending: &Overlay,
+    ) -> Result<Option<Handled>> {
         let now = Utc::now();
         // Only the cursors are needed once the records move on: take them.
         let cursors: Vec<Cursor> = batch
@@ -376,7 +533,7 @@ impl Engine {
         };
         let mut delivered = vec![None; batch.len()];
         for (&position, version) in newest.iter().zip(stored_versions) {
-            delivered[position] = Some(version);
+            delivered[position] = Some(pending.apply(&keys[position], version));
         }
 
         let mut candidates = Vec::new();
@@ -425,7 +582,7 @@ impl Engine {
                 // throttling: nothing of this batch is acknowledged; the next
                 // run starts here again.
                 self.halt(flow, report, error).await;
-                return Ok(());
+                return Ok(None);
             }
         };
         failures.sort_by_key(|f| f.position);
@@ -480,37 +637,54 @@ impl Engine {
                 }
             }
         }
-        let new_checkpoint = commit.cursor.clone();
-        self.store
-            .commit(&flow.name, commit, self.fence_lease())
-            .await?;
-        report.batches += 1;
-        if new_checkpoint.is_some() {
-            report.checkpoint = new_checkpoint;
-        }
-        for what in skipped_alerts {
-            self.alert(flow, what).await;
-        }
-        if let Some(f) = halt_on {
-            let error = f.error.clone().with_key(f.record.entity.key().to_string());
-            self.halt(flow, report, error).await;
+        // Decided now, acted on once the commit landed.
+        let halt = if let Some(f) = halt_on {
+            Some(f.error.clone().with_key(f.record.entity.key().to_string()))
         } else if let Some(limit) = flow.policy.max_dead_letter_per_mille {
             let processed = report.processed();
-            if processed >= flow.policy.dead_letter_rate_min_records.max(1)
-                && report.dead_lettered * 1000 > u64::from(limit) * processed
-            {
-                let error = Error::new(
-                    ErrorKind::InvalidData,
-                    format!(
-                        "{} of {} records dead-lettered, over the limit of {limit}‰; \
-                         halting so a broken mapping or source does not fill the queue",
-                        report.dead_lettered, processed
-                    ),
-                );
-                self.halt(flow, report, error).await;
-            }
+            (processed >= flow.policy.dead_letter_rate_min_records.max(1)
+                && report.dead_lettered * 1000 > u64::from(limit) * processed)
+                .then(|| {
+                    Error::new(
+                        ErrorKind::InvalidData,
+                        format!(
+                            "{} of {} records dead-lettered, over the limit of {limit}‰; \
+                             halting so a broken mapping or source does not fill the queue",
+                            report.dead_lettered, processed
+                        ),
+                    )
+                })
+        } else {
+            None
+        };
+        Ok(Some(Handled {
+            batch: commit,
+            alerts: skipped_alerts,
+            halt,
+        }))
+    }
+
+    /// Moves the report's checkpoint, sends the batch's alerts and halts
+    /// when the batch said so.
+    async fn after_commit<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+        report: &mut RunReport,
+        after: AfterCommit,
+        resume: &mut Option<Cursor>,
+    ) {
+        report.batches += 1;
+        if after.checkpoint.is_some() {
+            report.checkpoint = after.checkpoint;
+            // A failed read resumes from the last commit.
+            resume.clone_from(&report.checkpoint);
         }
-        Ok(())
+        for what in after.alerts {
+            self.alert(flow, what).await;
+        }
+        if let Some(error) = after.halt {
+            self.halt(flow, report, error).await;
+        }
     }
 
     /// Upserts the candidates; returns the positions delivered and adds
