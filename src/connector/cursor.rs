@@ -48,9 +48,10 @@ impl fmt::Display for Cursor {
     }
 }
 
-/// Appends `value` with leading zeros to `width` digits.
-pub(crate) fn push_padded(text: &mut String, value: u32, width: usize) {
-    let mut buf = [b'0'; 10];
+/// Appends `value` with leading zeros to `width` digits (more when it
+/// needs them).
+pub(crate) fn push_padded(text: &mut String, value: u64, width: usize) {
+    let mut buf = [b'0'; 20];
     let mut v = value;
     let mut i = buf.len();
     while v > 0 {
@@ -59,7 +60,7 @@ pub(crate) fn push_padded(text: &mut String, value: u32, width: usize) {
         v /= 10;
     }
     let start = buf.len() - width.max(buf.len() - i).min(buf.len());
-    text.extend(buf[start..].iter().map(|&b| char::from(b)));
+    text.push_str(std::str::from_utf8(&buf[start..]).expect("ASCII digits"));
 }
 
 /// A cursor ordered by change time, then by id: collision-safe.
@@ -99,7 +100,7 @@ impl TimeIdCursor {
             (time.nanosecond(), 9),
         ];
         for ((value, width), after) in digits.into_iter().zip(['-', '-', 'T', ':', ':', '.', 'Z']) {
-            push_padded(&mut text, value, width);
+            push_padded(&mut text, value.into(), width);
             text.push(after);
         }
         text.push('|');

@@ -34,6 +34,7 @@
 //! # });
 //! ```
 
+mod fingerprint;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -153,25 +154,10 @@ impl Version {
     }
 
     /// The version of `entity` changed at `changed_at`: the fingerprint is
-    /// XXH3 of its JSON form, stable across processes and releases.
+    /// XXH3 of its serde form (see [`fingerprint`](fingerprint::fingerprint)),
+    /// stable across processes and releases.
     pub fn of<T: Serialize>(entity: &T, changed_at: DateTime<Utc>) -> Self {
-        thread_local! {
-            // serde_json writes in many small pieces: hashing them one by one
-            // costs more than writing into a reused buffer and hashing once
-            // (the digest is the same either way).
-            static JSON: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        let fingerprint = JSON.with_borrow_mut(|json| {
-            json.clear();
-            // A serialization error (a map with non-string keys) leaves a
-            // fingerprint of what was written, which still separates
-            // versions that serialize differently.
-            let _ = serde_json::to_writer(&mut *json, entity);
-            let fingerprint = xxhash_rust::xxh3::xxh3_64(json);
-            json.truncate(64 * 1024); // do not pin one huge order's buffer
-            json.shrink_to(64 * 1024);
-            fingerprint
-        });
+        let fingerprint = fingerprint::fingerprint(entity);
         Version {
             changed_at,
             fingerprint,
@@ -481,21 +467,54 @@ pub(crate) fn reference_conflict(
 #[cfg(test)]
 mod tests {
     use super::Version;
-    use chrono::Utc;
+    use chrono::{TimeZone, Utc};
 
-    /// Fingerprints are stored: they must equal the streaming XXH3 of the
-    /// entity's JSON that earlier releases wrote.
+    /// Fingerprints are stored: a release that changed them would make
+    /// every stored version look different once (each key re-delivered).
     #[test]
-    fn fingerprint_is_the_xxh3_of_the_json() {
+    fn fingerprints_are_stable_across_releases() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let mut level = crate::model::InventoryLevel::new(
+            crate::model::Sku::new("TEE-M").unwrap(),
+            crate::model::LocationId::new("DC-1").unwrap(),
+            at,
+        );
+        level.on_hand = 7;
+        level.available = 7;
+        assert_eq!(
+            Version::of(&level, at).fingerprint,
+            4_118_400_867_672_869_883
+        );
+    }
+
+    /// Every field is part of the fingerprint.
+    #[test]
+    fn any_change_changes_the_fingerprint() {
         let data = crate::connector::memory::Dataset::generate(
             &crate::connector::memory::SeedOptions::small(),
         )
         .unwrap();
         for order in &data.orders {
-            let mut streaming = xxhash_rust::xxh3::Xxh3::new();
-            streaming.update(&serde_json::to_vec(order).unwrap());
-            let version = Version::of(order, Utc::now());
-            assert_eq!(version.fingerprint, streaming.digest());
+            let same = Version::of(&order.clone(), Utc::now());
+            assert_eq!(Version::of(order, Utc::now()).fingerprint, same.fingerprint);
+            let mut changed = order.clone();
+            changed.number.push('!');
+            assert_ne!(
+                Version::of(&changed, Utc::now()).fingerprint,
+                same.fingerprint
+            );
+            let mut changed = order.clone();
+            changed.taxes_included = !changed.taxes_included;
+            assert_ne!(
+                Version::of(&changed, Utc::now()).fingerprint,
+                same.fingerprint
+            );
+            let mut changed = order.clone();
+            changed.updated_at += chrono::Duration::microseconds(1);
+            assert_ne!(
+                Version::of(&changed, Utc::now()).fingerprint,
+                same.fingerprint
+            );
         }
     }
 }

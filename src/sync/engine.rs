@@ -133,16 +133,78 @@ struct Candidate<E> {
 }
 
 impl<E> Candidate<E> {
-    /// What the sink receives.
-    fn entity(&self) -> &E {
-        self.mapped.as_ref().unwrap_or(&self.record.entity)
-    }
-
     fn failed(self, error: Error) -> Failure<E> {
         Failure {
             position: self.position,
             record: self.record,
             error,
+            attempts: self.attempts,
+        }
+    }
+
+    /// Splits off what the sink receives, so a sink call borrows it without
+    /// a copy; [`Shell::with_entity`] puts it back.
+    fn take_entity(self) -> (E, Shell<E>) {
+        let Record {
+            entity,
+            external_ref,
+            cursor,
+            changed_at,
+            observed_at,
+        } = self.record;
+        let record = Record {
+            entity: (),
+            external_ref,
+            cursor,
+            changed_at,
+            observed_at,
+        };
+        let (sent, original) = match self.mapped {
+            Some(mapped) => (mapped, Some(entity)),
+            None => (entity, None),
+        };
+        let shell = Shell {
+            position: self.position,
+            record,
+            original,
+            attempts: self.attempts,
+        };
+        (sent, shell)
+    }
+}
+
+/// A candidate whose sink-bound entity is out on a sink call.
+struct Shell<E> {
+    position: usize,
+    record: Record<()>,
+    /// The entity as read, when a map step changed it.
+    original: Option<E>,
+    attempts: u32,
+}
+
+impl<E> Shell<E> {
+    fn with_entity(self, sent: E) -> Candidate<E> {
+        let (entity, mapped) = match self.original {
+            Some(original) => (original, Some(sent)),
+            None => (sent, None),
+        };
+        let Record {
+            external_ref,
+            cursor,
+            changed_at,
+            observed_at,
+            ..
+        } = self.record;
+        Candidate {
+            position: self.position,
+            record: Record {
+                entity,
+                external_ref,
+                cursor,
+                changed_at,
+                observed_at,
+            },
+            mapped,
             attempts: self.attempts,
         }
     }
@@ -770,7 +832,8 @@ impl Engine {
         let mut work = vec![chunk];
         let mut done = Vec::new();
         while let Some(chunk) = work.pop() {
-            let entities: Vec<E> = chunk.iter().map(|c| c.entity().clone()).collect();
+            let (entities, shells): (Vec<E>, Vec<Shell<E>>) =
+                chunk.into_iter().map(Candidate::take_entity).unzip();
             let mut delays = flow.policy.retry.delays();
             let mut calls = 0u32;
             let outcome = loop {
@@ -790,6 +853,11 @@ impl Engine {
                     Err(error) => break Err(error),
                 }
             };
+            let chunk: Vec<Candidate<E>> = entities
+                .into_iter()
+                .zip(shells)
+                .map(|(entity, shell)| shell.with_entity(entity))
+                .collect();
             match outcome {
                 Ok(outcomes) if outcomes.len() == chunk.len() => {
                     for (mut candidate, outcome) in chunk.into_iter().zip(outcomes) {

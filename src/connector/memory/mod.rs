@@ -163,14 +163,11 @@ impl<E> Default for Table<E> {
     }
 }
 
-/// The cursor right after `change`.
+/// The cursor right after `change`: its id is the sequence, zero-padded to
+/// 20 digits so ids order as numbers.
 fn change_cursor(change: Change) -> TimeIdCursor {
     let mut seq = String::with_capacity(20);
-    let (high, low) = (change.1 / 1_000_000_000, change.1 % 1_000_000_000);
-    let (top, mid) = (high / 1_000_000_000, high % 1_000_000_000);
-    crate::connector::cursor::push_padded(&mut seq, top as u32, 2);
-    crate::connector::cursor::push_padded(&mut seq, mid as u32, 9);
-    crate::connector::cursor::push_padded(&mut seq, low as u32, 9);
+    crate::connector::cursor::push_padded(&mut seq, change.1, 20);
     TimeIdCursor::new(change.0, seq)
 }
 
@@ -225,7 +222,10 @@ impl State {
                 (PutOutcome::Updated, id)
             }
             None => {
-                let fresh_id = format!("{system}-{next_id:08}");
+                let mut fresh_id = String::with_capacity(system.as_str().len() + 9);
+                fresh_id.push_str(system.as_str());
+                fresh_id.push('-');
+                crate::connector::cursor::push_padded(&mut fresh_id, next_id, 8);
                 table.changes.insert(at, key.clone());
                 table.rows.insert(
                     key,
