@@ -63,6 +63,14 @@ pub(crate) fn push_padded(text: &mut String, value: u64, width: usize) {
     text.push_str(std::str::from_utf8(&buf[start..]).expect("ASCII digits"));
 }
 
+/// Writes `value`'s last `slot.len()` decimal digits into `slot`.
+fn fill_digits(slot: &mut [u8], mut value: u32) {
+    for digit in slot.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
 /// A cursor ordered by change time, then by id: collision-safe.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TimeIdCursor {
@@ -84,25 +92,26 @@ impl TimeIdCursor {
         // Sources encode one cursor per record: years 0–9999 are written
         // digit by digit (chrono's formatter costs several times more).
         let year = self.at.year();
-        if !(0..=9999).contains(&year) {
+        // Leap seconds (nanoseconds past 10⁹) take chrono's way too.
+        if !(0..=9999).contains(&year) || self.at.nanosecond() >= 1_000_000_000 {
             let at = self.at.to_rfc3339_opts(SecondsFormat::Nanos, true);
             return Cursor(format!("{at}|{}", self.id));
         }
-        let mut text = String::with_capacity(31 + self.id.len());
         let (date, time) = (self.at.date_naive(), self.at.time());
-        let digits = [
-            (year as u32, 4),
-            (date.month(), 2),
-            (date.day(), 2),
-            (time.hour(), 2),
-            (time.minute(), 2),
-            (time.second(), 2),
-            (time.nanosecond(), 9),
-        ];
-        for ((value, width), after) in digits.into_iter().zip(['-', '-', 'T', ':', ':', '.', 'Z']) {
-            push_padded(&mut text, value.into(), width);
-            text.push(after);
+        let mut digits = *b"0000-00-00T00:00:00.000000000Z";
+        for (range, value) in [
+            (0..4, year as u32),
+            (5..7, date.month()),
+            (8..10, date.day()),
+            (11..13, time.hour()),
+            (14..16, time.minute()),
+            (17..19, time.second()),
+            (20..29, time.nanosecond()),
+        ] {
+            fill_digits(&mut digits[range], value);
         }
+        let mut text = String::with_capacity(digits.len() + 1 + self.id.len());
+        text.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
         text.push('|');
         text.push_str(&self.id);
         Cursor(text)

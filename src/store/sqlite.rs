@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Arguments;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool, SqliteTransaction};
 
 use super::sql::{self, micros, time, to_json};
@@ -200,6 +203,13 @@ impl SqliteStore {
     }
 }
 
+fn bind_error(e: sqlx::error::BoxDynError) -> Error {
+    Error::new(
+        ErrorKind::Unexpected,
+        format!("SQLite state store, binding a value: {e}"),
+    )
+}
+
 fn db_error(what: &str, e: sqlx::Error) -> Error {
     sql::db_error("sqlite", what, e)
 }
@@ -282,7 +292,11 @@ impl StateStore for SqliteStore {
         // Versions are the bulk of a commit: bound as plain values in
         // multi-row statements of a few fixed sizes (cached once prepared),
         // which SQLite takes far faster than a JSON list to unpack.
-        let mut versions = commit.versions.into_iter();
+        // In key order, each row lands next to the one before it in the
+        // primary-key B-tree instead of somewhere random.
+        let mut versions = commit.versions;
+        versions.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut versions = versions.into_iter();
         let flow_text: std::sync::Arc<str> = flow.into();
         while versions.len() > 0 {
             let rows = VERSION_ROWS
@@ -290,17 +304,17 @@ impl StateStore for SqliteStore {
                 .copied()
                 .find(|&n| n <= versions.len())
                 .unwrap_or(1);
-            let mut query = sqlx::query(version_upsert(rows));
+            let mut args = SqliteArguments::default();
+            args.reserve(4 * rows, 0);
             // Owned and shared text: bound without copying.
             for (key, version) in versions.by_ref().take(rows) {
                 // The fingerprint's bits are stored as a signed integer.
-                query = query
-                    .bind(flow_text.clone())
-                    .bind(String::from(key))
-                    .bind(micros(version.changed_at))
-                    .bind(version.fingerprint as i64);
+                args.add(flow_text.clone()).map_err(bind_error)?;
+                args.add(String::from(key)).map_err(bind_error)?;
+                args.add(micros(version.changed_at)).map_err(bind_error)?;
+                args.add(version.fingerprint as i64).map_err(bind_error)?;
             }
-            query
+            sqlx::query_with(version_upsert(rows), args)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| db_error("write seamwork_versions", e))?;

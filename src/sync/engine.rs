@@ -598,7 +598,7 @@ impl Engine {
             delivered[position] = Some(pending.apply(&keys[position], version));
         }
 
-        let mut candidates = Vec::new();
+        let mut candidates = Vec::with_capacity(newest.len());
         let mut failures = Vec::new();
         let mut record_versions: Vec<Option<Version>> = vec![None; keys.len()];
         for (position, record) in batch.into_iter().enumerate() {
@@ -677,6 +677,7 @@ impl Engine {
                 .filter(|&p| acknowledged(p)),
         );
         let mut keys = keys;
+        commit.versions.reserve(written.len() + failures.len());
         for position in handled {
             if let Some(version) = record_versions[position] {
                 let key = std::mem::replace(&mut keys[position], EntityKey::new(String::new()));
@@ -829,8 +830,8 @@ impl Engine {
         chunk: Vec<Candidate<E>>,
         report: &mut RunReport,
     ) -> Result<Vec<(Candidate<E>, Result<WriteResult>)>> {
+        let mut done = Vec::with_capacity(chunk.len());
         let mut work = vec![chunk];
-        let mut done = Vec::new();
         while let Some(chunk) = work.pop() {
             let (entities, shells): (Vec<E>, Vec<Shell<E>>) =
                 chunk.into_iter().map(Candidate::take_entity).unzip();
