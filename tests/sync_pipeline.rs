@@ -204,7 +204,7 @@ const REDELIVERED: &[(&str, i64, u32)] = &[
     ("A-1", 6, 4),
 ];
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_whose_commit_is_in_flight_is_not_delivered_again() {
     let store = Arc::new(SlowCommits::new(MemoryStore::new(), None));
     let erp = erp();

@@ -247,10 +247,51 @@ impl Handled {
 }
 
 /// A commit on its way to the store, with what follows it.
-struct InFlight<'a> {
-    commit: futures::future::BoxFuture<'a, Result<()>>,
+struct InFlight {
+    commit: CommitTask,
     after: AfterCommit,
     overlay: Overlay,
+}
+
+/// A commit running as its own task, so that on a multi-threaded runtime it
+/// makes progress while the engine works on the next batch. Dropping it
+/// (the run was cancelled) aborts the commit, as dropping an awaited commit
+/// would.
+struct CommitTask(tokio::task::JoinHandle<Result<()>>);
+
+impl CommitTask {
+    fn start(engine: &Engine, flow: &str, batch: BatchCommit) -> Self {
+        let store = engine.store.clone();
+        let flow = flow.to_string();
+        let fence = engine.fence_lease().cloned();
+        CommitTask(tokio::spawn(async move {
+            store.commit(&flow, batch, fence.as_ref()).await
+        }))
+    }
+}
+
+impl std::future::Future for CommitTask {
+    type Output = Result<()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|joined| {
+            joined.unwrap_or_else(|e| {
+                Err(Error::new(
+                    ErrorKind::Unexpected,
+                    format!("the batch commit task failed: {e}"),
+                ))
+            })
+        })
+    }
+}
+
+impl Drop for CommitTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// One read-and-handle step of a run.
@@ -431,10 +472,10 @@ impl Engine {
         let mut resume = since.clone();
         let mut stream = flow.source.read(since);
         let mut read_delays = flow.policy.retry.delays();
-        // A full batch's commit stays in flight while the next batch is read,
-        // checked and written (the store works on its own thread or server);
-        // a short batch, a read error or a halt commits at once.
-        let mut in_flight: Option<InFlight<'_>> = None;
+        // A full batch's commit runs as its own task while the next batch is
+        // read, checked and written (on a multi-threaded runtime, in
+        // parallel); a short batch, a read error or a halt commits at once.
+        let mut in_flight: Option<InFlight> = None;
         loop {
             let (commit, after, pending) = match in_flight.take() {
                 Some(f) => (Some(f.commit), Some(f.after), f.overlay),
@@ -476,7 +517,7 @@ impl Engine {
                 } else {
                     in_flight = Some(InFlight {
                         overlay: Overlay::of(&batch),
-                        commit: self.store.commit(&flow.name, batch, self.fence_lease()),
+                        commit: CommitTask::start(self, &flow.name, batch),
                         after,
                     });
                 }
