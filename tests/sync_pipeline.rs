@@ -65,6 +65,8 @@ impl StateStore for SlowCommits {
         self.inner.seen(flow, keys, now).await
     }
     async fn versions(&self, flow: &str, keys: &[EntityKey]) -> Result<Vec<Option<Version>>> {
+        // Long enough for a commit task started just before to be under way.
+        tokio::time::sleep(Duration::from_millis(10)).await;
         if self.committing.load(Ordering::SeqCst) {
             self.read_during_commit.store(true, Ordering::SeqCst);
         }

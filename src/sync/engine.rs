@@ -19,16 +19,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use super::alert::{Alert, AlertKind, AlertSink, LogAlertSink};
 use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
 use super::health::{FlowHealth, RunHistory, StoreFacts};
-use crate::connector::{
-    Cursor, Entity, EntityKey, Record, RecordStream, TimeIdCursor, WriteResult,
-};
+use super::read_ahead::ReadAhead;
+use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
 use crate::error::{Error, ErrorKind, Result, Retryability};
 use crate::layers::retry::honour_retry_after;
 use crate::store::Version;
@@ -470,7 +468,7 @@ impl Engine {
         let since = checkpoint.map(|c| look_back(c.cursor, flow.options.lookback));
         // Where a failed read resumes: the looked-back start until a commit.
         let mut resume = since.clone();
-        let mut stream = flow.source.read(since);
+        let mut source = ReadAhead::start(flow.source.read(since), flow.options.batch_size);
         let mut read_delays = flow.policy.retry.delays();
         // A full batch's commit runs as its own task while the next batch is
         // read, checked and written (on a multi-threaded runtime, in
@@ -484,7 +482,7 @@ impl Engine {
             let advance = Checkpointing::Advance {
                 floor: floor.as_ref(),
             };
-            let step = self.read_and_handle(flow, &mut stream, advance, &mut report, &pending);
+            let step = self.read_and_handle(flow, &mut source, advance, &mut report, &pending);
             let step = match commit {
                 Some(commit) => {
                     let (committed, step) = futures::future::join(commit, step).await;
@@ -535,7 +533,8 @@ impl Engine {
                 report.retries += 1;
                 tracing::warn!(%error, ?delay, "source read failed; resuming from the checkpoint");
                 tokio::time::sleep(delay).await;
-                stream = flow.source.read(resume.clone());
+                source =
+                    ReadAhead::start(flow.source.read(resume.clone()), flow.options.batch_size);
                 continue;
             }
             if step.finished {
@@ -554,31 +553,23 @@ impl Engine {
         Ok(report)
     }
 
-    /// Reads up to a batch from `stream` and delivers it up to its commit.
+    /// Takes the next batch from `source` and delivers it up to its commit.
     async fn read_and_handle<E: Entity>(
         &self,
         flow: &Flow<E>,
-        stream: &mut RecordStream<E>,
+        source: &mut ReadAhead<E>,
         checkpointing: Checkpointing<'_>,
         report: &mut RunReport,
         pending: &Overlay,
     ) -> Result<Step> {
-        let mut batch = Vec::with_capacity(flow.options.batch_size);
-        let mut step = Step::default();
-        while batch.len() < flow.options.batch_size {
-            match stream.next().await {
-                Some(Ok(record)) => batch.push(record),
-                Some(Err(e)) => {
-                    step.read_error = Some(e);
-                    break;
-                }
-                None => {
-                    step.finished = true;
-                    break;
-                }
-            }
-        }
-        step.read = batch.len();
+        let chunk = source.next().await;
+        let batch = chunk.records;
+        let mut step = Step {
+            read: batch.len(),
+            read_error: chunk.error,
+            finished: chunk.finished,
+            ..Step::default()
+        };
         report.read += batch.len() as u64;
         if !batch.is_empty() {
             step.handled = self

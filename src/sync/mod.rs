@@ -45,6 +45,7 @@ mod alert;
 mod engine;
 mod flow;
 mod health;
+mod read_ahead;
 mod webhook;
 mod worker;
 

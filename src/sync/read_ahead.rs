@@ -1,0 +1,143 @@
+//! Reading a source one batch ahead of the engine.
+//!
+//! A task pulls the source's stream into batches while the engine checks and
+//! writes the previous one, so a slow page fetch (an HTTP round trip) or the
+//! source's own work overlaps with the sink's. Only reading moves ahead:
+//! nothing is acknowledged before the engine commits it, so records read
+//! ahead of a halt or a crash are simply read again.
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::connector::{Record, RecordStream};
+use crate::error::{Error, ErrorKind};
+
+/// Up to one batch of records, in stream order, and how the read stopped.
+pub(super) struct Chunk<E> {
+    pub records: Vec<Record<E>>,
+    /// The read failed after `records`.
+    pub error: Option<Error>,
+    /// The stream ended after `records`.
+    pub finished: bool,
+}
+
+/// A source stream read one batch ahead by its own task; dropping it stops
+/// the task.
+pub(super) struct ReadAhead<E> {
+    batches: mpsc::Receiver<Chunk<E>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<E: Send + 'static> ReadAhead<E> {
+    /// Starts reading `stream` in batches of `batch_size`.
+    pub fn start(mut stream: RecordStream<E>, batch_size: usize) -> Self {
+        let batch_size = batch_size.max(1);
+        // One batch waiting here, one being filled: two ahead at most.
+        let (tx, batches) = mpsc::channel(1);
+        let task = tokio::spawn(async move {
+            loop {
+                let mut chunk = Chunk {
+                    records: Vec::with_capacity(batch_size),
+                    error: None,
+                    finished: false,
+                };
+                while chunk.records.len() < batch_size {
+                    match stream.next().await {
+                        Some(Ok(record)) => chunk.records.push(record),
+                        Some(Err(e)) => {
+                            chunk.error = Some(e);
+                            break;
+                        }
+                        None => {
+                            chunk.finished = true;
+                            break;
+                        }
+                    }
+                }
+                let last = chunk.error.is_some() || chunk.finished;
+                if tx.send(chunk).await.is_err() || last {
+                    return;
+                }
+            }
+        });
+        ReadAhead { batches, task }
+    }
+
+    /// The next batch. Called again after a chunk that ended the read, or
+    /// when the reading task died (a panicking source), it is an error.
+    pub async fn next(&mut self) -> Chunk<E> {
+        self.batches.recv().await.unwrap_or_else(|| Chunk {
+            records: Vec::new(),
+            error: Some(Error::new(
+                ErrorKind::Unexpected,
+                "the source's read task stopped without ending its stream",
+            )),
+            finished: false,
+        })
+    }
+}
+
+impl<E> Drop for ReadAhead<E> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use futures::stream;
+
+    use super::ReadAhead;
+    use crate::connector::{Cursor, Record};
+    use crate::error::{Error, ErrorKind};
+    use crate::model::ExternalRef;
+
+    fn record(i: u32) -> Record<u32> {
+        Record::new(
+            i,
+            ExternalRef::new("store", i.to_string()),
+            Cursor::new(i.to_string()),
+            Utc::now(),
+        )
+    }
+
+    #[tokio::test]
+    async fn batches_keep_order_and_end_with_the_stream() {
+        let records = (0..5).map(|i| Ok(record(i)));
+        let mut ahead = ReadAhead::start(Box::pin(stream::iter(records)), 2);
+        let mut seen = Vec::new();
+        loop {
+            let chunk = ahead.next().await;
+            assert!(chunk.error.is_none());
+            assert!(chunk.records.len() <= 2);
+            seen.extend(chunk.records.into_iter().map(|r| r.entity));
+            if chunk.finished {
+                break;
+            }
+        }
+        assert_eq!(seen, [0, 1, 2, 3, 4]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_error_arrives_after_the_records_before_it() {
+        let items = vec![
+            Ok(record(0)),
+            Ok(record(1)),
+            Ok(record(2)),
+            Err(Error::new(ErrorKind::Unavailable, "page 2 timed out")),
+            Ok(record(3)),
+        ];
+        let mut ahead = ReadAhead::start(Box::pin(stream::iter(items)), 2);
+        let first = ahead.next().await;
+        assert_eq!(first.records.len(), 2);
+        let second = ahead.next().await;
+        assert_eq!(second.records.len(), 1);
+        assert_eq!(second.error.unwrap().kind(), &ErrorKind::Unavailable);
+        assert!(!second.finished);
+        // Nothing is read past the error; asking again is an error, not an end.
+        let after = ahead.next().await;
+        assert!(after.records.is_empty() && !after.finished);
+        assert_eq!(after.error.unwrap().kind(), &ErrorKind::Unexpected);
+    }
+}
