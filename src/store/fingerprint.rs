@@ -80,6 +80,15 @@ impl fmt::Write for Writer<'_> {
         self.out.extend_from_slice(s.as_bytes());
         Ok(())
     }
+
+    /// chrono writes times a character at a time.
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        match u8::try_from(c) {
+            Ok(byte) if byte.is_ascii() => self.out.push(byte),
+            _ => self.write_str(c.encode_utf8(&mut [0; 4]))?,
+        }
+        Ok(())
+    }
 }
 
 /// Serialization never fails on its own; this carries a value's own error.
