@@ -423,6 +423,10 @@ impl Engine {
     /// Runs `flow` from its checkpoint until the source has nothing more,
     /// or the flow halts (see [`RunReport::halted`]). `Err` means the state
     /// store itself failed; nothing past the last commit is lost.
+    ///
+    /// Call it inside a Tokio runtime: the source is read ahead and batches
+    /// are committed by tasks of their own (in parallel with the batch being
+    /// written on a multi-threaded runtime).
     pub async fn run_once<E: Entity>(&self, flow: &Flow<E>) -> Result<RunReport> {
         let span = tracing::info_span!("flow_run", flow = %flow.name, entity = %E::KIND);
         let _one_at_a_time = self.lock_flow(&flow.name).await;
