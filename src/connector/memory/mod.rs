@@ -263,6 +263,8 @@ impl Inner {
             None => Bound::Unbounded,
         };
         let page_size = self.options.page_size;
+        // One page is one observation.
+        let read_at = Utc::now();
         let (mut records, first) = {
             let mut state = self.state();
             let table = state.table::<E>();
@@ -274,15 +276,16 @@ impl Inner {
                 .map(|(&change, key)| {
                     first.get_or_insert(change);
                     let row = &table.rows[key];
-                    Record::new(
-                        row.entity.clone(),
-                        ExternalRef {
+                    Record {
+                        entity: row.entity.clone(),
+                        external_ref: ExternalRef {
                             system: self.system.clone(),
                             id: row.external_id.clone(),
                         },
-                        change_cursor(change).encode(),
-                        change.0,
-                    )
+                        cursor: change_cursor(change).encode(),
+                        changed_at: change.0,
+                        observed_at: read_at,
+                    }
                 })
                 .collect();
             (records, first)
