@@ -34,6 +34,7 @@ pub mod seed;
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -181,65 +182,72 @@ struct State {
 
 impl State {
     fn table<E: Entity>(&mut self) -> &mut Table<E> {
-        self.tables
-            .entry(TypeId::of::<E>())
-            .or_insert_with(|| Box::new(Table::<E>::default()))
-            .downcast_mut::<Table<E>>()
-            .expect("tables are keyed by their entity type")
-    }
-
-    fn tick(&mut self) -> Change {
-        let now = self.clock;
-        self.clock += self.tick;
-        self.last_seq += 1;
-        (now, self.last_seq)
+        table_of(&mut self.tables)
     }
 
     /// Writes `entity` under `key` (its key); a borrowed entity is copied
-    /// only when it changes something.
+    /// only when it changes something. One lookup of the key.
     fn put<E: Entity>(
         &mut self,
         system: &SystemId,
         key: EntityKey,
         entity: Cow<'_, E>,
     ) -> (PutOutcome, String) {
-        if let Some(row) = self.table::<E>().rows.get(&key)
-            && row.entity == *entity
-        {
-            return (PutOutcome::Unchanged, row.external_id.clone());
-        }
-        let entity = entity.into_owned();
-        let at = self.tick();
-        let next_id = self.next_id + 1;
-        let table = self.table::<E>();
-        match table.rows.get_mut(&key) {
-            Some(row) => {
-                table.changes.remove(&row.change);
-                row.entity = entity;
+        let State {
+            tables,
+            clock,
+            tick,
+            next_id,
+            last_seq,
+        } = self;
+        let Table { rows, changes } = table_of::<E>(tables);
+        let mut next_change = || {
+            let now = *clock;
+            *clock += *tick;
+            *last_seq += 1;
+            (now, *last_seq)
+        };
+        match rows.entry(key) {
+            Entry::Occupied(mut slot) => {
+                let row = slot.get_mut();
+                if row.entity == *entity {
+                    return (PutOutcome::Unchanged, row.external_id.clone());
+                }
+                let at = next_change();
+                changes.remove(&row.change);
+                row.entity = entity.into_owned();
                 row.change = at;
                 let id = row.external_id.clone();
-                table.changes.insert(at, key);
+                changes.insert(at, slot.key().clone());
                 (PutOutcome::Updated, id)
             }
-            None => {
+            Entry::Vacant(slot) => {
+                let at = next_change();
+                *next_id += 1;
                 let mut fresh_id = String::with_capacity(system.as_str().len() + 9);
                 fresh_id.push_str(system.as_str());
                 fresh_id.push('-');
-                crate::connector::cursor::push_padded(&mut fresh_id, next_id, 8);
-                table.changes.insert(at, key.clone());
-                table.rows.insert(
-                    key,
-                    Row {
-                        entity,
-                        external_id: fresh_id.clone(),
-                        change: at,
-                    },
-                );
-                self.next_id = next_id;
+                crate::connector::cursor::push_padded(&mut fresh_id, *next_id, 8);
+                changes.insert(at, slot.key().clone());
+                slot.insert(Row {
+                    entity: entity.into_owned(),
+                    external_id: fresh_id.clone(),
+                    change: at,
+                });
                 (PutOutcome::Created, fresh_id)
             }
         }
     }
+}
+
+fn table_of<E: Entity>(
+    tables: &mut foldhash::HashMap<TypeId, Box<dyn Any + Send>>,
+) -> &mut Table<E> {
+    tables
+        .entry(TypeId::of::<E>())
+        .or_insert_with(|| Box::new(Table::<E>::default()))
+        .downcast_mut::<Table<E>>()
+        .expect("tables are keyed by their entity type")
 }
 
 struct Inner {
