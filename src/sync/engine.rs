@@ -25,7 +25,7 @@ use tracing::Instrument;
 use super::alert::{Alert, AlertKind, AlertSink, LogAlertSink};
 use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
 use super::health::{FlowHealth, RunHistory, StoreFacts};
-use super::read_ahead::ReadAhead;
+use super::read_ahead::{Batch, ReadAhead};
 use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
 use crate::error::{Error, ErrorKind, Result, Retryability};
 use crate::layers::retry::honour_retry_after;
@@ -567,7 +567,7 @@ impl Engine {
         pending: &Overlay,
     ) -> Result<Step> {
         let chunk = source.next().await;
-        let batch = chunk.records;
+        let batch = chunk.batch;
         let mut step = Step {
             read: batch.len(),
             read_error: chunk.error,
@@ -575,7 +575,7 @@ impl Engine {
             ..Step::default()
         };
         report.read += batch.len() as u64;
-        if !batch.is_empty() {
+        if batch.len() > 0 {
             step.handled = self
                 .handle_batch(flow, batch, checkpointing, report, pending)
                 .await?;
@@ -593,7 +593,7 @@ impl Engine {
     ) -> Result<()> {
         let no_overlay = Overlay::default();
         match self
-            .handle_batch(flow, batch, checkpointing, report, &no_overlay)
+            .handle_batch(flow, Batch::of(batch), checkpointing, report, &no_overlay)
             .await?
         {
             Some(handled) => handled.commit(self, flow, report).await,
@@ -608,20 +608,23 @@ impl Engine {
     async fn handle_batch<E: Entity>(
         &self,
         flow: &Flow<E>,
-        mut batch: Vec<Record<E>>,
+        batch: Batch<E>,
         checkpointing: Checkpointing<'_>,
         report: &mut RunReport,
         pending: &Overlay,
     ) -> Result<Option<Handled>> {
         let now = Utc::now();
+        let Batch {
+            records: mut batch,
+            keys,
+            versions,
+        } = batch;
         // Only the cursors are needed once the records move on: take them.
         let cursors: Vec<Cursor> = batch
             .iter_mut()
             .map(|r| std::mem::replace(&mut r.cursor, Cursor::new(String::new())))
             .collect();
-        let keys: Vec<EntityKey> = batch.iter().map(|r| r.entity.key()).collect();
-        let changed: Vec<DateTime<Utc>> = batch.iter().map(|r| r.changed_at).collect();
-        let newest = newest_per_key(&keys, &changed);
+        let newest = newest_per_key(&keys, &versions);
         report.superseded += (batch.len() - newest.len()) as u64;
         let stored_versions = if newest.len() == keys.len() {
             self.store.versions(&flow.name, &keys).await?
@@ -643,7 +646,7 @@ impl Engine {
                 continue;
             };
             // This version, or a newer one, was already handled.
-            let version = Version::of(&record.entity, record.changed_at);
+            let version = versions[position];
             if stored.is_some_and(|d| version.is_covered_by(&d)) {
                 report.already_delivered += 1;
                 continue;
@@ -1081,12 +1084,12 @@ impl Engine {
 
 /// Positions of the newest version of each key, in stream order (a later
 /// position wins a tie: sources deliver in change order).
-fn newest_per_key(keys: &[EntityKey], versions: &[DateTime<Utc>]) -> Vec<usize> {
+fn newest_per_key(keys: &[EntityKey], versions: &[Version]) -> Vec<usize> {
     let mut newest: foldhash::HashMap<&EntityKey, usize> =
         foldhash::HashMap::with_capacity_and_hasher(keys.len(), Default::default());
     for (i, key) in keys.iter().enumerate() {
         let slot = newest.entry(key).or_insert(i);
-        if versions[i] >= versions[*slot] {
+        if versions[i].changed_at >= versions[*slot].changed_at {
             *slot = i;
         }
     }

@@ -4,17 +4,46 @@
 //! writes the previous one, so a slow page fetch (an HTTP round trip) or the
 //! source's own work overlaps with the sink's. Only reading moves ahead:
 //! nothing is acknowledged before the engine commits it, so records read
-//! ahead of a halt or a crash are simply read again.
+//! ahead of a halt or a crash are simply read again. The task also works
+//! out each record's key and version (a hash of its content), which the
+//! engine needs first thing.
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::connector::{Record, RecordStream};
+use crate::connector::{Entity, EntityKey, Record, RecordStream};
 use crate::error::{Error, ErrorKind};
+use crate::store::Version;
+
+/// Records in stream order with each one's key and version.
+pub(super) struct Batch<E> {
+    pub records: Vec<Record<E>>,
+    pub keys: Vec<EntityKey>,
+    pub versions: Vec<Version>,
+}
+
+impl<E: Entity> Batch<E> {
+    pub fn of(records: Vec<Record<E>>) -> Self {
+        let keys = records.iter().map(|r| r.entity.key()).collect();
+        let versions = records
+            .iter()
+            .map(|r| Version::of(&r.entity, r.changed_at))
+            .collect();
+        Batch {
+            records,
+            keys,
+            versions,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+}
 
 /// Up to one batch of records, in stream order, and how the read stopped.
 pub(super) struct Chunk<E> {
-    pub records: Vec<Record<E>>,
+    pub batch: Batch<E>,
     /// The read failed after `records`.
     pub error: Option<Error>,
     /// The stream ended after `records`.
@@ -28,7 +57,7 @@ pub(super) struct ReadAhead<E> {
     task: tokio::task::JoinHandle<()>,
 }
 
-impl<E: Send + 'static> ReadAhead<E> {
+impl<E: Entity> ReadAhead<E> {
     /// Starts reading `stream` in batches of `batch_size`.
     pub fn start(mut stream: RecordStream<E>, batch_size: usize) -> Self {
         let batch_size = batch_size.max(1);
@@ -36,24 +65,26 @@ impl<E: Send + 'static> ReadAhead<E> {
         let (tx, batches) = mpsc::channel(1);
         let task = tokio::spawn(async move {
             loop {
-                let mut chunk = Chunk {
-                    records: Vec::with_capacity(batch_size),
-                    error: None,
-                    finished: false,
-                };
-                while chunk.records.len() < batch_size {
+                let mut records = Vec::with_capacity(batch_size);
+                let (mut error, mut finished) = (None, false);
+                while records.len() < batch_size {
                     match stream.next().await {
-                        Some(Ok(record)) => chunk.records.push(record),
+                        Some(Ok(record)) => records.push(record),
                         Some(Err(e)) => {
-                            chunk.error = Some(e);
+                            error = Some(e);
                             break;
                         }
                         None => {
-                            chunk.finished = true;
+                            finished = true;
                             break;
                         }
                     }
                 }
+                let chunk = Chunk {
+                    batch: Batch::of(records),
+                    error,
+                    finished,
+                };
                 let last = chunk.error.is_some() || chunk.finished;
                 if tx.send(chunk).await.is_err() || last {
                     return;
@@ -67,7 +98,7 @@ impl<E: Send + 'static> ReadAhead<E> {
     /// when the reading task died (a panicking source), it is an error.
     pub async fn next(&mut self) -> Chunk<E> {
         self.batches.recv().await.unwrap_or_else(|| Chunk {
-            records: Vec::new(),
+            batch: Batch::of(Vec::new()),
             error: Some(Error::new(
                 ErrorKind::Unexpected,
                 "the source's read task stopped without ending its stream",
@@ -91,11 +122,13 @@ mod tests {
     use super::ReadAhead;
     use crate::connector::{Cursor, Record};
     use crate::error::{Error, ErrorKind};
-    use crate::model::ExternalRef;
+    use crate::model::{ExternalRef, InventoryLevel, LocationId, Sku};
 
-    fn record(i: u32) -> Record<u32> {
+    fn record(i: u32) -> Record<InventoryLevel> {
+        let sku = Sku::new(format!("S{i}")).unwrap();
+        let level = InventoryLevel::new(sku, LocationId::new("DC").unwrap(), Utc::now());
         Record::new(
-            i,
+            level,
             ExternalRef::new("store", i.to_string()),
             Cursor::new(i.to_string()),
             Utc::now(),
@@ -110,13 +143,19 @@ mod tests {
         loop {
             let chunk = ahead.next().await;
             assert!(chunk.error.is_none());
-            assert!(chunk.records.len() <= 2);
-            seen.extend(chunk.records.into_iter().map(|r| r.entity));
+            assert!(chunk.batch.len() <= 2);
+            seen.extend(
+                chunk
+                    .batch
+                    .records
+                    .into_iter()
+                    .map(|r| r.entity.sku.to_string()),
+            );
             if chunk.finished {
                 break;
             }
         }
-        assert_eq!(seen, [0, 1, 2, 3, 4]);
+        assert_eq!(seen, ["S0", "S1", "S2", "S3", "S4"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,14 +169,14 @@ mod tests {
         ];
         let mut ahead = ReadAhead::start(Box::pin(stream::iter(items)), 2);
         let first = ahead.next().await;
-        assert_eq!(first.records.len(), 2);
+        assert_eq!(first.batch.len(), 2);
         let second = ahead.next().await;
-        assert_eq!(second.records.len(), 1);
+        assert_eq!(second.batch.len(), 1);
         assert_eq!(second.error.unwrap().kind(), &ErrorKind::Unavailable);
         assert!(!second.finished);
         // Nothing is read past the error; asking again is an error, not an end.
         let after = ahead.next().await;
-        assert!(after.records.is_empty() && !after.finished);
+        assert!(after.batch.len() == 0 && !after.finished);
         assert_eq!(after.error.unwrap().kind(), &ErrorKind::Unexpected);
     }
 }
