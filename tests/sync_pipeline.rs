@@ -260,3 +260,55 @@ async fn a_commit_that_fails_while_the_next_batch_is_written_loses_nothing() {
         vec![("A-1".into(), 6), ("B-1".into(), 3), ("C-1".into(), 8)]
     );
 }
+
+/// Ten batches of two; B-1 comes back (same version) in the next batch,
+/// while both batches wait for the first commit.
+const MANY: &[(&str, i64, u32)] = &[
+    ("A-1", 1, 1),
+    ("A-2", 1, 1),
+    ("B-1", 2, 2),
+    ("B-2", 2, 2),
+    ("C-1", 3, 3),
+    ("B-1", 2, 2),
+    ("D-1", 4, 4),
+    ("D-2", 4, 4),
+    ("E-1", 5, 5),
+    ("E-2", 5, 5),
+    ("C-2", 3, 3),
+    ("F-2", 6, 6),
+    ("G-1", 7, 7),
+    ("G-2", 7, 7),
+    ("H-1", 8, 8),
+    ("H-2", 8, 8),
+    ("I-1", 9, 9),
+    ("I-2", 9, 9),
+    ("J-1", 10, 10),
+    ("J-2", 10, 10),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_waiting_for_a_slow_store_are_committed_together() {
+    let store = Arc::new(SlowCommits::new(MemoryStore::new(), None));
+    let erp = erp();
+    let flow = flow(source(MANY), erp.clone());
+    let report = Engine::new(store.clone()).run_once(&flow).await.unwrap();
+
+    assert_eq!(report.batches, 10, "{report:?}");
+    let commits = store.commits.load(Ordering::SeqCst);
+    assert!(
+        commits < 10,
+        "batches that waited were merged into fewer commits: {commits}"
+    );
+    assert_eq!(report.created, 19, "{report:?}");
+    assert_eq!(report.already_delivered, 1, "B-1 again: {report:?}");
+    assert_eq!(report.unchanged, 0, "{report:?}");
+    assert_eq!(erp.len::<InventoryLevel>(), 19);
+    let checkpoint = store.inner.checkpoint("levels").await.unwrap().unwrap();
+    assert_eq!(TimeIdCursor::decode(&checkpoint.cursor).unwrap().at, at(10));
+    let stored = store
+        .versions("levels", &[level("J-2", 0, 0).key(), level("B-1", 0, 0).key()])
+        .await
+        .unwrap();
+    assert_eq!(stored[0].map(|v| v.changed_at), Some(at(10)));
+    assert_eq!(stored[1].map(|v| v.changed_at), Some(at(2)));
+}

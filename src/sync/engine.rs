@@ -239,10 +239,64 @@ impl Handled {
             checkpoint: self.batch.cursor.clone(),
             alerts: self.alerts,
             halt: self.halt,
+            batches: 1,
         };
         (self.batch, after)
     }
 }
+
+/// Handled batches waiting, merged into one commit, for the store to finish
+/// the commit before them: while one commit syncs, the next batches pile up
+/// and are then committed together (a group commit), so a store's sync
+/// latency does not cap the flow at one batch per sync.
+struct Queued {
+    batch: BatchCommit,
+    after: AfterCommit,
+    /// Their versions, for the next batch's check.
+    overlay: Overlay,
+}
+
+impl Queued {
+    fn new(handled: Handled) -> Self {
+        let overlay = Overlay::of(&handled.batch);
+        let (batch, after) = handled.split();
+        Queued {
+            batch,
+            after,
+            overlay,
+        }
+    }
+
+    /// Adds a later batch: its checkpoint, and its version of a key where
+    /// both have one (the engine records only versions that are newer, or
+    /// equal in time and later in the stream).
+    fn push(&mut self, handled: Handled) {
+        let later = Overlay::of(&handled.batch);
+        let (batch, after) = handled.split();
+        self.batch
+            .versions
+            .retain(|(key, _)| !later.0.contains_key(key));
+        self.batch.versions.extend(batch.versions);
+        self.batch.keys.extend(batch.keys);
+        self.batch.dead_letters.extend(batch.dead_letters);
+        if batch.cursor.is_some() {
+            self.batch.cursor = batch.cursor;
+            self.after.checkpoint = after.checkpoint;
+        }
+        self.after.alerts.extend(after.alerts);
+        self.after.halt = after.halt;
+        self.after.batches += after.batches;
+        self.overlay.0.extend(later.0);
+    }
+}
+
+/// Most engine batches merged into one waiting commit: bounds what a crash
+/// makes the next run read again.
+const MAX_QUEUED_BATCHES: u64 = 8;
+
+/// Versions not yet in the store: the commit in flight's, then the waiting
+/// batches' (later ones win).
+type Pending<'a> = [Option<&'a Overlay>; 2];
 
 /// A commit on its way to the store, with what follows it.
 struct InFlight {
@@ -265,6 +319,12 @@ impl CommitTask {
         CommitTask(tokio::spawn(async move {
             store.commit(&flow, batch, fence.as_ref()).await
         }))
+    }
+}
+
+impl CommitTask {
+    fn is_finished(&self) -> bool {
+        self.0.is_finished()
     }
 }
 
@@ -306,6 +366,8 @@ struct AfterCommit {
     checkpoint: Option<Cursor>,
     alerts: Vec<AlertKind>,
     halt: Option<Error>,
+    /// Engine batches in the commit.
+    batches: u64,
 }
 
 /// The versions of a commit still in flight: the next batch's version check
@@ -320,6 +382,9 @@ impl Overlay {
     }
 
     fn apply(&self, key: &EntityKey, stored: Option<Version>) -> Option<Version> {
+        if self.0.is_empty() {
+            return stored;
+        }
         match (self.0.get(key), stored) {
             (Some(pending), Some(stored)) if stored.changed_at > pending.changed_at => Some(stored),
             (Some(pending), _) => Some(*pending),
@@ -478,26 +543,23 @@ impl Engine {
         // read, checked and written (on a multi-threaded runtime, in
         // parallel); a short batch, a read error or a halt commits at once.
         let mut in_flight: Option<InFlight> = None;
+        let mut queued: Option<Queued> = None;
         loop {
-            let (commit, after, pending) = match in_flight.take() {
-                Some(f) => (Some(f.commit), Some(f.after), f.overlay),
-                None => (None, None, Overlay::default()),
-            };
             let advance = Checkpointing::Advance {
                 floor: floor.as_ref(),
             };
-            let step = self.read_and_handle(flow, &mut source, advance, &mut report, &pending);
-            let step = match commit {
-                Some(commit) => {
-                    let (committed, step) = futures::future::join(commit, step).await;
-                    committed?;
-                    step
-                }
-                None => step.await,
-            };
-            if let Some(after) = after {
-                self.after_commit(flow, &mut report, after, &mut resume)
-                    .await;
+            let pending = [
+                in_flight.as_ref().map(|f| &f.overlay),
+                queued.as_ref().map(|q| &q.overlay),
+            ];
+            let step = self
+                .read_and_handle(flow, &mut source, advance, &mut report, pending)
+                .await;
+            // Land a finished commit (its failure ends the run, whatever
+            // this step did), and any commit before a failed step returns.
+            if step.is_err() || in_flight.as_ref().is_some_and(|f| f.commit.is_finished()) {
+                self.land(flow, &mut report, in_flight.take(), &mut resume)
+                    .await?;
             }
             let step = step?;
             if step.read > 0 {
@@ -505,23 +567,34 @@ impl Engine {
                 read_delays = flow.policy.retry.delays();
             }
             if let Some(handled) = step.handled {
-                let (batch, after) = handled.split();
-                let last = after.halt.is_some()
-                    || report.halted.is_some()
-                    || step.read_error.is_some()
-                    || step.finished;
+                match &mut queued {
+                    Some(q) => q.push(handled),
+                    None => queued = Some(Queued::new(handled)),
+                }
+            }
+            let last = report.halted.is_some()
+                || queued.as_ref().is_some_and(|q| q.after.halt.is_some())
+                || step.read_error.is_some()
+                || step.finished;
+            let full = queued
+                .as_ref()
+                .is_some_and(|q| q.after.batches >= MAX_QUEUED_BATCHES);
+            if last || full {
+                self.land(flow, &mut report, in_flight.take(), &mut resume)
+                    .await?;
+            }
+            if in_flight.is_none()
+                && let Some(q) = queued.take()
+            {
+                let f = InFlight {
+                    commit: CommitTask::start(self, &flow.name, q.batch),
+                    after: q.after,
+                    overlay: q.overlay,
+                };
                 if last {
-                    self.store
-                        .commit(&flow.name, batch, self.fence_lease())
-                        .await?;
-                    self.after_commit(flow, &mut report, after, &mut resume)
-                        .await;
+                    self.land(flow, &mut report, Some(f), &mut resume).await?;
                 } else {
-                    in_flight = Some(InFlight {
-                        overlay: Overlay::of(&batch),
-                        commit: CommitTask::start(self, &flow.name, batch),
-                        after,
-                    });
+                    in_flight = Some(f);
                 }
             }
             if report.halted.is_some() {
@@ -564,7 +637,7 @@ impl Engine {
         source: &mut ReadAhead<E>,
         checkpointing: Checkpointing<'_>,
         report: &mut RunReport,
-        pending: &Overlay,
+        pending: Pending<'_>,
     ) -> Result<Step> {
         let chunk = source.next().await;
         let batch = chunk.batch;
@@ -591,9 +664,8 @@ impl Engine {
         checkpointing: Checkpointing<'_>,
         report: &mut RunReport,
     ) -> Result<()> {
-        let no_overlay = Overlay::default();
         match self
-            .handle_batch(flow, Batch::of(batch), checkpointing, report, &no_overlay)
+            .handle_batch(flow, Batch::of(batch), checkpointing, report, [None, None])
             .await?
         {
             Some(handled) => handled.commit(self, flow, report).await,
@@ -611,7 +683,7 @@ impl Engine {
         batch: Batch<E>,
         checkpointing: Checkpointing<'_>,
         report: &mut RunReport,
-        pending: &Overlay,
+        pending: Pending<'_>,
     ) -> Result<Option<Handled>> {
         let now = Utc::now();
         let Batch {
@@ -634,7 +706,12 @@ impl Engine {
         };
         let mut delivered = vec![None; batch.len()];
         for (&position, version) in newest.iter().zip(stored_versions) {
-            delivered[position] = Some(pending.apply(&keys[position], version));
+            let key = &keys[position];
+            let version = pending
+                .iter()
+                .flatten()
+                .fold(version, |stored, overlay| overlay.apply(key, stored));
+            delivered[position] = Some(version);
         }
 
         let mut candidates = Vec::with_capacity(newest.len());
@@ -766,6 +843,21 @@ impl Engine {
         }))
     }
 
+    /// Waits for a commit in flight, then acts on what its batches decided.
+    async fn land<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+        report: &mut RunReport,
+        in_flight: Option<InFlight>,
+        resume: &mut Option<Cursor>,
+    ) -> Result<()> {
+        if let Some(f) = in_flight {
+            f.commit.await?;
+            self.after_commit(flow, report, f.after, resume).await;
+        }
+        Ok(())
+    }
+
     /// Moves the report's checkpoint, sends the batch's alerts and halts
     /// when the batch said so.
     async fn after_commit<E: Entity>(
@@ -775,7 +867,7 @@ impl Engine {
         after: AfterCommit,
         resume: &mut Option<Cursor>,
     ) {
-        report.batches += 1;
+        report.batches += after.batches;
         if after.checkpoint.is_some() {
             report.checkpoint = after.checkpoint;
             // A failed read resumes from the last commit.
