@@ -306,9 +306,40 @@ async fn batches_waiting_for_a_slow_store_are_committed_together() {
     let checkpoint = store.inner.checkpoint("levels").await.unwrap().unwrap();
     assert_eq!(TimeIdCursor::decode(&checkpoint.cursor).unwrap().at, at(10));
     let stored = store
-        .versions("levels", &[level("J-2", 0, 0).key(), level("B-1", 0, 0).key()])
+        .versions(
+            "levels",
+            &[level("J-2", 0, 0).key(), level("B-1", 0, 0).key()],
+        )
         .await
         .unwrap();
     assert_eq!(stored[0].map(|v| v.changed_at), Some(at(10)));
     assert_eq!(stored[1].map(|v| v.changed_at), Some(at(2)));
+}
+
+/// A-1 comes back in the third batch. The third batch's lookup reads the
+/// store while the first commit is still syncing; that commit lands while
+/// the second batch is written (a slow sink), before the third is checked.
+const LANDS_BETWEEN: &[(&str, i64, u32)] = &[
+    ("A-1", 1, 1),
+    ("B-1", 1, 1),
+    ("C-1", 2, 2),
+    ("D-1", 2, 2),
+    ("A-1", 1, 1),
+    ("E-1", 3, 3),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_lands_after_the_next_lookup_read_the_store_still_counts() {
+    let store = Arc::new(SlowCommits::new(MemoryStore::new(), None));
+    let faults = seamwork::connector::memory::FaultOptions::none()
+        .with_latency(Duration::from_millis(80));
+    let erp = Arc::new(MemorySystem::new(
+        SystemId::new("erp").unwrap(),
+        MemoryOptions::default().with_faults(faults),
+    ));
+    let flow = flow(source(LANDS_BETWEEN), erp.clone());
+    let report = Engine::new(store.clone()).run_once(&flow).await.unwrap();
+    assert_eq!(report.already_delivered, 1, "A-1 again: {report:?}");
+    assert_eq!(report.unchanged, 0, "A-1 was not written twice: {report:?}");
+    assert_eq!(report.created, 5, "{report:?}");
 }

@@ -25,7 +25,7 @@ use tracing::Instrument;
 use super::alert::{Alert, AlertKind, AlertSink, LogAlertSink};
 use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
 use super::health::{FlowHealth, RunHistory, StoreFacts};
-use super::read_ahead::{Batch, ReadAhead};
+use super::read_ahead::{Batch, Chunk, ReadAhead};
 use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
 use crate::error::{Error, ErrorKind, Result, Retryability};
 use crate::layers::retry::honour_retry_after;
@@ -294,10 +294,6 @@ impl Queued {
 /// makes the next run read again.
 const MAX_QUEUED_BATCHES: u64 = 8;
 
-/// Versions not yet in the store: the commit in flight's, then the waiting
-/// batches' (later ones win).
-type Pending<'a> = [Option<&'a Overlay>; 2];
-
 /// A commit on its way to the store, with what follows it.
 struct InFlight {
     commit: CommitTask,
@@ -352,13 +348,46 @@ impl Drop for CommitTask {
     }
 }
 
-/// One read-and-handle step of a run.
-#[derive(Default)]
-struct Step {
-    read: usize,
-    handled: Option<Handled>,
-    read_error: Option<Error>,
-    finished: bool,
+/// The next batch from the source, its stored versions being looked up.
+struct Next<E> {
+    chunk: Chunk<E>,
+    lookup: Lookup,
+}
+
+/// A lookup of stored versions running as its own task: the engine writes
+/// the batch before while the store answers for the next one. It owns the
+/// keys and hands them back. Dropping it aborts the lookup.
+struct Lookup(tokio::task::JoinHandle<(Vec<EntityKey>, Result<Vec<Option<Version>>>)>);
+
+impl Lookup {
+    fn start(engine: &Engine, flow: &str, keys: Vec<EntityKey>) -> Self {
+        let store = engine.store.clone();
+        let flow = flow.to_string();
+        Lookup(tokio::spawn(async move {
+            let stored = if keys.is_empty() {
+                Ok(Vec::new())
+            } else {
+                store.versions(&flow, &keys).await
+            };
+            (keys, stored)
+        }))
+    }
+
+    async fn finish(mut self) -> Result<(Vec<EntityKey>, Vec<Option<Version>>)> {
+        let (keys, stored) = (&mut self.0).await.map_err(|e| {
+            Error::new(
+                ErrorKind::Unexpected,
+                format!("the version lookup task failed: {e}"),
+            )
+        })?;
+        Ok((keys, stored?))
+    }
+}
+
+impl Drop for Lookup {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What follows a batch's commit.
@@ -544,29 +573,87 @@ impl Engine {
         // parallel); a short batch, a read error or a halt commits at once.
         let mut in_flight: Option<InFlight> = None;
         let mut queued: Option<Queued> = None;
+        // The next batch, taken (and its lookup started) while this one was
+        // written, and the versions of commits that landed since that lookup
+        // started, which it may not have seen.
+        let mut next: Option<Next<E>> = None;
+        let mut landed: Vec<Overlay> = Vec::new();
         loop {
-            let advance = Checkpointing::Advance {
-                floor: floor.as_ref(),
+            let Next { chunk, lookup } = match next.take() {
+                Some(n) => n,
+                None => {
+                    landed.clear();
+                    self.take_next(flow, &mut source).await
+                }
             };
-            let pending = [
-                in_flight.as_ref().map(|f| &f.overlay),
-                queued.as_ref().map(|q| &q.overlay),
-            ];
-            let step = self
-                .read_and_handle(flow, &mut source, advance, &mut report, pending)
-                .await;
+            let Chunk {
+                mut batch,
+                error: read_error,
+                finished,
+            } = chunk;
+            let read = batch.len();
+            report.read += read as u64;
+            let mut handled = Ok(None);
+            if read > 0 {
+                let looked_up = lookup.finish().await;
+                let pending: Vec<&Overlay> = landed
+                    .iter()
+                    .chain(in_flight.as_ref().map(|f| &f.overlay))
+                    .chain(queued.as_ref().map(|q| &q.overlay))
+                    .collect();
+                let more = read_error.is_none() && !finished;
+                let advance = Checkpointing::Advance {
+                    floor: floor.as_ref(),
+                };
+                handled = match looked_up {
+                    Ok((keys, stored)) => {
+                        batch.keys = keys;
+                        let take_next = async {
+                            if more {
+                                Some(self.take_next(flow, &mut source).await)
+                            } else {
+                                None
+                            }
+                        };
+                        let (handled, taken) = self
+                            .handle_batch(
+                                flow,
+                                batch,
+                                stored,
+                                advance,
+                                &mut report,
+                                &pending,
+                                take_next,
+                            )
+                            .await;
+                        if taken.is_some() {
+                            // Its lookup started after every landing so far.
+                            landed.clear();
+                        }
+                        next = taken.flatten();
+                        handled
+                    }
+                    Err(e) => Err(e),
+                };
+            }
             // Land a finished commit (its failure ends the run, whatever
             // this step did), and any commit before a failed step returns.
-            if step.is_err() || in_flight.as_ref().is_some_and(|f| f.commit.is_finished()) {
-                self.land(flow, &mut report, in_flight.take(), &mut resume)
-                    .await?;
+            if handled.is_err() || in_flight.as_ref().is_some_and(|f| f.commit.is_finished()) {
+                self.land(
+                    flow,
+                    &mut report,
+                    in_flight.take(),
+                    &mut resume,
+                    &mut landed,
+                )
+                .await?;
             }
-            let step = step?;
-            if step.read > 0 {
+            let handled = handled?;
+            if read > 0 {
                 // Progress: a later read failure gets a fresh set of retries.
                 read_delays = flow.policy.retry.delays();
             }
-            if let Some(handled) = step.handled {
+            if let Some(handled) = handled {
                 match &mut queued {
                     Some(q) => q.push(handled),
                     None => queued = Some(Queued::new(handled)),
@@ -574,14 +661,20 @@ impl Engine {
             }
             let last = report.halted.is_some()
                 || queued.as_ref().is_some_and(|q| q.after.halt.is_some())
-                || step.read_error.is_some()
-                || step.finished;
+                || read_error.is_some()
+                || finished;
             let full = queued
                 .as_ref()
                 .is_some_and(|q| q.after.batches >= MAX_QUEUED_BATCHES);
             if last || full {
-                self.land(flow, &mut report, in_flight.take(), &mut resume)
-                    .await?;
+                self.land(
+                    flow,
+                    &mut report,
+                    in_flight.take(),
+                    &mut resume,
+                    &mut landed,
+                )
+                .await?;
             }
             if in_flight.is_none()
                 && let Some(q) = queued.take()
@@ -592,7 +685,8 @@ impl Engine {
                     overlay: q.overlay,
                 };
                 if last {
-                    self.land(flow, &mut report, Some(f), &mut resume).await?;
+                    self.land(flow, &mut report, Some(f), &mut resume, &mut landed)
+                        .await?;
                 } else {
                     in_flight = Some(f);
                 }
@@ -600,7 +694,7 @@ impl Engine {
             if report.halted.is_some() {
                 break;
             }
-            if let Some(error) = step.read_error {
+            if let Some(error) = read_error {
                 let delay = retry_delay(&error, &mut read_delays, &flow.policy.retry);
                 let Some(delay) = delay else {
                     let error = error.retries_exhausted();
@@ -614,7 +708,7 @@ impl Engine {
                     ReadAhead::start(flow.source.read(resume.clone()), flow.options.batch_size);
                 continue;
             }
-            if step.finished {
+            if finished {
                 break;
             }
         }
@@ -630,30 +724,12 @@ impl Engine {
         Ok(report)
     }
 
-    /// Takes the next batch from `source` and delivers it up to its commit.
-    async fn read_and_handle<E: Entity>(
-        &self,
-        flow: &Flow<E>,
-        source: &mut ReadAhead<E>,
-        checkpointing: Checkpointing<'_>,
-        report: &mut RunReport,
-        pending: Pending<'_>,
-    ) -> Result<Step> {
-        let chunk = source.next().await;
-        let batch = chunk.batch;
-        let mut step = Step {
-            read: batch.len(),
-            read_error: chunk.error,
-            finished: chunk.finished,
-            ..Step::default()
-        };
-        report.read += batch.len() as u64;
-        if batch.len() > 0 {
-            step.handled = self
-                .handle_batch(flow, batch, checkpointing, report, pending)
-                .await?;
-        }
-        Ok(step)
+    /// Takes the next batch from `source` and starts looking its keys up.
+    async fn take_next<E: Entity>(&self, flow: &Flow<E>, source: &mut ReadAhead<E>) -> Next<E> {
+        let mut chunk = source.next().await;
+        let keys = std::mem::take(&mut chunk.batch.keys);
+        let lookup = Lookup::start(self, &flow.name, keys);
+        Next { chunk, lookup }
     }
 
     /// Delivers one batch and commits it.
@@ -664,27 +740,35 @@ impl Engine {
         checkpointing: Checkpointing<'_>,
         report: &mut RunReport,
     ) -> Result<()> {
+        let batch = Batch::of(batch);
+        let stored = self.store.versions(&flow.name, &batch.keys).await?;
+        let ready = std::future::ready(());
         match self
-            .handle_batch(flow, Batch::of(batch), checkpointing, report, [None, None])
-            .await?
+            .handle_batch(flow, batch, stored, checkpointing, report, &[], ready)
+            .await
+            .0?
         {
             Some(handled) => handled.commit(self, flow, report).await,
             None => Ok(()),
         }
     }
 
-    /// Delivers one batch up to its commit: version check (against the
-    /// store and `pending`, the versions of a commit still in flight), map,
-    /// validate, write. `None` when the flow halted before anything of the
-    /// batch could be acknowledged.
-    async fn handle_batch<E: Entity>(
+    /// Delivers one batch up to its commit: version check (against
+    /// `stored`, the store's versions of its keys, and `pending`, versions
+    /// the store may not have shown yet, oldest first), map, validate, write.
+    /// `None` when the flow halted before anything of the batch could be
+    /// acknowledged. `alongside` runs while the batch is written.
+    #[allow(clippy::too_many_arguments)]
+    async fn handle_batch<E: Entity, T>(
         &self,
         flow: &Flow<E>,
         batch: Batch<E>,
+        stored: Vec<Option<Version>>,
         checkpointing: Checkpointing<'_>,
         report: &mut RunReport,
-        pending: Pending<'_>,
-    ) -> Result<Option<Handled>> {
+        pending: &[&Overlay],
+        alongside: impl Future<Output = T>,
+    ) -> (Result<Option<Handled>>, Option<T>) {
         let now = Utc::now();
         let Batch {
             records: mut batch,
@@ -698,19 +782,12 @@ impl Engine {
             .collect();
         let newest = newest_per_key(&keys, &versions);
         report.superseded += (batch.len() - newest.len()) as u64;
-        let stored_versions = if newest.len() == keys.len() {
-            self.store.versions(&flow.name, &keys).await?
-        } else {
-            let newest_keys: Vec<EntityKey> = newest.iter().map(|&i| keys[i].clone()).collect();
-            self.store.versions(&flow.name, &newest_keys).await?
-        };
         let mut delivered = vec![None; batch.len()];
-        for (&position, version) in newest.iter().zip(stored_versions) {
+        for &position in &newest {
             let key = &keys[position];
-            let version = pending
-                .iter()
-                .flatten()
-                .fold(version, |stored, overlay| overlay.apply(key, stored));
+            let version = pending.iter().fold(stored[position], |stored, overlay| {
+                overlay.apply(key, stored)
+            });
             delivered[position] = Some(version);
         }
 
@@ -751,16 +828,19 @@ impl Engine {
             // Nothing past a known poisoned record is written.
             candidates.retain(|c| c.position < first);
         }
-        let written = match self.write(flow, candidates, &mut failures, report).await {
+        let write = self.write(flow, candidates, &mut failures, report);
+        let (written, beside) = futures::future::join(write, alongside).await;
+        let beside = Some(beside);
+        let written = match written {
             Ok(written) => written,
             // The lease may be gone: stop at once, another worker carries on.
-            Err(error) if self.check_fence().is_err() => return Err(error),
+            Err(error) if self.check_fence().is_err() => return (Err(error), beside),
             Err(error) => {
                 // The sink is unreachable, refuses every call, or keeps
                 // throttling: nothing of this batch is acknowledged; the next
                 // run starts here again.
                 self.halt(flow, report, error).await;
-                return Ok(None);
+                return (Ok(None), beside);
             }
         };
         failures.sort_by_key(|f| f.position);
@@ -836,11 +916,12 @@ impl Engine {
         } else {
             None
         };
-        Ok(Some(Handled {
+        let handled = Handled {
             batch: commit,
             alerts: skipped_alerts,
             halt,
-        }))
+        };
+        (Ok(Some(handled)), beside)
     }
 
     /// Waits for a commit in flight, then acts on what its batches decided.
@@ -850,10 +931,12 @@ impl Engine {
         report: &mut RunReport,
         in_flight: Option<InFlight>,
         resume: &mut Option<Cursor>,
+        landed: &mut Vec<Overlay>,
     ) -> Result<()> {
         if let Some(f) = in_flight {
             f.commit.await?;
             self.after_commit(flow, report, f.after, resume).await;
+            landed.push(f.overlay);
         }
         Ok(())
     }
