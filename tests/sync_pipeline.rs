@@ -331,8 +331,8 @@ const LANDS_BETWEEN: &[(&str, i64, u32)] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_that_lands_after_the_next_lookup_read_the_store_still_counts() {
     let store = Arc::new(SlowCommits::new(MemoryStore::new(), None));
-    let faults = seamwork::connector::memory::FaultOptions::none()
-        .with_latency(Duration::from_millis(80));
+    let faults =
+        seamwork::connector::memory::FaultOptions::none().with_latency(Duration::from_millis(80));
     let erp = Arc::new(MemorySystem::new(
         SystemId::new("erp").unwrap(),
         MemoryOptions::default().with_faults(faults),

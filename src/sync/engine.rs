@@ -13,9 +13,9 @@
 //! idempotent sinks answer with `unchanged`: at-least-once delivery plus
 //! idempotency is effectively once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -25,7 +25,7 @@ use tracing::Instrument;
 use super::alert::{Alert, AlertKind, AlertSink, LogAlertSink};
 use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
 use super::health::{FlowHealth, RunHistory, StoreFacts};
-use super::read_ahead::{Batch, Chunk, ReadAhead};
+use super::read_ahead::{Batch, Chunk, Lookups, ReadAhead};
 use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
 use crate::error::{Error, ErrorKind, Result, Retryability};
 use crate::layers::retry::honour_retry_after;
@@ -348,48 +348,6 @@ impl Drop for CommitTask {
     }
 }
 
-/// The next batch from the source, its stored versions being looked up.
-struct Next<E> {
-    chunk: Chunk<E>,
-    lookup: Lookup,
-}
-
-/// A lookup of stored versions running as its own task: the engine writes
-/// the batch before while the store answers for the next one. It owns the
-/// keys and hands them back. Dropping it aborts the lookup.
-struct Lookup(tokio::task::JoinHandle<(Vec<EntityKey>, Result<Vec<Option<Version>>>)>);
-
-impl Lookup {
-    fn start(engine: &Engine, flow: &str, keys: Vec<EntityKey>) -> Self {
-        let store = engine.store.clone();
-        let flow = flow.to_string();
-        Lookup(tokio::spawn(async move {
-            let stored = if keys.is_empty() {
-                Ok(Vec::new())
-            } else {
-                store.versions(&flow, &keys).await
-            };
-            (keys, stored)
-        }))
-    }
-
-    async fn finish(mut self) -> Result<(Vec<EntityKey>, Vec<Option<Version>>)> {
-        let (keys, stored) = (&mut self.0).await.map_err(|e| {
-            Error::new(
-                ErrorKind::Unexpected,
-                format!("the version lookup task failed: {e}"),
-            )
-        })?;
-        Ok((keys, stored?))
-    }
-}
-
-impl Drop for Lookup {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// What follows a batch's commit.
 struct AfterCommit {
     checkpoint: Option<Cursor>,
@@ -566,75 +524,56 @@ impl Engine {
         let since = checkpoint.map(|c| look_back(c.cursor, flow.options.lookback));
         // Where a failed read resumes: the looked-back start until a commit.
         let mut resume = since.clone();
-        let mut source = ReadAhead::start(flow.source.read(since), flow.options.batch_size);
         let mut read_delays = flow.policy.retry.delays();
         // A full batch's commit runs as its own task while the next batch is
         // read, checked and written (on a multi-threaded runtime, in
         // parallel); a short batch, a read error or a halt commits at once.
         let mut in_flight: Option<InFlight> = None;
         let mut queued: Option<Queued> = None;
-        // The next batch, taken (and its lookup started) while this one was
-        // written, and the versions of commits that landed since that lookup
-        // started, which it may not have seen.
-        let mut next: Option<Next<E>> = None;
-        let mut landed: Vec<Overlay> = Vec::new();
-        loop {
-            let Next { chunk, lookup } = match next.take() {
-                Some(n) => n,
-                None => {
-                    landed.clear();
-                    self.take_next(flow, &mut source).await
-                }
+        // Commits landed in this run, and the versions of those that landed
+        // after some chunk's lookup read the store (by landing number).
+        let landings = Arc::new(AtomicU64::new(0));
+        let mut landed: VecDeque<(u64, Overlay)> = VecDeque::new();
+        let read_from = |since: Option<Cursor>| {
+            let lookups = Lookups {
+                store: self.store.clone(),
+                flow: flow.name.clone(),
+                landings: landings.clone(),
             };
+            ReadAhead::start(flow.source.read(since), flow.options.batch_size, lookups)
+        };
+        let mut source = read_from(since);
+        loop {
             let Chunk {
-                mut batch,
+                batch,
+                stored,
+                landings: seen,
                 error: read_error,
                 finished,
-            } = chunk;
+            } = source.next().await;
             let read = batch.len();
             report.read += read as u64;
             let mut handled = Ok(None);
             if read > 0 {
-                let looked_up = lookup.finish().await;
-                let pending: Vec<&Overlay> = landed
-                    .iter()
-                    .chain(in_flight.as_ref().map(|f| &f.overlay))
-                    .chain(queued.as_ref().map(|q| &q.overlay))
-                    .collect();
-                let more = read_error.is_none() && !finished;
                 let advance = Checkpointing::Advance {
                     floor: floor.as_ref(),
                 };
-                handled = match looked_up {
-                    Ok((keys, stored)) => {
-                        batch.keys = keys;
-                        let take_next = async {
-                            if more {
-                                Some(self.take_next(flow, &mut source).await)
-                            } else {
-                                None
-                            }
-                        };
-                        let (handled, taken) = self
-                            .handle_batch(
-                                flow,
-                                batch,
-                                stored,
-                                advance,
-                                &mut report,
-                                &pending,
-                                take_next,
-                            )
-                            .await;
-                        if taken.is_some() {
-                            // Its lookup started after every landing so far.
-                            landed.clear();
-                        }
-                        next = taken.flatten();
-                        handled
+                handled = match stored {
+                    Ok(stored) => {
+                        let pending: Vec<&Overlay> = landed
+                            .iter()
+                            .filter(|(landing, _)| *landing > seen)
+                            .map(|(_, overlay)| overlay)
+                            .chain(in_flight.as_ref().map(|f| &f.overlay))
+                            .chain(queued.as_ref().map(|q| &q.overlay))
+                            .collect();
+                        self.handle_batch(flow, batch, stored, advance, &mut report, &pending)
+                            .await
                     }
                     Err(e) => Err(e),
                 };
+                // Later lookups started after these landed: they saw them.
+                landed.retain(|(landing, _)| *landing > seen);
             }
             // Land a finished commit (its failure ends the run, whatever
             // this step did), and any commit before a failed step returns.
@@ -644,6 +583,7 @@ impl Engine {
                     &mut report,
                     in_flight.take(),
                     &mut resume,
+                    &landings,
                     &mut landed,
                 )
                 .await?;
@@ -672,6 +612,7 @@ impl Engine {
                     &mut report,
                     in_flight.take(),
                     &mut resume,
+                    &landings,
                     &mut landed,
                 )
                 .await?;
@@ -685,8 +626,15 @@ impl Engine {
                     overlay: q.overlay,
                 };
                 if last {
-                    self.land(flow, &mut report, Some(f), &mut resume, &mut landed)
-                        .await?;
+                    self.land(
+                        flow,
+                        &mut report,
+                        Some(f),
+                        &mut resume,
+                        &landings,
+                        &mut landed,
+                    )
+                    .await?;
                 } else {
                     in_flight = Some(f);
                 }
@@ -704,8 +652,7 @@ impl Engine {
                 report.retries += 1;
                 tracing::warn!(%error, ?delay, "source read failed; resuming from the checkpoint");
                 tokio::time::sleep(delay).await;
-                source =
-                    ReadAhead::start(flow.source.read(resume.clone()), flow.options.batch_size);
+                source = read_from(resume.clone());
                 continue;
             }
             if finished {
@@ -724,14 +671,6 @@ impl Engine {
         Ok(report)
     }
 
-    /// Takes the next batch from `source` and starts looking its keys up.
-    async fn take_next<E: Entity>(&self, flow: &Flow<E>, source: &mut ReadAhead<E>) -> Next<E> {
-        let mut chunk = source.next().await;
-        let keys = std::mem::take(&mut chunk.batch.keys);
-        let lookup = Lookup::start(self, &flow.name, keys);
-        Next { chunk, lookup }
-    }
-
     /// Delivers one batch and commits it.
     async fn process_batch<E: Entity>(
         &self,
@@ -742,11 +681,9 @@ impl Engine {
     ) -> Result<()> {
         let batch = Batch::of(batch);
         let stored = self.store.versions(&flow.name, &batch.keys).await?;
-        let ready = std::future::ready(());
         match self
-            .handle_batch(flow, batch, stored, checkpointing, report, &[], ready)
-            .await
-            .0?
+            .handle_batch(flow, batch, stored, checkpointing, report, &[])
+            .await?
         {
             Some(handled) => handled.commit(self, flow, report).await,
             None => Ok(()),
@@ -757,9 +694,8 @@ impl Engine {
     /// `stored`, the store's versions of its keys, and `pending`, versions
     /// the store may not have shown yet, oldest first), map, validate, write.
     /// `None` when the flow halted before anything of the batch could be
-    /// acknowledged. `alongside` runs while the batch is written.
-    #[allow(clippy::too_many_arguments)]
-    async fn handle_batch<E: Entity, T>(
+    /// acknowledged.
+    async fn handle_batch<E: Entity>(
         &self,
         flow: &Flow<E>,
         batch: Batch<E>,
@@ -767,8 +703,7 @@ impl Engine {
         checkpointing: Checkpointing<'_>,
         report: &mut RunReport,
         pending: &[&Overlay],
-        alongside: impl Future<Output = T>,
-    ) -> (Result<Option<Handled>>, Option<T>) {
+    ) -> Result<Option<Handled>> {
         let now = Utc::now();
         let Batch {
             records: mut batch,
@@ -828,19 +763,16 @@ impl Engine {
             // Nothing past a known poisoned record is written.
             candidates.retain(|c| c.position < first);
         }
-        let write = self.write(flow, candidates, &mut failures, report);
-        let (written, beside) = futures::future::join(write, alongside).await;
-        let beside = Some(beside);
-        let written = match written {
+        let written = match self.write(flow, candidates, &mut failures, report).await {
             Ok(written) => written,
             // The lease may be gone: stop at once, another worker carries on.
-            Err(error) if self.check_fence().is_err() => return (Err(error), beside),
+            Err(error) if self.check_fence().is_err() => return Err(error),
             Err(error) => {
                 // The sink is unreachable, refuses every call, or keeps
                 // throttling: nothing of this batch is acknowledged; the next
                 // run starts here again.
                 self.halt(flow, report, error).await;
-                return (Ok(None), beside);
+                return Ok(None);
             }
         };
         failures.sort_by_key(|f| f.position);
@@ -916,12 +848,11 @@ impl Engine {
         } else {
             None
         };
-        let handled = Handled {
+        Ok(Some(Handled {
             batch: commit,
             alerts: skipped_alerts,
             halt,
-        };
-        (Ok(Some(handled)), beside)
+        }))
     }
 
     /// Waits for a commit in flight, then acts on what its batches decided.
@@ -931,12 +862,14 @@ impl Engine {
         report: &mut RunReport,
         in_flight: Option<InFlight>,
         resume: &mut Option<Cursor>,
-        landed: &mut Vec<Overlay>,
+        landings: &AtomicU64,
+        landed: &mut VecDeque<(u64, Overlay)>,
     ) -> Result<()> {
         if let Some(f) = in_flight {
             f.commit.await?;
+            let landing = landings.fetch_add(1, Ordering::SeqCst) + 1;
+            landed.push_back((landing, f.overlay));
             self.after_commit(flow, report, f.after, resume).await;
-            landed.push(f.overlay);
         }
         Ok(())
     }

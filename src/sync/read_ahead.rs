@@ -5,15 +5,23 @@
 //! source's own work overlaps with the sink's. Only reading moves ahead:
 //! nothing is acknowledged before the engine commits it, so records read
 //! ahead of a halt or a crash are simply read again. The task also works
-//! out each record's key and version (a hash of its content), which the
-//! engine needs first thing.
+//! out each record's key and version (a hash of its content) and looks the
+//! keys up in the state store, which the engine needs first thing.
+//!
+//! A lookup made ahead may miss commits that land after it read the store.
+//! Every chunk says how many commits had landed when its lookup started
+//! (`Lookups::landings`); the engine overlays the versions of the ones that
+//! landed later, as it does those still in flight.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::connector::{Entity, EntityKey, Record, RecordStream};
 use crate::error::{Error, ErrorKind};
-use crate::store::Version;
+use crate::store::{StateStore, Version};
 
 /// Records in stream order with each one's key and version.
 pub(super) struct Batch<E> {
@@ -41,9 +49,21 @@ impl<E: Entity> Batch<E> {
     }
 }
 
+/// Where the read-ahead task looks a batch's keys up.
+pub(super) struct Lookups {
+    pub store: Arc<dyn StateStore>,
+    pub flow: String,
+    /// Commits landed so far; the engine counts them.
+    pub landings: Arc<AtomicU64>,
+}
+
 /// Up to one batch of records, in stream order, and how the read stopped.
 pub(super) struct Chunk<E> {
     pub batch: Batch<E>,
+    /// The store's versions of `batch.keys`.
+    pub stored: Result<Vec<Option<Version>>, Error>,
+    /// Commits landed when the lookup started.
+    pub landings: u64,
     /// The read failed after `records`.
     pub error: Option<Error>,
     /// The stream ended after `records`.
@@ -59,7 +79,7 @@ pub(super) struct ReadAhead<E> {
 
 impl<E: Entity> ReadAhead<E> {
     /// Starts reading `stream` in batches of `batch_size`.
-    pub fn start(mut stream: RecordStream<E>, batch_size: usize) -> Self {
+    pub fn start(mut stream: RecordStream<E>, batch_size: usize, lookups: Lookups) -> Self {
         let batch_size = batch_size.max(1);
         // One batch waiting here, one being filled: two ahead at most.
         let (tx, batches) = mpsc::channel(1);
@@ -80,8 +100,17 @@ impl<E: Entity> ReadAhead<E> {
                         }
                     }
                 }
+                let batch = Batch::of(records);
+                let landings = lookups.landings.load(Ordering::SeqCst);
+                let stored = if batch.keys.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    lookups.store.versions(&lookups.flow, &batch.keys).await
+                };
                 let chunk = Chunk {
-                    batch: Batch::of(records),
+                    batch,
+                    stored,
+                    landings,
                     error,
                     finished,
                 };
@@ -99,6 +128,8 @@ impl<E: Entity> ReadAhead<E> {
     pub async fn next(&mut self) -> Chunk<E> {
         self.batches.recv().await.unwrap_or_else(|| Chunk {
             batch: Batch::of(Vec::new()),
+            stored: Ok(Vec::new()),
+            landings: 0,
             error: Some(Error::new(
                 ErrorKind::Unexpected,
                 "the source's read task stopped without ending its stream",
@@ -119,10 +150,22 @@ mod tests {
     use chrono::Utc;
     use futures::stream;
 
-    use super::ReadAhead;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+
+    use super::{Lookups, ReadAhead};
     use crate::connector::{Cursor, Record};
     use crate::error::{Error, ErrorKind};
     use crate::model::{ExternalRef, InventoryLevel, LocationId, Sku};
+    use crate::store::MemoryStore;
+
+    fn lookups() -> Lookups {
+        Lookups {
+            store: Arc::new(MemoryStore::new()),
+            flow: "levels".into(),
+            landings: Arc::new(AtomicU64::new(0)),
+        }
+    }
 
     fn record(i: u32) -> Record<InventoryLevel> {
         let sku = Sku::new(format!("S{i}")).unwrap();
@@ -138,7 +181,7 @@ mod tests {
     #[tokio::test]
     async fn batches_keep_order_and_end_with_the_stream() {
         let records = (0..5).map(|i| Ok(record(i)));
-        let mut ahead = ReadAhead::start(Box::pin(stream::iter(records)), 2);
+        let mut ahead = ReadAhead::start(Box::pin(stream::iter(records)), 2, lookups());
         let mut seen = Vec::new();
         loop {
             let chunk = ahead.next().await;
@@ -167,7 +210,7 @@ mod tests {
             Err(Error::new(ErrorKind::Unavailable, "page 2 timed out")),
             Ok(record(3)),
         ];
-        let mut ahead = ReadAhead::start(Box::pin(stream::iter(items)), 2);
+        let mut ahead = ReadAhead::start(Box::pin(stream::iter(items)), 2, lookups());
         let first = ahead.next().await;
         assert_eq!(first.batch.len(), 2);
         let second = ahead.next().await;
