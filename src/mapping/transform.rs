@@ -11,13 +11,14 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::format::{Item, Parsed, StrftimeItems};
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 use regex::Regex;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::timefmt::{FastFormat, Zone};
 use super::value::{Path, Val};
 use super::xref::CrossReferences;
 use crate::model::WeightUnit;
@@ -185,7 +186,7 @@ pub(crate) enum Transform {
     Bool,
     Datetime {
         formats: Vec<TimeFormat>,
-        tz: Option<Tz>,
+        tz: Option<Zone>,
     },
     Concat {
         with: Vec<Path>,
@@ -203,6 +204,8 @@ pub(crate) enum TimeFormat {
     Items {
         text: String,
         items: Vec<Item<'static>>,
+        /// The same format read without chrono, when it is a plain numeric one.
+        fast: Option<FastFormat>,
     },
 }
 
@@ -216,6 +219,7 @@ impl TimeFormat {
             .map_err(|_| format!("datetime: {text:?} is not a valid chrono format"))?;
         Ok(TimeFormat::Items {
             text: text.to_string(),
+            fast: FastFormat::compile(&items),
             items,
         })
     }
@@ -264,10 +268,11 @@ impl Transform {
                 }
                 let tz = match tz {
                     None => None,
-                    Some(name) => Some(
-                        Tz::from_str(name)
-                            .map_err(|_| format!("datetime: unknown time zone {name:?}"))?,
-                    ),
+                    Some(name) => {
+                        Some(Zone::new(Tz::from_str(name).map_err(|_| {
+                            format!("datetime: unknown time zone {name:?}")
+                        })?))
+                    }
                 };
                 Transform::Datetime {
                     formats: formats
@@ -400,7 +405,9 @@ impl Transform {
             Transform::Decimal(f) => decimal(&v, f).map(Val::Dec),
             Transform::Integer => integer(&v).map(Val::Int),
             Transform::Bool => boolean(&v).map(Val::Bool),
-            Transform::Datetime { formats, tz } => datetime(&v, formats, *tz).map(Val::Time),
+            Transform::Datetime { formats, tz } => {
+                datetime(&v, formats, tz.as_ref()).map(Val::Time)
+            }
             Transform::Concat { with, sep } => {
                 let mut parts = Vec::with_capacity(with.len() + 1);
                 if !v.is_blank() {
@@ -497,8 +504,8 @@ impl Transform {
                 let out = match &formats[0] {
                     TimeFormat::Rfc3339 => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
                     TimeFormat::Items { items, .. } => match tz {
-                        Some(tz) => t
-                            .with_timezone(tz)
+                        Some(zone) => t
+                            .with_timezone(&zone.tz())
                             .format_with_items(items.iter())
                             .to_string(),
                         None => t.format_with_items(items.iter()).to_string(),
@@ -764,7 +771,7 @@ fn boolean(v: &Val<'_>) -> Result<bool, String> {
 pub(crate) fn datetime(
     v: &Val<'_>,
     formats: &[TimeFormat],
-    tz: Option<Tz>,
+    tz: Option<&Zone>,
 ) -> Result<DateTime<Utc>, String> {
     let owned;
     let s = match v {
@@ -790,7 +797,12 @@ pub(crate) fn datetime(
                 }
                 continue;
             }
-            TimeFormat::Items { items, .. } => items,
+            TimeFormat::Items { items, fast, .. } => {
+                if let Some(n) = fast.as_ref().and_then(|f| f.parse(s)) {
+                    return local_to_utc(s, &n, tz);
+                }
+                items
+            }
         };
         let mut parsed = Parsed::new();
         if chrono::format::parse(&mut parsed, s, items.iter()).is_err() {
@@ -805,18 +817,24 @@ pub(crate) fn datetime(
                 .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists"))
         });
         if let Ok(n) = naive {
-            return match tz {
-                None => Ok(Utc.from_utc_datetime(&n)),
-                Some(tz) => tz
-                    .from_local_datetime(&n)
-                    .earliest()
-                    .map(|t| t.with_timezone(&Utc))
-                    .ok_or_else(|| format!("{s:?} does not exist in time zone {tz} (a DST gap)")),
-            };
+            return local_to_utc(s, &n, tz);
         }
     }
     let names: Vec<&str> = formats.iter().map(TimeFormat::text).collect();
     Err(format!("{s:?} matches none of the formats {names:?}"))
+}
+
+/// A local date-time read from `s` as UTC: in `tz`, or as UTC when there is none.
+fn local_to_utc(s: &str, n: &NaiveDateTime, tz: Option<&Zone>) -> Result<DateTime<Utc>, String> {
+    match tz {
+        None => Ok(Utc.from_utc_datetime(n)),
+        Some(zone) => zone.to_utc(n).ok_or_else(|| {
+            format!(
+                "{s:?} does not exist in time zone {} (a DST gap)",
+                zone.tz()
+            )
+        }),
+    }
 }
 
 #[cfg(test)]
