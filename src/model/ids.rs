@@ -36,7 +36,8 @@ impl Sku {
         if v.is_empty() {
             return Err(Error::invalid_data("SKU is empty").with_field("sku"));
         }
-        if v.chars().count() > MAX_SKU_LEN {
+        // No more characters than bytes: only a long SKU needs counting.
+        if v.len() > MAX_SKU_LEN && v.chars().count() > MAX_SKU_LEN {
             return Err(Error::invalid_data(format!(
                 "SKU is longer than {MAX_SKU_LEN} characters: {:?}...",
                 v.chars().take(20).collect::<String>()
@@ -124,11 +125,16 @@ impl Ord for Gtin {
 impl Gtin {
     /// Parses digits (spaces and hyphens between digit groups are ignored) and checks length and check digit.
     pub fn parse(value: &str) -> Result<Self, Error> {
-        let digits: String = value
-            .trim()
-            .chars()
-            .filter(|c| *c != ' ' && *c != '-')
-            .collect();
+        // The usual barcode is its digits alone: nothing to trim or drop.
+        let digits: String = if value.bytes().all(|b| b.is_ascii_digit()) {
+            value.to_string()
+        } else {
+            value
+                .trim()
+                .chars()
+                .filter(|c| *c != ' ' && *c != '-')
+                .collect()
+        };
         let bad = |why: String| Err(Error::invalid_data(why).with_field("barcode"));
         if let Some(c) = digits.chars().find(|c| !c.is_ascii_digit()) {
             return bad(format!(
@@ -399,5 +405,42 @@ mod tests {
         assert!(ExternalRef::try_new("", "1").is_err());
         assert!(ExternalRef::try_new("erp", "").is_err());
         assert!(serde_json::from_str::<ExternalRef>(r#"{"system":"erp","id":""}"#).is_err());
+    }
+
+    /// The GTIN reading as it was before digits alone took a shorter way.
+    fn parse_the_long_way(value: &str) -> Result<String, String> {
+        let digits: String = value
+            .trim()
+            .chars()
+            .filter(|c| *c != ' ' && *c != '-')
+            .collect();
+        if digits.chars().any(|c| !c.is_ascii_digit()) || ![8, 12, 13, 14].contains(&digits.len()) {
+            return Err("shape".into());
+        }
+        if digits.bytes().all(|b| b == b'0') {
+            return Err("zeros".into());
+        }
+        let (body, check) = digits.split_at(digits.len() - 1);
+        if gtin_check_digit(body) != check.as_bytes()[0] - b'0' {
+            return Err("check digit".into());
+        }
+        Ok(digits)
+    }
+
+    proptest::proptest! {
+        /// Digits alone, and the same digits padded, read as the long way reads them.
+        #[test]
+        fn gtin_digits_read_as_the_long_way(
+            digits in "[0-9]{0,16}",
+            pad in proptest::sample::select(vec!["", " ", "-", " - "]),
+        ) {
+            let written = format!("{pad}{digits}{pad}");
+            let got = Gtin::parse(&written).map(|g| g.as_str().to_string());
+            let want = parse_the_long_way(&written);
+            proptest::prop_assert_eq!(got.is_ok(), want.is_ok(), "{:?}", written);
+            if let (Ok(g), Ok(w)) = (got, want) {
+                proptest::prop_assert_eq!(g, w);
+            }
+        }
     }
 }
