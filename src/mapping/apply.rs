@@ -678,10 +678,10 @@ fn finish<'s>(v: Val<'s>, ty: FieldType) -> Result<Node<'s>, String> {
             items
                 .into_iter()
                 .map(|n| match n {
-                    Node::Leaf(Val::Text(s)) => match crate::model::Gtin::parse(&s) {
+                    Node::Leaf(Val::Text(s)) => match crate::model::Gtin::digits(&s) {
                         // Already in canonical form (the usual case): keep borrowing it.
-                        Ok(g) if g.as_str() == s.as_ref() => Ok(Node::Leaf(Val::Text(s))),
-                        Ok(g) => Ok(Node::Leaf(Val::Text(g.as_str().to_string().into()))),
+                        Ok(Cow::Borrowed(_)) => Ok(Node::Leaf(Val::Text(s))),
+                        Ok(Cow::Owned(digits)) => Ok(Node::Leaf(Val::Text(digits.into()))),
                         Err(e) => Err(e.message().to_string()),
                     },
                     other => Ok(other),

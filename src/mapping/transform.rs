@@ -368,9 +368,9 @@ impl Transform {
             Transform::Default(_) => unreachable!("handled above"),
             Transform::Trim => Ok(match v {
                 // Trimming borrowed text is a slice; owned text is kept when already trimmed.
-                Val::Text(Cow::Borrowed(s)) => Val::Text(Cow::Borrowed(s.trim())),
-                Val::Text(Cow::Owned(s)) if s.trim().len() == s.len() => Val::Text(Cow::Owned(s)),
-                other => Val::Text(Cow::Owned(text(&other, "trim")?.trim().to_string())),
+                Val::Text(Cow::Borrowed(s)) => Val::Text(Cow::Borrowed(trim(s))),
+                Val::Text(Cow::Owned(s)) if trim(&s).len() == s.len() => Val::Text(Cow::Owned(s)),
+                other => Val::Text(Cow::Owned(trim(&text(&other, "trim")?).to_string())),
             }),
             Transform::Case(c) => {
                 let t = text(&v, "case")?;
@@ -587,6 +587,16 @@ fn text<'a>(v: &'a Val<'_>, what: &str) -> Result<Cow<'a, str>, String> {
     }
 }
 
+/// `s` without surrounding white space, as `str::trim`; text that starts
+/// and ends with a visible ASCII character (the usual value) is not scanned.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 fn title_case(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut start = true;
@@ -621,7 +631,7 @@ pub(crate) fn decimal(v: &Val<'_>, f: &DecimalFormat) -> Result<Decimal, String>
         Val::Dec(d) => Ok(*d),
         Val::Int(i) => Ok(Decimal::from(*i)),
         Val::Inexact(n) => Err(inexact(n)),
-        Val::Text(s) => parse_decimal(s.trim(), f),
+        Val::Text(s) => parse_decimal(trim(s), f),
         other => Err(format!(
             "expected a decimal number, got {} {other}",
             other.kind()
@@ -630,6 +640,15 @@ pub(crate) fn decimal(v: &Val<'_>, f: &DecimalFormat) -> Result<Decimal, String>
 }
 
 fn parse_decimal(raw: &str, f: &DecimalFormat) -> Result<Decimal, String> {
+    match plain_decimal(raw, f.separator.unwrap_or('.')) {
+        Some(d) => Ok(d),
+        None => general_decimal(raw, f),
+    }
+}
+
+/// [`parse_decimal`] for any text: thousands separators, long numbers, and
+/// the message for what is no number.
+fn general_decimal(raw: &str, f: &DecimalFormat) -> Result<Decimal, String> {
     let sep = f.separator.unwrap_or('.');
     let bad = |why: &str| {
         let thousands = f
@@ -719,6 +738,46 @@ fn parse_decimal(raw: &str, f: &DecimalFormat) -> Result<Decimal, String> {
     parsed.or_else(|()| bad("too many digits"))
 }
 
+/// The usual amount — an optional sign, at most 18 digits, at most one
+/// (ASCII) decimal separator with digits after it — read straight into a
+/// decimal, as [`parse_decimal`] reads it; `None` for anything else, which
+/// that then reads (or refuses) the general way.
+fn plain_decimal(raw: &str, sep: char) -> Option<Decimal> {
+    let sep = u8::try_from(sep).ok().filter(u8::is_ascii)?;
+    let b = raw.as_bytes();
+    let (negative, body) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, b),
+    };
+    let mut mantissa: i64 = 0;
+    let mut digits = 0;
+    let mut scale: Option<u32> = None;
+    for &c in body {
+        if c.is_ascii_digit() {
+            if digits == 18 {
+                return None;
+            }
+            mantissa = mantissa * 10 + i64::from(c - b'0');
+            digits += 1;
+            if let Some(s) = scale.as_mut() {
+                *s += 1;
+            }
+        } else if c == sep && scale.is_none() {
+            scale = Some(0);
+        } else {
+            return None;
+        }
+    }
+    // No digits, nothing after the separator, or a negative zero (whose
+    // sign the general way keeps): not the usual amount.
+    if digits == 0 || scale == Some(0) || (negative && mantissa == 0) {
+        return None;
+    }
+    let mantissa = if negative { -mantissa } else { mantissa };
+    Some(Decimal::new(mantissa, scale.unwrap_or(0)))
+}
+
 fn integer(v: &Val<'_>) -> Result<i64, String> {
     match v {
         Val::Int(i) => Ok(*i),
@@ -750,7 +809,7 @@ fn boolean(v: &Val<'_>) -> Result<bool, String> {
         Val::Int(1) => Ok(true),
         Val::Text(s) => {
             // Compared ignoring ASCII case, without lower-casing a copy.
-            let t = s.trim();
+            let t = trim(s);
             let any = |words: [&str; 5]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
             if any(["true", "yes", "y", "1", "t"]) {
                 Ok(true)
@@ -776,7 +835,7 @@ pub(crate) fn datetime(
     let owned;
     let s = match v {
         Val::Time(t) => return Ok(*t),
-        Val::Text(s) => s.trim(),
+        Val::Text(s) => trim(s),
         // Epoch seconds arrive as numbers; a `%s` format reads them.
         Val::Int(i) => {
             owned = i.to_string();
@@ -1075,5 +1134,56 @@ mod tests {
             u.undo(Val::Dec(Decimal::from(1500)), &c),
             Ok(Val::Dec(Decimal::from_str("1.5").unwrap()))
         );
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Text that is often an amount and often almost one.
+        fn amount() -> impl Strategy<Value = String> {
+            let piece = prop::sample::select(vec![
+                "0",
+                "1",
+                "9",
+                "00",
+                "19",
+                "999",
+                "1234567",
+                "123456789012345678",
+                ",",
+                ".",
+                "-",
+                "+",
+                " ",
+                "'",
+                "e",
+            ]);
+            prop::collection::vec(piece, 1..8).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+
+            /// The short way reads exactly what the general way reads: the
+            /// same value, scale and sign.
+            #[test]
+            fn plain_decimals_read_as_the_general_way(
+                raw in amount(),
+                sep in prop::sample::select(vec![',', '.', '\'']),
+                thousands in prop::sample::select(vec![None, Some('.'), Some(','), Some(' '), Some('\'')]),
+            ) {
+                let f = DecimalFormat { separator: Some(sep), thousands: thousands.filter(|t| *t != sep) };
+                if let Some(d) = plain_decimal(&raw, sep) {
+                    let general = general_decimal(&raw, &f);
+                    prop_assert_eq!(Ok(d.serialize()), general.map(|g| g.serialize()), "{:?}", raw);
+                }
+                prop_assert_eq!(
+                    parse_decimal(&raw, &f).map(|d| d.serialize()),
+                    general_decimal(&raw, &f).map(|d| d.serialize())
+                );
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! assert_eq!(r.to_string(), "shopify:gid://shopify/ProductVariant/42");
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -125,15 +126,23 @@ impl Ord for Gtin {
 impl Gtin {
     /// Parses digits (spaces and hyphens between digit groups are ignored) and checks length and check digit.
     pub fn parse(value: &str) -> Result<Self, Error> {
-        // The usual barcode is its digits alone: nothing to trim or drop.
-        let digits: String = if value.bytes().all(|b| b.is_ascii_digit()) {
-            value.to_string()
+        Gtin::digits(value).map(|d| Gtin(d.into_owned()))
+    }
+
+    /// The digits of a valid GTIN written as `value`, borrowed when `value`
+    /// is its digits alone (the usual case): checking a barcode allocates
+    /// nothing then.
+    pub(crate) fn digits(value: &str) -> Result<Cow<'_, str>, Error> {
+        let digits: Cow<'_, str> = if value.bytes().all(|b| b.is_ascii_digit()) {
+            Cow::Borrowed(value)
         } else {
-            value
-                .trim()
-                .chars()
-                .filter(|c| *c != ' ' && *c != '-')
-                .collect()
+            Cow::Owned(
+                value
+                    .trim()
+                    .chars()
+                    .filter(|c| *c != ' ' && *c != '-')
+                    .collect(),
+            )
         };
         let bad = |why: String| Err(Error::invalid_data(why).with_field("barcode"));
         if let Some(c) = digits.chars().find(|c| !c.is_ascii_digit()) {
@@ -158,7 +167,7 @@ impl Gtin {
                 "GTIN {value:?} has check digit {actual}, expected {expected}"
             ));
         }
-        Ok(Gtin(digits))
+        Ok(digits)
     }
 
     /// The GTIN whose digits are `body` followed by its computed check digit
