@@ -175,6 +175,30 @@ impl<E> BatchOutcome<E> {
     }
 }
 
+/// One group's mapped fields (by field number; `None` where a field was
+/// left out) and lists, before they go into an entity.
+struct Filled<'s> {
+    fields: Vec<Option<Node<'s>>>,
+    lists: Vec<(&'s str, Node<'s>)>,
+}
+
+impl<'s> Filled<'s> {
+    /// The mapped record as a tree keyed by target names, for serde: fields
+    /// in spec order (dotted targets nested), then the lists.
+    fn into_tree(self, g: &'s Group) -> Node<'s> {
+        let mut out = Node::for_group(g);
+        for (f, node) in g.fields.iter().zip(self.fields) {
+            if let Some(node) = node {
+                out.set(&f.target_keys, node);
+            }
+        }
+        if let Node::Object(children) = &mut out {
+            children.extend(self.lists);
+        }
+        out
+    }
+}
+
 struct Run<'a> {
     opts: &'a ApplyOptions<'a>,
     system: &'a str,
@@ -231,6 +255,20 @@ impl<E: Mappable> MappingSpec<E> {
         }
     }
 
+    /// The entity from the mapped fields: straight from the field slots when
+    /// a typed builder takes the spec and the record, else from the mapped
+    /// tree through serde.
+    fn entity<'s>(&'s self, filled: Filled<'s>, record: Option<usize>) -> Result<E, MappingError> {
+        if let Some(entity) = self
+            .plan
+            .as_ref()
+            .and_then(|plan| super::build::build::<E>(plan, &filled.fields))
+        {
+            return Ok(entity);
+        }
+        self.deserialize(&filled.into_tree(&self.root), record)
+    }
+
     /// The entity from the mapped tree through serde: for entities without a
     /// typed builder, and for every shape a builder does not take.
     fn deserialize(&self, out: &Node<'_>, record: Option<usize>) -> Result<E, MappingError> {
@@ -256,10 +294,23 @@ impl<E: Mappable> MappingSpec<E> {
             system: &self.system,
             failures: Vec::new(),
         };
-        let mut out = Node::for_group(&self.root);
-        run.group(&self.root, input, input, &mut out, &mut String::new());
+        let filled = run.group(&self.root, input, input, &mut String::new());
         assert!(run.failures.is_empty(), "{:?}", run.failures);
-        out
+        filled.into_tree(&self.root)
+    }
+
+    /// What the typed builder makes of one record, if it takes it (for tests).
+    #[cfg(test)]
+    pub(crate) fn built(&self, input: &Value) -> Option<E> {
+        let opts = ApplyOptions::default();
+        let mut run = Run {
+            opts: &opts,
+            system: &self.system,
+            failures: Vec::new(),
+        };
+        let filled = run.group(&self.root, input, input, &mut String::new());
+        assert!(run.failures.is_empty(), "{:?}", run.failures);
+        super::build::build::<E>(self.plan.as_ref()?, &filled.fields)
     }
 
     fn apply_one(
@@ -273,15 +324,11 @@ impl<E: Mappable> MappingSpec<E> {
             system: &self.system,
             failures: Vec::new(),
         };
-        let mut out = Node::for_group(&self.root);
-        run.group(&self.root, input, input, &mut out, &mut String::new());
+        let filled = run.group(&self.root, input, input, &mut String::new());
         if !run.failures.is_empty() {
             return Err(self.error(record, run.failures));
         }
-        let entity = match super::build::build::<E>(&out) {
-            Some(entity) => entity,
-            None => self.deserialize(&out, record)?,
-        };
+        let entity = self.entity(filled, record)?;
         if let Err(v) = entity.validate() {
             let failures = v
                 .violations
@@ -371,9 +418,12 @@ impl Run<'_> {
         g: &'s Group,
         record: &'s Value,
         root: &'s Value,
-        out: &mut Node<'s>,
         prefix: &mut String,
-    ) {
+    ) -> Filled<'s> {
+        let mut out = Filled {
+            fields: Vec::with_capacity(g.fields.len()),
+            lists: Vec::new(),
+        };
         let ctx = Ctx {
             record,
             root,
@@ -383,6 +433,7 @@ impl Run<'_> {
         let mut found = [None; COLUMNS];
         let columns = read_columns(&g.columns, &g.column_prefixes, record, &mut found);
         for f in &g.fields {
+            out.fields.push(None);
             // A key the pass did not find is looked up: the pass only ever
             // finds a key's own value, so the result never depends on it.
             let raw = match (columns, f.column.and_then(|i| found[i])) {
@@ -418,7 +469,9 @@ impl Run<'_> {
                         (Node::Leaf(v), SourceKind::Const(_)) => Node::Fixed(v),
                         (node, _) => node,
                     };
-                    out.set(&f.target_keys, node)
+                    if let Some(last) = out.fields.last_mut() {
+                        *last = Some(node);
+                    }
                 }
                 Err(msg) => {
                     let raw = self.raw(f, record, root).ok();
@@ -455,36 +508,50 @@ impl Run<'_> {
             // One prefix buffer for the whole record: no allocation per element.
             let outer = prefix.len();
             for (i, item) in items.iter().enumerate() {
-                let mut elem = Node::for_group(&l.group);
                 use std::fmt::Write as _;
                 let _ = write!(prefix, "{}[{i}].", l.target);
-                self.group(&l.group, item, root, &mut elem, prefix);
+                let elem = self.group(&l.group, item, root, prefix);
                 prefix.truncate(outer);
-                mapped.push(elem);
+                mapped.push(elem.into_tree(&l.group));
             }
-            if let Node::Object(fields) = out {
-                fields.push((l.target.as_str(), Node::Array(mapped)));
-            }
+            out.lists.push((l.target.as_str(), Node::Array(mapped)));
         }
-        self.check_parts(g, out, prefix);
+        self.check_parts(g, &mut out.fields, prefix);
+        out
     }
 
     /// Drops optional parts that hold only constants (a guest order gets no
     /// customer ref just because the spec names the system) and reports parts
     /// that are only half mapped.
-    fn check_parts<'s>(&mut self, g: &'s Group, out: &mut Node<'s>, prefix: &str) {
-        for (part, members) in &g.parts {
-            let Some(node) = out.get_mut(part) else {
+    fn check_parts(&mut self, g: &Group, fields: &mut [Option<Node<'_>>], prefix: &str) {
+        for ((part, members), under) in g.parts.iter().zip(&g.part_fields) {
+            let mut written = false;
+            let mut only_fixed = true;
+            // Members found, as bits (a part has a few; see `index_parts`).
+            let mut found = 0u64;
+            for &(i, member) in under {
+                if let Some(node) = &fields[i] {
+                    written = true;
+                    only_fixed &= node.only_fixed();
+                    if let Some(m) = member {
+                        found |= 1 << m;
+                    }
+                }
+            }
+            if !written {
                 continue;
-            };
-            if node.only_fixed() {
-                out.remove(part);
+            }
+            if only_fixed {
+                for &(i, _) in under {
+                    fields[i] = None;
+                }
                 continue;
             }
             let missing: Vec<&str> = members
                 .iter()
-                .filter(|m| node.get_mut(m).is_none())
-                .copied()
+                .enumerate()
+                .filter(|(m, _)| found & (1 << m) == 0)
+                .map(|(_, name)| *name)
                 .collect();
             if !missing.is_empty() {
                 self.failures.push(FieldFailure {

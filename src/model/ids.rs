@@ -58,6 +58,13 @@ impl Sku {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A SKU from text [`Sku::new`] already accepted as it is (trimmed):
+    /// a mapping checks the SKU where it maps the field, and only once.
+    pub(crate) fn from_checked(value: String) -> Sku {
+        debug_assert!(Sku::new(&value).is_ok_and(|s| s.0 == value), "{value:?}");
+        Sku(value)
+    }
 }
 
 impl fmt::Display for Sku {
@@ -185,6 +192,16 @@ impl Gtin {
     /// The digits.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A GTIN from the digits [`Gtin::digits`] already accepted as they are:
+    /// a mapping checks each barcode where it maps the field, and only once.
+    pub(crate) fn from_checked(digits: String) -> Gtin {
+        debug_assert!(
+            Gtin::digits(&digits).is_ok_and(|d| d == digits.as_str()),
+            "{digits:?}"
+        );
+        Gtin(digits)
     }
 
     /// The same number as a 14-digit GTIN (left-padded with zeros), for comparing barcodes of different lengths.
