@@ -258,11 +258,15 @@ impl<E: Mappable> MappingSpec<E> {
     /// The entity from the mapped fields: straight from the field slots when
     /// a typed builder takes the spec and the record, else from the mapped
     /// tree through serde.
-    fn entity<'s>(&'s self, filled: Filled<'s>, record: Option<usize>) -> Result<E, MappingError> {
+    fn entity<'s>(
+        &'s self,
+        mut filled: Filled<'s>,
+        record: Option<usize>,
+    ) -> Result<E, MappingError> {
         if let Some(entity) = self
             .plan
             .as_ref()
-            .and_then(|plan| super::build::build::<E>(plan, &filled.fields))
+            .and_then(|plan| super::build::build::<E>(plan, &mut filled.fields))
         {
             return Ok(entity);
         }
@@ -308,9 +312,9 @@ impl<E: Mappable> MappingSpec<E> {
             system: &self.system,
             failures: Vec::new(),
         };
-        let filled = run.group(&self.root, input, input, &mut String::new());
+        let mut filled = run.group(&self.root, input, input, &mut String::new());
         assert!(run.failures.is_empty(), "{:?}", run.failures);
-        super::build::build::<E>(self.plan.as_ref()?, &filled.fields)
+        super::build::build::<E>(self.plan.as_ref()?, &mut filled.fields)
     }
 
     fn apply_one(
@@ -724,10 +728,10 @@ fn finish<'s>(v: Val<'s>, ty: FieldType) -> Result<Node<'s>, String> {
         },
         FieldType::Sku => match v {
             // A valid SKU is its text trimmed: keep borrowing it.
-            Val::Text(s) => match crate::model::Sku::new(&s) {
+            Val::Text(s) => match crate::model::Sku::check(&s) {
+                Ok(checked) if checked.len() == s.len() => leaf(Val::Text(s)),
                 Ok(_) => leaf(Val::Text(match s {
                     Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
-                    Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
                     Cow::Owned(o) => Cow::Owned(o.trim().to_string()),
                 })),
                 Err(e) => Err(e.message().to_string()),

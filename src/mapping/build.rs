@@ -144,9 +144,11 @@ fn level_slot(target: &str) -> Option<LevelSlot> {
 
 /// The entity built by `plan` from the mapped fields (`None` where a field
 /// was left out), or `None` when the record is not one the builder takes
-/// (then use serde). The fields hold what mapping made of them: SKUs and
-/// barcodes already checked, every value of its target's type.
-pub(crate) fn build<E: Mappable>(plan: &Plan, fields: &[Option<Node<'_>>]) -> Option<E> {
+/// (then use serde, with the fields as they were). The fields hold what
+/// mapping made of them: SKUs and barcodes already checked, every value of
+/// its target's type. Text a transform made (an upper-cased SKU) is moved
+/// into the entity, not copied.
+pub(crate) fn build<E: Mappable>(plan: &Plan, fields: &mut [Option<Node<'_>>]) -> Option<E> {
     let mut slot: Option<E> = None;
     let any: &mut dyn Any = &mut slot;
     match plan {
@@ -202,6 +204,15 @@ fn integer(node: &Node<'_>) -> Option<i64> {
     }
 }
 
+/// The text of field `i`, moved out of its slot (copied when it borrows
+/// from the record). Only for a slot the builder has seen holds text.
+fn take_text(fields: &mut [Option<Node<'_>>], i: usize) -> String {
+    match fields[i].take() {
+        Some(Node::Leaf(Val::Text(s)) | Node::Fixed(Val::Text(s))) => s.into_owned(),
+        other => unreachable!("field {i} was seen to hold text, not {other:?}"),
+    }
+}
+
 fn texts<'n>(node: &'n Node<'_>) -> Option<impl Iterator<Item = Option<&'n str>>> {
     match node {
         Node::Array(items) => Some(items.iter().map(text)),
@@ -223,10 +234,11 @@ fn currency(node: &Node<'_>) -> Option<Currency> {
     Currency::from_code(text(node)?).ok()
 }
 
-fn variant(places: &[VariantSlot], fields: &[Option<Node<'_>>]) -> Option<Variant> {
+fn variant(places: &[VariantSlot], fields: &mut [Option<Node<'_>>]) -> Option<Variant> {
+    // Text fields are noted by slot and moved out once the variant is sure to build.
     let mut sku = None;
     let mut product_handle = None;
-    let mut title = String::new();
+    let mut title = None;
     let mut options = BTreeMap::new();
     let mut barcodes = Vec::new();
     let (mut price, mut price_currency) = (None, None);
@@ -237,14 +249,14 @@ fn variant(places: &[VariantSlot], fields: &[Option<Node<'_>>]) -> Option<Varian
     let mut taxable = None;
     let mut created_at = None;
     let mut updated_at = None;
-    for (place, value) in places.iter().zip(fields) {
+    for (i, (place, value)) in places.iter().zip(fields.iter()).enumerate() {
         let Some(value) = value else {
             continue;
         };
         match place {
-            VariantSlot::Sku => sku = Some(Sku::from_checked(text(value)?.to_string())),
-            VariantSlot::ProductHandle => product_handle = Some(text(value)?.to_string()),
-            VariantSlot::Title => title = text(value)?.to_string(),
+            VariantSlot::Sku => sku = text(value).map(|_| i),
+            VariantSlot::ProductHandle => product_handle = text(value).map(|_| i),
+            VariantSlot::Title => title = Some(text(value).map(|_| i)?),
             VariantSlot::Option(name) => {
                 options.insert(name.clone(), text(value)?.to_string());
             }
@@ -292,35 +304,43 @@ fn variant(places: &[VariantSlot], fields: &[Option<Node<'_>>]) -> Option<Varian
         (None, None) => None,
         _ => return None,
     };
+    let (sku, product_handle) = (sku?, product_handle?);
+    let price = money(price, price_currency)??;
+    let compare_at_price = money(compare_at, compare_at_currency)?;
+    let (status, taxable) = (status?, taxable?);
+    let (created_at, updated_at) = (created_at?, updated_at?);
     Some(Variant {
-        sku: sku?,
-        product_handle: product_handle?,
-        title,
+        sku: Sku::from_checked(take_text(fields, sku)),
+        product_handle: take_text(fields, product_handle),
+        title: title.map_or_else(String::new, |i| take_text(fields, i)),
         options,
         barcodes,
-        price: money(price, price_currency)??,
-        compare_at_price: money(compare_at, compare_at_currency)?,
+        price,
+        compare_at_price,
         weight,
-        status: status?,
+        status,
         tags,
-        taxable: taxable?,
-        created_at: created_at?,
-        updated_at: updated_at?,
+        taxable,
+        created_at,
+        updated_at,
     })
 }
 
-fn inventory_level(places: &[LevelSlot], fields: &[Option<Node<'_>>]) -> Option<InventoryLevel> {
+fn inventory_level(
+    places: &[LevelSlot],
+    fields: &mut [Option<Node<'_>>],
+) -> Option<InventoryLevel> {
     let mut sku = None;
     let mut location = None;
     let mut counts = [0i64; 8];
     let mut oversell_allowed = false;
     let mut updated_at = None;
-    for (place, value) in places.iter().zip(fields) {
+    for (i, (place, value)) in places.iter().zip(fields.iter()).enumerate() {
         let Some(value) = value else {
             continue;
         };
         match place {
-            LevelSlot::Sku => sku = Some(Sku::from_checked(text(value)?.to_string())),
+            LevelSlot::Sku => sku = text(value).map(|_| i),
             LevelSlot::Location => location = Some(LocationId::new(text(value)?).ok()?),
             LevelSlot::Count(i) => counts[*i] = integer(value)?,
             LevelSlot::OversellAllowed => oversell_allowed = boolean(value)?,
@@ -337,9 +357,10 @@ fn inventory_level(places: &[LevelSlot], fields: &[Option<Node<'_>>]) -> Option<
         damaged,
         quality_control,
     ] = counts;
+    let (sku, location, updated_at) = (sku?, location?, updated_at?);
     Some(InventoryLevel {
-        sku: sku?,
-        location: location?,
+        sku: Sku::from_checked(take_text(fields, sku)),
+        location,
         on_hand,
         available,
         committed,
@@ -349,7 +370,7 @@ fn inventory_level(places: &[LevelSlot], fields: &[Option<Node<'_>>]) -> Option<
         damaged,
         quality_control,
         oversell_allowed,
-        updated_at: updated_at?,
+        updated_at,
     })
 }
 

@@ -39,9 +39,20 @@ impl Field {
 
 #[derive(Debug, Clone)]
 enum Step {
-    Literal(Box<str>),
+    /// A one-byte literal (`.`, `:`, `-`, `T`): the usual one.
+    Byte(u8),
+    Literal(Box<[u8]>),
     Space,
-    Number(Field),
+    /// A field and the most digits chrono reads for it.
+    Number(Field, usize),
+}
+
+/// The step for a literal.
+fn literal(l: &str) -> Step {
+    match l.as_bytes() {
+        [b] => Step::Byte(*b),
+        bytes => Step::Literal(bytes.into()),
+    }
 }
 
 /// A chrono format of only `%Y %m %d %H %M %S`, literals and spaces, each
@@ -59,8 +70,8 @@ impl FastFormat {
         let mut seen = [false; 6];
         for item in items {
             steps.push(match item {
-                Item::Literal(l) => Step::Literal((*l).into()),
-                Item::OwnedLiteral(l) => Step::Literal(l.clone()),
+                Item::Literal(l) => literal(l),
+                Item::OwnedLiteral(l) => literal(l),
                 Item::Space(_) | Item::OwnedSpace(_) => Step::Space,
                 Item::Numeric(n, _) => {
                     let field = match n {
@@ -76,7 +87,7 @@ impl FastFormat {
                     if std::mem::replace(&mut seen[field as usize], true) {
                         return None;
                     }
-                    Step::Number(field)
+                    Step::Number(field, field.width())
                 }
                 _ => return None,
             });
@@ -95,8 +106,12 @@ impl FastFormat {
         let mut b = s.as_bytes();
         let mut v = [0u32; 6];
         for step in &self.steps {
-            match step {
-                Step::Literal(l) => b = b.strip_prefix(l.as_bytes())?,
+            match *step {
+                Step::Byte(c) => match b.split_first() {
+                    Some((&x, rest)) if x == c => b = rest,
+                    _ => return None,
+                },
+                Step::Literal(ref l) => b = b.strip_prefix(&l[..])?,
                 Step::Space => {
                     // chrono trims Unicode white space; other than ASCII is left to it.
                     while let Some((&c, rest)) = b.split_first() {
@@ -107,21 +122,17 @@ impl FastFormat {
                         }
                     }
                 }
-                Step::Number(f) => {
-                    // chrono trims white space and takes a sign before a year.
-                    let mut n = 0;
-                    let mut len = 0;
-                    while len < f.width() {
-                        match b.get(len) {
-                            Some(d @ b'0'..=b'9') => n = n * 10 + u32::from(d - b'0'),
-                            _ => break,
-                        }
-                        len += 1;
-                    }
+                Step::Number(f, width) => {
+                    // chrono trims white space and takes a sign before a year:
+                    // neither is read here.
+                    let digits = b.iter().take(width).take_while(|d| d.is_ascii_digit());
+                    let (n, len) = digits.fold((0, 0), |(n, len), d| {
+                        (n * 10 + u32::from(d - b'0'), len + 1)
+                    });
                     if len == 0 {
                         return None;
                     }
-                    v[*f as usize] = n;
+                    v[f as usize] = n;
                     b = &b[len..];
                 }
             }

@@ -419,7 +419,7 @@ impl Transform {
                         Some(other) => parts.push(text(&other, "concat")?.into_owned()),
                     }
                 }
-                parts.retain(|p| !p.trim().is_empty());
+                parts.retain(|p| !trim(p).is_empty());
                 Ok(if parts.is_empty() {
                     Val::Null
                 } else {
@@ -427,23 +427,17 @@ impl Transform {
                 })
             }
             Transform::Split(sep) => {
-                let items = |t: &str| -> Vec<Val<'a>> {
-                    t.split(sep.as_str())
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| Val::Text(s.to_string().into()))
-                        .collect()
-                };
-                Ok(Val::List(match v {
+                let mut items = Vec::new();
+                match v {
                     // Items of borrowed text borrow from it too.
-                    Val::Text(Cow::Borrowed(t)) => t
-                        .split(sep.as_str())
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| Val::Text(Cow::Borrowed(s)))
-                        .collect(),
-                    other => items(&text(&other, "split")?),
-                }))
+                    Val::Text(Cow::Borrowed(t)) => {
+                        split_trimmed(t, sep, |s| items.push(Val::Text(Cow::Borrowed(s))));
+                    }
+                    other => split_trimmed(&text(&other, "split")?, sep, |s| {
+                        items.push(Val::Text(Cow::Owned(s.to_string())));
+                    }),
+                }
+                Ok(Val::List(items))
             }
             Transform::Regex(re, group) => {
                 let t = text(&v, "regex")?;
@@ -587,13 +581,34 @@ fn text<'a>(v: &'a Val<'_>, what: &str) -> Result<Cow<'a, str>, String> {
     }
 }
 
-/// `s` without surrounding white space, as `str::trim`; text that starts
-/// and ends with a visible ASCII character (the usual value) is not scanned.
+/// `s` without surrounding white space, as `str::trim`, byte by byte
+/// where the text around the white space is ASCII (Unicode white space is
+/// left to `str::trim`).
 #[inline]
 pub(crate) fn trim(s: &str) -> &str {
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
-        _ => s.trim(),
+    let b = s.as_bytes();
+    // `char::is_whitespace` for ASCII.
+    let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let start = b.iter().position(|c| !space(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !space(c)).map_or(start, |i| i + 1);
+    if start < end && (b[start] >= 0x80 || b[end - 1] >= 0x80) {
+        return s.trim();
+    }
+    &s[start..end]
+}
+
+/// The items of `t` between the separators, trimmed, empty ones dropped.
+fn split_trimmed<'t>(t: &'t str, sep: &str, mut each: impl FnMut(&'t str)) {
+    let mut item = |s: &'t str| {
+        let s = trim(s);
+        if !s.is_empty() {
+            each(s);
+        }
+    };
+    match sep.as_bytes() {
+        // One ASCII byte: a `char` separator is searched with memchr.
+        [b] if b.is_ascii() => t.split(char::from(*b)).for_each(&mut item),
+        _ => t.split(sep).for_each(&mut item),
     }
 }
 
@@ -1161,6 +1176,23 @@ mod tests {
                 "e",
             ]);
             prop::collection::vec(piece, 1..8).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            /// The byte-wise trim is `str::trim`.
+            #[test]
+            fn trim_is_str_trim(s in "[ \t\n\r\u{b}\u{c}\u{a0}\u{85}\u{2003}a-cé1,|]{0,12}") {
+                prop_assert_eq!(trim(&s), s.trim());
+            }
+
+            /// Splitting on one byte or on text gives the same items.
+            #[test]
+            fn split_items_as_str_split(s in "[ a-c,|;]{0,16}", sep in prop::sample::select(vec![",", "|", ";", ", ", "||"])) {
+                let mut got = Vec::new();
+                split_trimmed(&s, sep, |i| got.push(i));
+                let want: Vec<&str> = s.split(sep).map(str::trim).filter(|i| !i.is_empty()).collect();
+                prop_assert_eq!(got, want);
+            }
         }
 
         proptest! {

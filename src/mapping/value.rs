@@ -112,8 +112,12 @@ impl<'a> Val<'a> {
     pub fn is_blank(&self) -> bool {
         match self {
             Val::Null => true,
-            // What `trim` strips, without scanning a non-blank value to its end.
-            Val::Text(s) => s.chars().all(char::is_whitespace),
+            // What `trim` strips, without scanning a non-blank value to its end
+            // (nor decoding one that starts with a visible ASCII character).
+            Val::Text(s) => match s.as_bytes().first() {
+                Some(c) if c.is_ascii_graphic() => false,
+                _ => s.chars().all(char::is_whitespace),
+            },
             _ => false,
         }
     }

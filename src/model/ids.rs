@@ -33,7 +33,13 @@ pub struct Sku(String);
 impl Sku {
     /// Trims and checks the SKU: not empty, at most [`MAX_SKU_LEN`] characters, no control characters.
     pub fn new(value: impl AsRef<str>) -> Result<Self, Error> {
-        let v = value.as_ref().trim();
+        Sku::check(value.as_ref()).map(|v| Sku(v.to_string()))
+    }
+
+    /// The text [`Sku::new`] would keep of `value` (trimmed), or why it is
+    /// no SKU: checking without making one.
+    pub(crate) fn check(value: &str) -> Result<&str, Error> {
+        let v = value.trim();
         if v.is_empty() {
             return Err(Error::invalid_data("SKU is empty").with_field("sku"));
         }
@@ -51,7 +57,7 @@ impl Sku {
                     .with_field("sku"),
             );
         }
-        Ok(Sku(v.to_string()))
+        Ok(v)
     }
 
     /// The SKU text.
