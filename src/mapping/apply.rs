@@ -417,6 +417,64 @@ impl Run<'_> {
         })
     }
 
+    /// One field of a record, mapped: its node, or `None` when it is left
+    /// out (blank) or failed (the failure is recorded). `found` is its
+    /// column's value when the one pass over the record met it.
+    #[inline]
+    fn field<'s>(
+        &mut self,
+        f: &'s FieldMap,
+        found: Option<&'s Value>,
+        record: &'s Value,
+        root: &'s Value,
+        ctx: &Ctx<'_>,
+        prefix: &str,
+    ) -> Option<Node<'s>> {
+        // A key the pass did not find is looked up: the pass only ever
+        // finds a key's own value, so the result never depends on it.
+        let mut v = match found {
+            Some(Value::String(s)) => Val::Text(Cow::Borrowed(s)),
+            Some(other) => Val::from_json(other),
+            None => match self.raw(f, record, root) {
+                Ok(v) => v,
+                Err(msg) => {
+                    self.fail(prefix, f, None, msg);
+                    return None;
+                }
+            },
+        };
+        // The value changes in place along the chain.
+        for t in &f.transforms {
+            if let Err(msg) = t.apply_mut(&mut v, ctx) {
+                // Read the source again only now, to show it in the message.
+                let raw = self.raw(f, record, root).ok();
+                self.fail(prefix, f, raw.as_ref(), msg);
+                return None;
+            }
+        }
+        if v.is_blank() {
+            if f.required {
+                let raw = self.raw(f, record, root).ok();
+                self.fail(
+                    prefix,
+                    f,
+                    raw.as_ref(),
+                    "is required but missing or empty".into(),
+                );
+            }
+            return None;
+        }
+        match finish(v, f.ty) {
+            Ok(Node::Leaf(v)) if matches!(f.source, SourceKind::Const(_)) => Some(Node::Fixed(v)),
+            Ok(node) => Some(node),
+            Err(msg) => {
+                let raw = self.raw(f, record, root).ok();
+                self.fail(prefix, f, raw.as_ref(), msg);
+                None
+            }
+        }
+    }
+
     fn group<'s>(
         &mut self,
         g: &'s Group,
@@ -437,51 +495,15 @@ impl Run<'_> {
         let mut found = [None; COLUMNS];
         let columns = read_columns(&g.columns, &g.column_prefixes, record, &mut found);
         for f in &g.fields {
-            out.fields.push(None);
-            // A key the pass did not find is looked up: the pass only ever
-            // finds a key's own value, so the result never depends on it.
-            let raw = match (columns, f.column.and_then(|i| found[i])) {
-                (true, Some(v)) => Ok(Val::from_json(v)),
-                _ => self.raw(f, record, root),
-            };
-            let mapped =
-                raw.and_then(|raw| f.transforms.iter().try_fold(raw, |v, t| t.apply(v, &ctx)));
-            let v = match mapped {
-                Ok(v) => v,
-                Err(msg) => {
-                    // Read the source again only now, to show it in the message.
-                    let raw = self.raw(f, record, root).ok();
-                    self.fail(prefix, f, raw.as_ref(), msg);
-                    continue;
-                }
-            };
-            if v.is_blank() {
-                if f.required {
-                    let raw = self.raw(f, record, root).ok();
-                    self.fail(
-                        prefix,
-                        f,
-                        raw.as_ref(),
-                        "is required but missing or empty".into(),
-                    );
-                }
-                continue;
-            }
-            match finish(v, f.ty) {
-                Ok(node) => {
-                    let node = match (node, &f.source) {
-                        (Node::Leaf(v), SourceKind::Const(_)) => Node::Fixed(v),
-                        (node, _) => node,
-                    };
-                    if let Some(last) = out.fields.last_mut() {
-                        *last = Some(node);
-                    }
-                }
-                Err(msg) => {
-                    let raw = self.raw(f, record, root).ok();
-                    self.fail(prefix, f, raw.as_ref(), msg);
-                }
-            }
+            let node = self.field(
+                f,
+                columns.then(|| f.column.and_then(|i| found[i])).flatten(),
+                record,
+                root,
+                &ctx,
+                prefix,
+            );
+            out.fields.push(node);
         }
         for l in &g.lists {
             let items = match l.source.get(record, root) {

@@ -353,65 +353,81 @@ impl Transform {
 
     /// Applies the transform. A missing value passes through untouched except
     /// for `default`; the caller decides whether missing is an error.
-    pub fn apply<'a>(&'a self, v: Val<'a>, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
+    #[cfg(test)]
+    pub fn apply<'a>(&'a self, mut v: Val<'a>, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
+        self.apply_mut(&mut v, ctx)?;
+        Ok(v)
+    }
+
+    /// Applies the transform to `v` where it is (see [`Transform::apply`]):
+    /// a trimmed slice or a parsed number replaces the value in place, so a
+    /// field's chain of transforms never moves it through a `Result`.
+    pub fn apply_mut<'a>(&'a self, v: &mut Val<'a>, ctx: &Ctx<'_>) -> Result<(), String> {
         if let Transform::Default(d) = self {
-            return Ok(if v.is_blank() { d.borrowed() } else { v });
+            if v.is_blank() {
+                *v = d.borrowed();
+            }
+            return Ok(());
         }
         // Blank text is a missing value (an empty CSV cell, an empty SQL
         // string): it passes through every transform untouched, and the
         // caller decides whether missing is an error. `concat` still runs,
         // so the other parts are not lost.
         if v.is_blank() && !matches!(self, Transform::Concat { .. }) {
-            return Ok(Val::Null);
+            *v = Val::Null;
+            return Ok(());
         }
-        match self {
+        let new = match self {
             Transform::Default(_) => unreachable!("handled above"),
-            Transform::Trim => Ok(match v {
+            Transform::Trim => match &mut *v {
                 // Trimming borrowed text is a slice; owned text is kept when already trimmed.
-                Val::Text(Cow::Borrowed(s)) => Val::Text(Cow::Borrowed(trim(s))),
-                Val::Text(Cow::Owned(s)) if trim(&s).len() == s.len() => Val::Text(Cow::Owned(s)),
-                other => Val::Text(Cow::Owned(trim(&text(&other, "trim")?).to_string())),
-            }),
+                Val::Text(Cow::Borrowed(s)) => {
+                    *s = trim(s);
+                    return Ok(());
+                }
+                Val::Text(Cow::Owned(s)) if trim(s).len() == s.len() => return Ok(()),
+                other => Val::Text(Cow::Owned(trim(&text(other, "trim")?).to_string())),
+            },
             Transform::Case(c) => {
-                let t = text(&v, "case")?;
+                let t = text(v, "case")?;
                 let unchanged = match c {
                     Case::Upper => !t.chars().any(char::is_lowercase),
                     Case::Lower => !t.chars().any(char::is_uppercase),
                     Case::Title => false,
                 };
                 if unchanged && matches!(v, Val::Text(_)) {
-                    return Ok(v);
+                    return Ok(());
                 }
                 // ASCII text (most codes and SKUs) changes case byte by byte.
-                Ok(Val::Text(Cow::Owned(match c {
+                Val::Text(Cow::Owned(match c {
                     Case::Upper if t.is_ascii() => t.to_ascii_uppercase(),
                     Case::Lower if t.is_ascii() => t.to_ascii_lowercase(),
                     Case::Upper => t.to_uppercase(),
                     Case::Lower => t.to_lowercase(),
                     Case::Title => title_case(&t),
-                })))
+                }))
             }
             Transform::Map { table, fallback } => {
-                let key = text(&v, "map")?;
+                let key = text(v, "map")?;
                 match table.get(key.as_ref()).or(fallback.as_ref()) {
-                    Some(out) => Ok(Val::Text(Cow::Borrowed(out.as_str()))),
-                    None => Err(format!(
-                        "value {key:?} is not in the map (known: {})",
-                        table.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )),
+                    Some(out) => Val::Text(Cow::Borrowed(out.as_str())),
+                    None => {
+                        return Err(format!(
+                            "value {key:?} is not in the map (known: {})",
+                            table.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ));
+                    }
                 }
             }
-            Transform::Unit(from, to) => convert_weight(&v, *from, *to),
-            Transform::Decimal(f) => decimal(&v, f).map(Val::Dec),
-            Transform::Integer => integer(&v).map(Val::Int),
-            Transform::Bool => boolean(&v).map(Val::Bool),
-            Transform::Datetime { formats, tz } => {
-                datetime(&v, formats, tz.as_ref()).map(Val::Time)
-            }
+            Transform::Unit(from, to) => convert_weight(v, *from, *to)?,
+            Transform::Decimal(f) => Val::Dec(decimal(v, f)?),
+            Transform::Integer => Val::Int(integer(v)?),
+            Transform::Bool => Val::Bool(boolean(v)?),
+            Transform::Datetime { formats, tz } => Val::Time(datetime(v, formats, tz.as_ref())?),
             Transform::Concat { with, sep } => {
                 let mut parts = Vec::with_capacity(with.len() + 1);
                 if !v.is_blank() {
-                    parts.push(text(&v, "concat")?.into_owned());
+                    parts.push(text(v, "concat")?.into_owned());
                 }
                 for p in with {
                     match p.get(ctx.record, ctx.root).map(Val::from_json) {
@@ -420,34 +436,35 @@ impl Transform {
                     }
                 }
                 parts.retain(|p| !trim(p).is_empty());
-                Ok(if parts.is_empty() {
+                if parts.is_empty() {
                     Val::Null
                 } else {
                     Val::Text(parts.join(sep).into())
-                })
+                }
             }
             Transform::Split(sep) => {
                 let mut items = Vec::new();
-                match v {
+                match &*v {
                     // Items of borrowed text borrow from it too.
                     Val::Text(Cow::Borrowed(t)) => {
+                        let t: &'a str = t;
                         split_trimmed(t, sep, |s| items.push(Val::Text(Cow::Borrowed(s))));
                     }
-                    other => split_trimmed(&text(&other, "split")?, sep, |s| {
+                    other => split_trimmed(&text(other, "split")?, sep, |s| {
                         items.push(Val::Text(Cow::Owned(s.to_string())));
                     }),
                 }
-                Ok(Val::List(items))
+                Val::List(items)
             }
             Transform::Regex(re, group) => {
-                let t = text(&v, "regex")?;
+                let t = text(v, "regex")?;
                 re.captures(&t)
                     .and_then(|c| c.get(*group))
                     .map(|m| Val::Text(m.as_str().to_string().into()))
-                    .ok_or_else(|| format!("{t:?} does not match /{}/", re.as_str()))
+                    .ok_or_else(|| format!("{t:?} does not match /{}/", re.as_str()))?
             }
             Transform::Lookup(table) => {
-                let key = text(&v, "lookup")?;
+                let key = text(v, "lookup")?;
                 let xrefs = ctx.xrefs.ok_or_else(|| {
                     format!("lookup in {table:?} needs cross-references, and none were given")
                 })?;
@@ -459,9 +476,11 @@ impl Transform {
                             "no {table} cross-reference for {key:?} in system {}",
                             ctx.system
                         )
-                    })
+                    })?
             }
-        }
+        };
+        *v = new;
+        Ok(())
     }
 
     /// Undoes the transform on the way back (canonical → payload).
