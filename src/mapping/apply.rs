@@ -417,61 +417,79 @@ impl Run<'_> {
         })
     }
 
-    /// One field of a record, mapped: its node, or `None` when it is left
-    /// out (blank) or failed (the failure is recorded). `found` is its
-    /// column's value when the one pass over the record met it.
+    /// One field of a record, mapped into `slot`: its node, or `None` when
+    /// it is left out (blank) or failed (the failure is recorded). `found`
+    /// is its column's value when the one pass over the record met it. The
+    /// value is made in its slot and changed there, step by step: moving
+    /// the value enum costs more than most steps.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn field<'s>(
         &mut self,
+        slot: &mut Option<Node<'s>>,
         f: &'s FieldMap,
         found: Option<&'s Value>,
         record: &'s Value,
         root: &'s Value,
         ctx: &Ctx<'_>,
         prefix: &str,
-    ) -> Option<Node<'s>> {
+    ) {
         // A key the pass did not find is looked up: the pass only ever
         // finds a key's own value, so the result never depends on it.
-        let mut v = match found {
+        let v = slot.insert(Node::Leaf(match found {
             Some(Value::String(s)) => Val::Text(Cow::Borrowed(s)),
             Some(other) => Val::from_json(other),
             None => match self.raw(f, record, root) {
                 Ok(v) => v,
                 Err(msg) => {
                     self.fail(prefix, f, None, msg);
-                    return None;
+                    *slot = None;
+                    return;
                 }
             },
+        }));
+        let Node::Leaf(v) = v else {
+            unreachable!("just made a leaf")
         };
-        // The value changes in place along the chain.
+        let mut failure = None;
         for t in &f.transforms {
-            if let Err(msg) = t.apply_mut(&mut v, ctx) {
-                // Read the source again only now, to show it in the message.
-                let raw = self.raw(f, record, root).ok();
-                self.fail(prefix, f, raw.as_ref(), msg);
-                return None;
+            if let Err(msg) = t.apply_mut(v, ctx) {
+                failure = Some(msg);
+                break;
             }
         }
-        if v.is_blank() {
-            if f.required {
-                let raw = self.raw(f, record, root).ok();
-                self.fail(
-                    prefix,
-                    f,
-                    raw.as_ref(),
-                    "is required but missing or empty".into(),
-                );
+        let failure = match failure {
+            Some(msg) => Some(msg),
+            None if v.is_blank() => {
+                if !f.required {
+                    *slot = None;
+                    return;
+                }
+                Some("is required but missing or empty".to_string())
             }
-            return None;
+            None if finished(v, f.ty) => None,
+            None => {
+                let taken = std::mem::replace(v, Val::Null);
+                match finish(taken, f.ty) {
+                    Ok(node) => {
+                        *slot = Some(node);
+                        None
+                    }
+                    Err(msg) => Some(msg),
+                }
+            }
+        };
+        if let Some(msg) = failure {
+            *slot = None;
+            // Read the source again only now, to show it in the message.
+            let raw = self.raw(f, record, root).ok();
+            self.fail(prefix, f, raw.as_ref(), msg);
+            return;
         }
-        match finish(v, f.ty) {
-            Ok(Node::Leaf(v)) if matches!(f.source, SourceKind::Const(_)) => Some(Node::Fixed(v)),
-            Ok(node) => Some(node),
-            Err(msg) => {
-                let raw = self.raw(f, record, root).ok();
-                self.fail(prefix, f, raw.as_ref(), msg);
-                None
-            }
+        if matches!(f.source, SourceKind::Const(_))
+            && let Some(Node::Leaf(v)) = slot.take()
+        {
+            *slot = Some(Node::Fixed(v));
         }
     }
 
@@ -495,15 +513,15 @@ impl Run<'_> {
         let mut found = [None; COLUMNS];
         let columns = read_columns(&g.columns, &g.column_prefixes, record, &mut found);
         for f in &g.fields {
-            let node = self.field(
-                f,
-                columns.then(|| f.column.and_then(|i| found[i])).flatten(),
-                record,
-                root,
-                &ctx,
-                prefix,
-            );
-            out.fields.push(node);
+            let found = if columns {
+                f.column.and_then(|i| found[i])
+            } else {
+                None
+            };
+            out.fields.push(None);
+            if let Some(slot) = out.fields.last_mut() {
+                self.field(slot, f, found, record, root, &ctx, prefix);
+            }
         }
         for l in &g.lists {
             let items = match l.source.get(record, root) {
@@ -726,6 +744,32 @@ fn typed(v: &Value, ty: FieldType) -> Val<'_> {
 /// Whether `v` can fill a target of type `ty` (used to check constants when a spec loads).
 pub(crate) fn check_value(v: Val, ty: FieldType) -> Result<(), String> {
     finish(v, ty).map(|_| ())
+}
+
+/// Puts the usual values into the canonical form of their target type
+/// where they are, and tells whether that was done; `false` leaves the
+/// value as it was for [`finish`] (every other value, and every error).
+#[inline]
+fn finished(v: &mut Val<'_>, ty: FieldType) -> bool {
+    match (ty, &mut *v) {
+        (FieldType::Text | FieldType::TextMap, Val::Text(_))
+        | (FieldType::Decimal, Val::Dec(_))
+        | (FieldType::DateTime, Val::Time(_))
+        | (FieldType::Bool, Val::Bool(_))
+        | (FieldType::Integer, Val::Int(_)) => true,
+        (FieldType::Enum(values), Val::Text(s)) => values.contains(&s.as_ref()),
+        (FieldType::Sku, Val::Text(s)) => {
+            matches!(crate::model::Sku::check(s), Ok(checked) if checked.len() == s.len())
+        }
+        (FieldType::Currency, Val::Text(s)) => match Currency::from_code(s) {
+            Ok(c) => {
+                *s = Cow::Borrowed(c.code());
+                true
+            }
+            Err(_) => false,
+        },
+        _ => false,
+    }
 }
 
 /// Converts a mapped value into the canonical form of its target type.
