@@ -436,19 +436,20 @@ impl Run<'_> {
     ) {
         // A key the pass did not find is looked up: the pass only ever
         // finds a key's own value, so the result never depends on it.
-        let v = slot.insert(Node::Leaf(match found {
-            Some(Value::String(s)) => Val::Text(Cow::Borrowed(s)),
-            Some(other) => Val::from_json(other),
+        // Each way writes the slot itself: a value built elsewhere and
+        // copied in is read back before its parts are stored, which stalls.
+        match found {
+            Some(Value::String(s)) => *slot = Some(Node::Leaf(Val::Text(Cow::Borrowed(s)))),
+            Some(other) => *slot = Some(Node::Leaf(Val::from_json(other))),
             None => match self.raw(f, record, root) {
-                Ok(v) => v,
+                Ok(v) => *slot = Some(Node::Leaf(v)),
                 Err(msg) => {
                     self.fail(prefix, f, None, msg);
-                    *slot = None;
                     return;
                 }
             },
-        }));
-        let Node::Leaf(v) = v else {
+        }
+        let Some(Node::Leaf(v)) = slot else {
             unreachable!("just made a leaf")
         };
         let mut failure = None;
