@@ -709,7 +709,7 @@ fn read_columns<'v>(
         let kp = key_prefix(key);
         while at < columns.len() {
             let order = match prefixes[at].cmp(&kp) {
-                Ordering::Equal => columns[at].as_str().cmp(key.as_str()),
+                Ordering::Equal => order_after_prefix(&columns[at], key),
                 order => order,
             };
             match order {
@@ -727,6 +727,20 @@ fn read_columns<'v>(
         }
     }
     true
+}
+
+/// How `a` and `b` are ordered as text when their [`key_prefix`]es are
+/// equal: their first eight bytes agree (a shorter key's missing bytes read
+/// as zero bytes of the longer), so only what follows is compared.
+#[inline]
+fn order_after_prefix(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() <= 8 || b.len() <= 8 {
+        // One ends within the prefix: the rest of the other is zero bytes.
+        a.len().cmp(&b.len())
+    } else {
+        a[8..].cmp(&b[8..])
+    }
 }
 
 /// A canonical JSON value read with the type of its target field.
@@ -926,6 +940,16 @@ mod tests {
         assert!(!read_columns(&columns, &prefixes, &wide, &mut unused));
         assert!(!read_columns(&columns, &prefixes, &list, &mut unused));
         assert!(!read_columns(&[], &[], &record, &mut unused));
+    }
+
+    proptest::proptest! {
+        /// Keys with equal prefixes order as their text.
+        #[test]
+        fn order_after_prefix_is_text_order(a in "[A\\x00_]{0,11}", b in "[A\\x00_]{0,11}") {
+            if key_prefix(&a) == key_prefix(&b) {
+                proptest::prop_assert_eq!(order_after_prefix(&a, &b), a.cmp(&b));
+            }
+        }
     }
 
     #[test]

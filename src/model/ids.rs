@@ -146,6 +146,14 @@ impl Gtin {
     /// is its digits alone (the usual case): checking a barcode allocates
     /// nothing then.
     pub(crate) fn digits(value: &str) -> Result<Cow<'_, str>, Error> {
+        // The usual barcode: a valid GTIN's digits alone, checked in one pass.
+        let b = value.as_bytes();
+        if matches!(b.len(), 8 | 12 | 13 | 14) && b.iter().all(u8::is_ascii_digit) {
+            let (body, check) = b.split_at(b.len() - 1);
+            if b.iter().any(|&d| d != b'0') && gtin_check_digit(body) == check[0] - b'0' {
+                return Ok(Cow::Borrowed(value));
+            }
+        }
         let digits: Cow<'_, str> = if value.bytes().all(|b| b.is_ascii_digit()) {
             Cow::Borrowed(value)
         } else {
@@ -173,7 +181,7 @@ impl Gtin {
             return bad(format!("GTIN {value:?} is all zeros, which is no item"));
         }
         let (body, check) = digits.split_at(digits.len() - 1);
-        let expected = gtin_check_digit(body);
+        let expected = gtin_check_digit(body.as_bytes());
         let actual = check.as_bytes()[0] - b'0';
         if expected != actual {
             return bad(format!(
@@ -192,7 +200,7 @@ impl Gtin {
                     .with_field("barcode"),
             );
         }
-        Gtin::parse(&format!("{body}{}", gtin_check_digit(body)))
+        Gtin::parse(&format!("{body}{}", gtin_check_digit(body.as_bytes())))
     }
 
     /// The digits.
@@ -217,16 +225,13 @@ impl Gtin {
 }
 
 /// The GS1 mod-10 check digit of the digits before it.
-fn gtin_check_digit(body: &str) -> u8 {
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 { d * 3 } else { d }
-        })
-        .sum();
+fn gtin_check_digit(body: &[u8]) -> u8 {
+    let mut sum = 0u32;
+    let mut weight = 3;
+    for &b in body.iter().rev() {
+        sum += u32::from(b - b'0') * weight;
+        weight = 4 - weight;
+    }
     ((10 - sum % 10) % 10) as u8
 }
 
@@ -453,7 +458,7 @@ mod tests {
             return Err("zeros".into());
         }
         let (body, check) = digits.split_at(digits.len() - 1);
-        if gtin_check_digit(body) != check.as_bytes()[0] - b'0' {
+        if gtin_check_digit(body.as_bytes()) != check.as_bytes()[0] - b'0' {
             return Err("check digit".into());
         }
         Ok(digits)
