@@ -103,20 +103,28 @@ impl FastFormat {
     /// The local date-time `s` holds, when it is one chrono reads the same
     /// way; `None` when chrono must decide (including every error).
     pub fn parse(&self, s: &str) -> Option<NaiveDateTime> {
-        let mut b = s.as_bytes();
+        let b = s.as_bytes();
+        let mut at = 0;
         let mut v = [0u32; 6];
         for step in &self.steps {
             match *step {
-                Step::Byte(c) => match b.split_first() {
-                    Some((&x, rest)) if x == c => b = rest,
-                    _ => return None,
-                },
-                Step::Literal(ref l) => b = b.strip_prefix(&l[..])?,
+                Step::Byte(c) => {
+                    if b.get(at) != Some(&c) {
+                        return None;
+                    }
+                    at += 1;
+                }
+                Step::Literal(ref l) => {
+                    if !b[at..].starts_with(l) {
+                        return None;
+                    }
+                    at += l.len();
+                }
                 Step::Space => {
                     // chrono trims Unicode white space; other than ASCII is left to it.
-                    while let Some((&c, rest)) = b.split_first() {
+                    while let Some(&c) = b.get(at) {
                         match c {
-                            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => b = rest,
+                            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => at += 1,
                             0x80.. => return None,
                             _ => break,
                         }
@@ -125,19 +133,23 @@ impl FastFormat {
                 Step::Number(f, width) => {
                     // chrono trims white space and takes a sign before a year:
                     // neither is read here.
-                    let digits = b.iter().take(width).take_while(|d| d.is_ascii_digit());
-                    let (n, len) = digits.fold((0, 0), |(n, len), d| {
-                        (n * 10 + u32::from(d - b'0'), len + 1)
-                    });
-                    if len == 0 {
+                    let start = at;
+                    let mut n = 0;
+                    while at - start < width {
+                        match b.get(at) {
+                            Some(&d) if d.is_ascii_digit() => n = n * 10 + u32::from(d - b'0'),
+                            _ => break,
+                        }
+                        at += 1;
+                    }
+                    if at == start {
                         return None;
                     }
                     v[f as usize] = n;
-                    b = &b[len..];
                 }
             }
         }
-        if !b.is_empty() {
+        if at != b.len() {
             return None;
         }
         let [year, month, day, hour, minute, second] = v;

@@ -108,7 +108,7 @@ impl<'a> Val<'a> {
     }
 
     /// True for null and for text that is empty after trimming: both mean "no value".
-    #[inline]
+    #[inline(always)]
     pub fn is_blank(&self) -> bool {
         match self {
             Val::Null => true,

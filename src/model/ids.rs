@@ -39,6 +39,14 @@ impl Sku {
     /// The text [`Sku::new`] would keep of `value` (trimmed), or why it is
     /// no SKU: checking without making one.
     pub(crate) fn check(value: &str) -> Result<&str, Error> {
+        // Printable ASCII (the usual SKU): no control character, one byte a
+        // character, and only spaces to trim.
+        if value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            let v = value.trim_matches(' ');
+            if !v.is_empty() && v.len() <= MAX_SKU_LEN {
+                return Ok(v);
+            }
+        }
         let v = value.trim();
         if v.is_empty() {
             return Err(Error::invalid_data("SKU is empty").with_field("sku"));
@@ -478,6 +486,20 @@ mod tests {
             if let (Ok(g), Ok(w)) = (got, want) {
                 proptest::prop_assert_eq!(g, w);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The printable-ASCII way accepts and keeps what the general way does.
+        #[test]
+        fn sku_check_as_the_general_way(s in "[ a-zA-Z0-9\\-\\t\\u{7f}\\u{a0}é]{0,8}", long in 0usize..2) {
+            let s = if long == 1 { s.repeat(40) } else { s };
+            let general = {
+                let v = s.trim();
+                (!v.is_empty() && v.chars().count() <= MAX_SKU_LEN && !v.chars().any(char::is_control))
+                    .then_some(v)
+            };
+            proptest::prop_assert_eq!(Sku::check(&s).ok(), general);
         }
     }
 }
