@@ -186,7 +186,8 @@ pub(crate) enum Transform {
     Bool,
     Datetime {
         formats: Vec<TimeFormat>,
-        tz: Option<Zone>,
+        /// Boxed: the offset cache is large, and the other transforms are small.
+        tz: Option<Box<Zone>>,
     },
     Concat {
         with: Vec<Path>,
@@ -269,9 +270,9 @@ impl Transform {
                 let tz = match tz {
                     None => None,
                     Some(name) => {
-                        Some(Zone::new(Tz::from_str(name).map_err(|_| {
+                        Some(Box::new(Zone::new(Tz::from_str(name).map_err(|_| {
                             format!("datetime: unknown time zone {name:?}")
-                        })?))
+                        })?)))
                     }
                 };
                 Transform::Datetime {
@@ -423,7 +424,7 @@ impl Transform {
             Transform::Decimal(f) => Val::Dec(decimal(v, f)?),
             Transform::Integer => Val::Int(integer(v)?),
             Transform::Bool => Val::Bool(boolean(v)?),
-            Transform::Datetime { formats, tz } => Val::Time(datetime(v, formats, tz.as_ref())?),
+            Transform::Datetime { formats, tz } => Val::Time(datetime(v, formats, tz.as_deref())?),
             Transform::Concat { with, sep } => {
                 let mut parts = Vec::with_capacity(with.len() + 1);
                 if !v.is_blank() {
@@ -504,7 +505,7 @@ impl Transform {
                 let d = decimal(&v, &DecimalFormat::default())?;
                 let s = d.to_string();
                 let out = match f.separator {
-                    Some(sep) if sep != '.' => s.replace('.', &sep.to_string()),
+                    Some(sep) if sep != '.' => s.replace('.', sep.encode_utf8(&mut [0; 4])),
                     _ => s,
                 };
                 Ok(Val::Text(out.into()))
