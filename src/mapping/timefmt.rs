@@ -388,10 +388,8 @@ mod tests {
             /// Whenever the fast parser answers, chrono answers the same.
             #[test]
             fn fast_parse_equals_chrono(f in format(), s in text()) {
-                if let Some(fast) = fast(&f) {
-                    if let Some(got) = fast.parse(&s) {
-                        prop_assert_eq!(Some(got), chrono_reads(&f, &s), "{} / {:?}", f, s);
-                    }
+                if let Some(got) = fast(&f).and_then(|fast| fast.parse(&s)) {
+                    prop_assert_eq!(Some(got), chrono_reads(&f, &s), "{} / {:?}", f, s);
                 }
             }
 
