@@ -412,12 +412,7 @@ impl Transform {
                 let key = text(v, "map")?;
                 match table.get(key.as_ref()).or(fallback.as_ref()) {
                     Some(out) => Val::Text(Cow::Borrowed(out.as_str())),
-                    None => {
-                        return Err(format!(
-                            "value {key:?} is not in the map (known: {})",
-                            table.keys().cloned().collect::<Vec<_>>().join(", ")
-                        ));
-                    }
+                    None => return Err(not_in_map(&key, table)),
                 }
             }
             Transform::Unit(from, to) => convert_weight(v, *from, *to)?,
@@ -425,24 +420,7 @@ impl Transform {
             Transform::Integer => Val::Int(integer(v)?),
             Transform::Bool => Val::Bool(boolean(v)?),
             Transform::Datetime { formats, tz } => Val::Time(datetime(v, formats, tz.as_deref())?),
-            Transform::Concat { with, sep } => {
-                let mut parts = Vec::with_capacity(with.len() + 1);
-                if !v.is_blank() {
-                    parts.push(text(v, "concat")?.into_owned());
-                }
-                for p in with {
-                    match p.get(ctx.record, ctx.root).map(Val::from_json) {
-                        None | Some(Val::Null) => {}
-                        Some(other) => parts.push(text(&other, "concat")?.into_owned()),
-                    }
-                }
-                parts.retain(|p| !trim(p).is_empty());
-                if parts.is_empty() {
-                    Val::Null
-                } else {
-                    Val::Text(parts.join(sep).into())
-                }
-            }
+            Transform::Concat { with, sep } => concat(v, with, sep, ctx)?,
             Transform::Split(sep) => {
                 let mut items = Vec::new();
                 match &*v {
@@ -457,28 +435,8 @@ impl Transform {
                 }
                 Val::List(items)
             }
-            Transform::Regex(re, group) => {
-                let t = text(v, "regex")?;
-                re.captures(&t)
-                    .and_then(|c| c.get(*group))
-                    .map(|m| Val::Text(m.as_str().to_string().into()))
-                    .ok_or_else(|| format!("{t:?} does not match /{}/", re.as_str()))?
-            }
-            Transform::Lookup(table) => {
-                let key = text(v, "lookup")?;
-                let xrefs = ctx.xrefs.ok_or_else(|| {
-                    format!("lookup in {table:?} needs cross-references, and none were given")
-                })?;
-                xrefs
-                    .to_canonical(table, ctx.system, &key)
-                    .map(|s| Val::Text(s.into()))
-                    .ok_or_else(|| {
-                        format!(
-                            "no {table} cross-reference for {key:?} in system {}",
-                            ctx.system
-                        )
-                    })?
-            }
+            Transform::Regex(re, group) => regex(v, re, *group)?,
+            Transform::Lookup(table) => lookup(v, table, ctx)?,
         };
         *v = new;
         Ok(())
@@ -558,6 +516,67 @@ impl Transform {
             }
         }
     }
+}
+
+// The transforms below are kept out of `apply_mut`: it runs for every
+// step of every field, and stays small for the common ones.
+
+#[cold]
+#[inline(never)]
+fn not_in_map(key: &str, table: &BTreeMap<String, String>) -> String {
+    format!(
+        "value {key:?} is not in the map (known: {})",
+        table.keys().cloned().collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// `concat`: this value and the values at `with`, blank ones left out.
+#[inline(never)]
+fn concat<'a>(v: &Val<'a>, with: &[Path], sep: &str, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
+    let mut parts = Vec::with_capacity(with.len() + 1);
+    if !v.is_blank() {
+        parts.push(text(v, "concat")?.into_owned());
+    }
+    for p in with {
+        match p.get(ctx.record, ctx.root).map(Val::from_json) {
+            None | Some(Val::Null) => {}
+            Some(other) => parts.push(text(&other, "concat")?.into_owned()),
+        }
+    }
+    parts.retain(|p| !trim(p).is_empty());
+    Ok(if parts.is_empty() {
+        Val::Null
+    } else {
+        Val::Text(parts.join(sep).into())
+    })
+}
+
+/// `regex`: capture `group` of `re` in the value.
+#[inline(never)]
+fn regex<'a>(v: &Val<'_>, re: &Regex, group: usize) -> Result<Val<'a>, String> {
+    let t = text(v, "regex")?;
+    re.captures(&t)
+        .and_then(|c| c.get(group))
+        .map(|m| Val::Text(m.as_str().to_string().into()))
+        .ok_or_else(|| format!("{t:?} does not match /{}/", re.as_str()))
+}
+
+/// `lookup`: the canonical key the cross-references give the value.
+#[inline(never)]
+fn lookup<'a>(v: &Val<'_>, table: &str, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
+    let key = text(v, "lookup")?;
+    let xrefs = ctx.xrefs.ok_or_else(|| {
+        format!("lookup in {table:?} needs cross-references, and none were given")
+    })?;
+    xrefs
+        .to_canonical(table, ctx.system, &key)
+        .map(|s| Val::Text(s.into()))
+        .ok_or_else(|| {
+            format!(
+                "no {table} cross-reference for {key:?} in system {}",
+                ctx.system
+            )
+        })
 }
 
 /// Converts a weight value between units (exact, or an error naming the value).
