@@ -61,6 +61,77 @@ fn literal(l: &str) -> Step {
 #[derive(Debug, Clone)]
 pub(crate) struct FastFormat {
     steps: Vec<Step>,
+    /// The format's text with every field at its full width, when that is
+    /// a fixed layout: a value of exactly this shape is read by position.
+    layout: Option<Layout>,
+}
+
+/// Where each byte of a fixed-width value is: a literal or a digit.
+#[derive(Debug, Clone)]
+struct Layout {
+    /// The bytes expected; [`DIGIT`] where a digit goes.
+    bytes: Vec<u8>,
+    /// Each field: where its digits start, how many, which field.
+    fields: Vec<(usize, usize, Field)>,
+}
+
+/// A digit's place in a [`Layout`] (never a byte of UTF-8 text).
+const DIGIT: u8 = 0xff;
+
+impl Layout {
+    /// The layout of `steps`, when every step has one width: literals, full
+    /// width fields, and single spaces followed by something chrono does not
+    /// trim (so one space there reads as chrono reads it).
+    fn of(steps: &[Step]) -> Option<Layout> {
+        let mut bytes = Vec::new();
+        let mut fields = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            match step {
+                Step::Byte(c) => bytes.push(*c),
+                Step::Literal(l) => bytes.extend_from_slice(l),
+                Step::Space => {
+                    let next_is_kept = match steps.get(i + 1) {
+                        Some(Step::Number(..)) => true,
+                        Some(Step::Byte(c)) => !c.is_ascii_whitespace() && *c != 0x0b && *c < 0x80,
+                        _ => false,
+                    };
+                    if !next_is_kept {
+                        return None;
+                    }
+                    bytes.push(b' ');
+                }
+                Step::Number(f, width) => {
+                    fields.push((bytes.len(), *width, *f));
+                    bytes.extend(std::iter::repeat_n(DIGIT, *width));
+                }
+            }
+        }
+        Some(Layout { bytes, fields })
+    }
+
+    /// The fields of `b` read by position, when `b` has exactly this layout.
+    fn read(&self, b: &[u8]) -> Option<[u32; 6]> {
+        if b.len() != self.bytes.len() {
+            return None;
+        }
+        let fits = self.bytes.iter().zip(b).all(|(&want, &got)| {
+            if want == DIGIT {
+                got.is_ascii_digit()
+            } else {
+                got == want
+            }
+        });
+        if !fits {
+            return None;
+        }
+        let mut v = [0u32; 6];
+        for &(at, width, f) in &self.fields {
+            v[f as usize] = b[at..at + width]
+                .iter()
+                .fold(0, |n, d| n * 10 + u32::from(d - b'0'));
+        }
+        Some(v)
+    }
 }
 
 impl FastFormat {
@@ -97,12 +168,27 @@ impl FastFormat {
         // chrono makes midnight of a date whose time lacks the hour or the
         // minute, and ignores the seconds then: not worth copying.
         let whole = (hour && minute) || (!hour && !minute && !second);
-        (date && whole).then_some(FastFormat { steps })
+        (date && whole).then(|| FastFormat {
+            layout: Layout::of(&steps),
+            steps,
+        })
     }
 
     /// The local date-time `s` holds, when it is one chrono reads the same
     /// way; `None` when chrono must decide (including every error).
     pub fn parse(&self, s: &str) -> Option<NaiveDateTime> {
+        let v = match self.layout.as_ref().and_then(|l| l.read(s.as_bytes())) {
+            Some(v) => v,
+            None => self.read_steps(s)?,
+        };
+        let [year, month, day, hour, minute, second] = v;
+        let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
+        // A leap second (`60`) is left to chrono.
+        Some(date.and_time(NaiveTime::from_hms_opt(hour, minute, second)?))
+    }
+
+    /// The fields of `s` read step by step (any widths, runs of spaces).
+    fn read_steps(&self, s: &str) -> Option<[u32; 6]> {
         let b = s.as_bytes();
         let mut at = 0;
         let mut v = [0u32; 6];
@@ -149,13 +235,7 @@ impl FastFormat {
                 }
             }
         }
-        if at != b.len() {
-            return None;
-        }
-        let [year, month, day, hour, minute, second] = v;
-        let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
-        // A leap second (`60`) is left to chrono.
-        Some(date.and_time(NaiveTime::from_hms_opt(hour, minute, second)?))
+        (at == b.len()).then_some(v)
     }
 }
 
@@ -389,6 +469,35 @@ mod tests {
             #[test]
             fn fast_parse_equals_chrono(f in format(), s in text()) {
                 if let Some(got) = fast(&f).and_then(|fast| fast.parse(&s)) {
+                    prop_assert_eq!(Some(got), chrono_reads(&f, &s), "{} / {:?}", f, s);
+                }
+            }
+
+            /// A value read by position reads as step by step.
+            #[test]
+            fn layout_reads_as_the_steps(f in format(), s in text()) {
+                if let Some(fast) = fast(&f) {
+                    if let Some(v) = fast.layout.as_ref().and_then(|l| l.read(s.as_bytes())) {
+                        prop_assert_eq!(Some(v), fast.read_steps(&s), "{} / {:?}", f, s);
+                    }
+                }
+            }
+
+            /// Text of exactly a format's layout (any digits) reads by
+            /// position as step by step, and as chrono reads it.
+            #[test]
+            fn layout_values_read_as_chrono(f in format(), digits in prop::collection::vec(0u8..10, 40)) {
+                let Some(fast) = fast(&f) else { return Ok(()) };
+                let Some(layout) = fast.layout.as_ref() else { return Ok(()) };
+                let mut d = digits.iter();
+                let bytes: Vec<u8> = layout
+                    .bytes
+                    .iter()
+                    .map(|&b| if b == DIGIT { b'0' + d.next().copied().unwrap_or(0) } else { b })
+                    .collect();
+                let s = String::from_utf8(bytes).unwrap();
+                prop_assert_eq!(layout.read(s.as_bytes()), fast.read_steps(&s), "{} / {:?}", f, s);
+                if let Some(got) = fast.parse(&s) {
                     prop_assert_eq!(Some(got), chrono_reads(&f, &s), "{} / {:?}", f, s);
                 }
             }
