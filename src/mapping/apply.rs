@@ -183,6 +183,17 @@ struct Filled<'s> {
 }
 
 impl<'s> Filled<'s> {
+    /// Drops the mapped fields, skipping the drop of the values that own
+    /// nothing (most of them): each such drop is otherwise a call.
+    fn release(self) {
+        for slot in self.fields {
+            match slot {
+                Some(Node::Leaf(v) | Node::Fixed(v)) if v.owns_nothing() => std::mem::forget(v),
+                other => drop(other),
+            }
+        }
+    }
+
     /// The mapped record as a tree keyed by target names, for serde: fields
     /// in spec order (dotted targets nested), then the lists.
     fn into_tree(self, g: &'s Group) -> Node<'s> {
@@ -268,6 +279,7 @@ impl<E: Mappable> MappingSpec<E> {
             .as_ref()
             .and_then(|plan| super::build::build::<E>(plan, &mut filled.fields))
         {
+            filled.release();
             return Ok(entity);
         }
         self.deserialize(&filled.into_tree(&self.root), record)

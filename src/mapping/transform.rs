@@ -366,7 +366,7 @@ impl Transform {
     pub fn apply_mut<'a>(&'a self, v: &mut Val<'a>, ctx: &Ctx<'_>) -> Result<(), String> {
         if let Transform::Default(d) = self {
             if v.is_blank() {
-                *v = d.borrowed();
+                v.set(d.borrowed());
             }
             return Ok(());
         }
@@ -375,7 +375,7 @@ impl Transform {
         // caller decides whether missing is an error. `concat` still runs,
         // so the other parts are not lost.
         if v.is_blank() && !matches!(self, Transform::Concat { .. }) {
-            *v = Val::Null;
+            v.set(Val::Null);
             return Ok(());
         }
         let new = match self {
@@ -438,7 +438,7 @@ impl Transform {
             Transform::Regex(re, group) => regex(v, re, *group)?,
             Transform::Lookup(table) => lookup(v, table, ctx)?,
         };
-        *v = new;
+        v.set(new);
         Ok(())
     }
 
