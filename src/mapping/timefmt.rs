@@ -124,13 +124,22 @@ impl Layout {
         if !fits {
             return None;
         }
-        let mut v = [0u32; 6];
+        // Named, not an array indexed by field: the values stay in registers.
+        let (mut year, mut month, mut day, mut hour, mut minute, mut second) = (0, 0, 0, 0, 0, 0);
         for &(at, width, f) in &self.fields {
-            v[f as usize] = b[at..at + width]
+            let n = b[at..at + width]
                 .iter()
                 .fold(0, |n, d| n * 10 + u32::from(d - b'0'));
+            match f {
+                Field::Year => year = n,
+                Field::Month => month = n,
+                Field::Day => day = n,
+                Field::Hour => hour = n,
+                Field::Minute => minute = n,
+                Field::Second => second = n,
+            }
         }
-        Some(v)
+        Some([year, month, day, hour, minute, second])
     }
 }
 
