@@ -499,7 +499,9 @@ impl Run<'_> {
             self.fail(prefix, f, raw.as_ref(), msg);
             return;
         }
+        // A constant's leaf is marked as one (a list stays as it is).
         if matches!(f.source, SourceKind::Const(_))
+            && matches!(slot, Some(Node::Leaf(v)) if !matches!(v, Val::List(_)))
             && let Some(Node::Leaf(v)) = slot.take()
         {
             *slot = Some(Node::Fixed(v));

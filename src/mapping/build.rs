@@ -466,6 +466,23 @@ updated_at = { from = "AT2", transforms = [{ datetime = { formats = ["%d.%m.%Y %
     }
 
     #[test]
+    fn constant_lists_are_kept() {
+        let spec = MappingSpec::<Variant>::from_toml(
+            &VARIANT.replace(
+                r#"tags = { from = "TAGS", transforms = [{ split = { sep = "," } }], required = false }"#,
+                r#"tags = { value = ["erp", "import"] }"#,
+            ),
+            "t.toml",
+        )
+        .unwrap();
+        let row = row();
+        let built = spec.built(&row).expect("built");
+        assert_eq!(built.tags.len(), 2, "{:?}", built.tags);
+        assert_eq!(Ok(&built), by_serde(&spec, &row).as_ref());
+        assert_eq!(spec.apply(&row).unwrap().entity, built);
+    }
+
+    #[test]
     fn inventory_levels_are_built_as_serde_builds_them() {
         let spec = MappingSpec::<InventoryLevel>::from_toml(
             r#"
