@@ -176,7 +176,8 @@ impl<E> BatchOutcome<E> {
 }
 
 /// One group's mapped fields (by field number; `None` where a field was
-/// left out) and lists, before they go into an entity.
+/// left out) and lists, before they go into an entity. A text list field
+/// holds a `Val::List` of text (made an array only for the tree).
 struct Filled<'s> {
     fields: Vec<Option<Node<'s>>>,
     lists: Vec<(&'s str, Node<'s>)>,
@@ -199,8 +200,14 @@ impl<'s> Filled<'s> {
     fn into_tree(self, g: &'s Group) -> Node<'s> {
         let mut out = Node::for_group(g);
         for (f, node) in g.fields.iter().zip(self.fields) {
-            if let Some(node) = node {
-                out.set(&f.target_keys, node);
+            match node {
+                // A list of text left in its slot is an array in the tree.
+                Some(Node::Leaf(Val::List(items))) => out.set(
+                    &f.target_keys,
+                    Node::Array(items.into_iter().map(Node::Leaf).collect()),
+                ),
+                Some(node) => out.set(&f.target_keys, node),
+                None => {}
             }
         }
         if let Node::Object(children) = &mut out {
@@ -790,6 +797,19 @@ fn finished(v: &mut Val<'_>, ty: FieldType) -> bool {
         (FieldType::Sku, Val::Text(s)) => {
             matches!(crate::model::Sku::check(s), Ok(checked) if checked.len() == s.len())
         }
+        // Lists stay lists of text (see `Filled::into_tree`), barcodes in canonical form.
+        (FieldType::TextList, Val::List(items)) => items.iter().all(|i| matches!(i, Val::Text(_))),
+        (FieldType::GtinList, Val::List(items)) => items.iter_mut().all(|item| match item {
+            Val::Text(s) => match crate::model::Gtin::digits(s) {
+                Ok(Cow::Borrowed(_)) => true,
+                Ok(Cow::Owned(digits)) => {
+                    *s = Cow::Owned(digits);
+                    true
+                }
+                Err(_) => false,
+            },
+            _ => false,
+        }),
         (FieldType::Currency, Val::Text(s)) => match Currency::from_code(s) {
             Ok(c) => {
                 *s = Cow::Borrowed(c.code());

@@ -213,11 +213,26 @@ fn take_text(fields: &mut [Option<Node<'_>>], i: usize) -> String {
     }
 }
 
-fn texts<'n>(node: &'n Node<'_>) -> Option<impl Iterator<Item = Option<&'n str>>> {
+/// Calls `each` with every text of a list field (a list of text left in
+/// its slot, or an array); `None` when it is neither or holds other values.
+fn each_text<'n>(node: &'n Node<'_>, mut each: impl FnMut(&'n str)) -> Option<()> {
     match node {
-        Node::Array(items) => Some(items.iter().map(text)),
-        _ => None,
+        Node::Leaf(Val::List(items)) | Node::Fixed(Val::List(items)) => {
+            for item in items {
+                match item {
+                    Val::Text(s) => each(s),
+                    _ => return None,
+                }
+            }
+        }
+        Node::Array(items) => {
+            for item in items {
+                each(text(item)?);
+            }
+        }
+        _ => return None,
     }
+    Some(())
 }
 
 /// Both halves of a money amount, or neither (`Some(None)`); one alone is
@@ -261,9 +276,7 @@ fn variant(places: &[VariantSlot], fields: &mut [Option<Node<'_>>]) -> Option<Va
                 options.insert(name.clone(), text(value)?.to_string());
             }
             VariantSlot::Barcodes => {
-                for b in texts(value)? {
-                    barcodes.push(Gtin::from_checked(b?.to_string()));
-                }
+                each_text(value, |b| barcodes.push(Gtin::from_checked(b.to_string())))?;
             }
             VariantSlot::Price(MoneyPart::Amount) => price = Some(decimal(value)?),
             VariantSlot::Price(MoneyPart::Currency) => price_currency = Some(currency(value)?),
@@ -290,9 +303,9 @@ fn variant(places: &[VariantSlot], fields: &mut [Option<Node<'_>>]) -> Option<Va
                 });
             }
             VariantSlot::Tags => {
-                for t in texts(value)? {
-                    tags.insert(t?.to_string());
-                }
+                each_text(value, |t| {
+                    tags.insert(t.to_string());
+                })?;
             }
             VariantSlot::Taxable => taxable = Some(boolean(value)?),
             VariantSlot::CreatedAt => created_at = Some(time(value)?),
