@@ -175,6 +175,48 @@ impl<E> BatchOutcome<E> {
     }
 }
 
+/// One group's mapped fields (by field number; `None` where a field was
+/// left out) and lists, before they go into an entity. A text list field
+/// holds a `Val::List` of text (made an array only for the tree).
+struct Filled<'s> {
+    fields: Vec<Option<Node<'s>>>,
+    lists: Vec<(&'s str, Node<'s>)>,
+}
+
+impl<'s> Filled<'s> {
+    /// Drops the mapped fields, skipping the drop of the values that own
+    /// nothing (most of them): each such drop is otherwise a call.
+    fn release(self) {
+        for slot in self.fields {
+            match slot {
+                Some(Node::Leaf(v) | Node::Fixed(v)) if v.owns_nothing() => std::mem::forget(v),
+                other => drop(other),
+            }
+        }
+    }
+
+    /// The mapped record as a tree keyed by target names, for serde: fields
+    /// in spec order (dotted targets nested), then the lists.
+    fn into_tree(self, g: &'s Group) -> Node<'s> {
+        let mut out = Node::for_group(g);
+        for (f, node) in g.fields.iter().zip(self.fields) {
+            match node {
+                // A list of text left in its slot is an array in the tree.
+                Some(Node::Leaf(Val::List(items))) => out.set(
+                    &f.target_keys,
+                    Node::Array(items.into_iter().map(Node::Leaf).collect()),
+                ),
+                Some(node) => out.set(&f.target_keys, node),
+                None => {}
+            }
+        }
+        if let Node::Object(children) = &mut out {
+            children.extend(self.lists);
+        }
+        out
+    }
+}
+
 struct Run<'a> {
     opts: &'a ApplyOptions<'a>,
     system: &'a str,
@@ -231,6 +273,25 @@ impl<E: Mappable> MappingSpec<E> {
         }
     }
 
+    /// The entity from the mapped fields: straight from the field slots when
+    /// a typed builder takes the spec and the record, else from the mapped
+    /// tree through serde.
+    fn entity<'s>(
+        &'s self,
+        mut filled: Filled<'s>,
+        record: Option<usize>,
+    ) -> Result<E, MappingError> {
+        if let Some(entity) = self
+            .plan
+            .as_ref()
+            .and_then(|plan| super::build::build::<E>(plan, &mut filled.fields))
+        {
+            filled.release();
+            return Ok(entity);
+        }
+        self.deserialize(&filled.into_tree(&self.root), record)
+    }
+
     /// The entity from the mapped tree through serde: for entities without a
     /// typed builder, and for every shape a builder does not take.
     fn deserialize(&self, out: &Node<'_>, record: Option<usize>) -> Result<E, MappingError> {
@@ -256,10 +317,23 @@ impl<E: Mappable> MappingSpec<E> {
             system: &self.system,
             failures: Vec::new(),
         };
-        let mut out = Node::for_group(&self.root);
-        run.group(&self.root, input, input, &mut out, &mut String::new());
+        let filled = run.group(&self.root, input, input, &mut String::new());
         assert!(run.failures.is_empty(), "{:?}", run.failures);
-        out
+        filled.into_tree(&self.root)
+    }
+
+    /// What the typed builder makes of one record, if it takes it (for tests).
+    #[cfg(test)]
+    pub(crate) fn built(&self, input: &Value) -> Option<E> {
+        let opts = ApplyOptions::default();
+        let mut run = Run {
+            opts: &opts,
+            system: &self.system,
+            failures: Vec::new(),
+        };
+        let mut filled = run.group(&self.root, input, input, &mut String::new());
+        assert!(run.failures.is_empty(), "{:?}", run.failures);
+        super::build::build::<E>(self.plan.as_ref()?, &mut filled.fields)
     }
 
     fn apply_one(
@@ -273,15 +347,11 @@ impl<E: Mappable> MappingSpec<E> {
             system: &self.system,
             failures: Vec::new(),
         };
-        let mut out = Node::for_group(&self.root);
-        run.group(&self.root, input, input, &mut out, &mut String::new());
+        let filled = run.group(&self.root, input, input, &mut String::new());
         if !run.failures.is_empty() {
             return Err(self.error(record, run.failures));
         }
-        let entity = match super::build::build::<E>(&out) {
-            Some(entity) => entity,
-            None => self.deserialize(&out, record)?,
-        };
+        let entity = self.entity(filled, record)?;
         if let Err(v) = entity.validate() {
             let failures = v
                 .violations
@@ -366,14 +436,96 @@ impl Run<'_> {
         })
     }
 
+    /// One field of a record, mapped into `slot`: its node, or `None` when
+    /// it is left out (blank) or failed (the failure is recorded). `found`
+    /// is its column's value when the one pass over the record met it. The
+    /// value is made in its slot and changed there, step by step: moving
+    /// the value enum costs more than most steps.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn field<'s>(
+        &mut self,
+        slot: &mut Option<Node<'s>>,
+        f: &'s FieldMap,
+        found: Option<&'s Value>,
+        record: &'s Value,
+        root: &'s Value,
+        ctx: &Ctx<'_>,
+        prefix: &str,
+    ) {
+        // A key the pass did not find is looked up: the pass only ever
+        // finds a key's own value, so the result never depends on it.
+        // Each way writes the slot itself: a value built elsewhere and
+        // copied in is read back before its parts are stored, which stalls.
+        match found {
+            Some(Value::String(s)) => *slot = Some(Node::Leaf(Val::Text(Cow::Borrowed(s)))),
+            Some(other) => *slot = Some(Node::Leaf(Val::from_json(other))),
+            None => match self.raw(f, record, root) {
+                Ok(v) => *slot = Some(Node::Leaf(v)),
+                Err(msg) => {
+                    self.fail(prefix, f, None, msg);
+                    return;
+                }
+            },
+        }
+        let Some(Node::Leaf(v)) = slot else {
+            unreachable!("just made a leaf")
+        };
+        let mut failure = None;
+        for t in &f.transforms {
+            if let Err(msg) = t.apply_mut(v, ctx) {
+                failure = Some(msg);
+                break;
+            }
+        }
+        let failure = match failure {
+            Some(msg) => Some(msg),
+            None if v.is_blank() => {
+                if !f.required {
+                    *slot = None;
+                    return;
+                }
+                Some("is required but missing or empty".to_string())
+            }
+            None if finished(v, f.ty) => None,
+            None => {
+                let taken = std::mem::replace(v, Val::Null);
+                match finish(taken, f.ty) {
+                    Ok(node) => {
+                        *slot = Some(node);
+                        None
+                    }
+                    Err(msg) => Some(msg),
+                }
+            }
+        };
+        if let Some(msg) = failure {
+            *slot = None;
+            // Read the source again only now, to show it in the message.
+            let raw = self.raw(f, record, root).ok();
+            self.fail(prefix, f, raw.as_ref(), msg);
+            return;
+        }
+        // A constant's leaf is marked as one (a list stays as it is).
+        if matches!(f.source, SourceKind::Const(_))
+            && matches!(slot, Some(Node::Leaf(v)) if !matches!(v, Val::List(_)))
+            && let Some(Node::Leaf(v)) = slot.take()
+        {
+            *slot = Some(Node::Fixed(v));
+        }
+    }
+
     fn group<'s>(
         &mut self,
         g: &'s Group,
         record: &'s Value,
         root: &'s Value,
-        out: &mut Node<'s>,
         prefix: &mut String,
-    ) {
+    ) -> Filled<'s> {
+        let mut out = Filled {
+            fields: Vec::with_capacity(g.fields.len()),
+            lists: Vec::new(),
+        };
         let ctx = Ctx {
             record,
             root,
@@ -383,47 +535,14 @@ impl Run<'_> {
         let mut found = [None; COLUMNS];
         let columns = read_columns(&g.columns, &g.column_prefixes, record, &mut found);
         for f in &g.fields {
-            // A key the pass did not find is looked up: the pass only ever
-            // finds a key's own value, so the result never depends on it.
-            let raw = match (columns, f.column.and_then(|i| found[i])) {
-                (true, Some(v)) => Ok(Val::from_json(v)),
-                _ => self.raw(f, record, root),
+            let found = if columns {
+                f.column.and_then(|i| found[i])
+            } else {
+                None
             };
-            let mapped =
-                raw.and_then(|raw| f.transforms.iter().try_fold(raw, |v, t| t.apply(v, &ctx)));
-            let v = match mapped {
-                Ok(v) => v,
-                Err(msg) => {
-                    // Read the source again only now, to show it in the message.
-                    let raw = self.raw(f, record, root).ok();
-                    self.fail(prefix, f, raw.as_ref(), msg);
-                    continue;
-                }
-            };
-            if v.is_blank() {
-                if f.required {
-                    let raw = self.raw(f, record, root).ok();
-                    self.fail(
-                        prefix,
-                        f,
-                        raw.as_ref(),
-                        "is required but missing or empty".into(),
-                    );
-                }
-                continue;
-            }
-            match finish(v, f.ty) {
-                Ok(node) => {
-                    let node = match (node, &f.source) {
-                        (Node::Leaf(v), SourceKind::Const(_)) => Node::Fixed(v),
-                        (node, _) => node,
-                    };
-                    out.set(&f.target_keys, node)
-                }
-                Err(msg) => {
-                    let raw = self.raw(f, record, root).ok();
-                    self.fail(prefix, f, raw.as_ref(), msg);
-                }
+            out.fields.push(None);
+            if let Some(slot) = out.fields.last_mut() {
+                self.field(slot, f, found, record, root, &ctx, prefix);
             }
         }
         for l in &g.lists {
@@ -455,36 +574,50 @@ impl Run<'_> {
             // One prefix buffer for the whole record: no allocation per element.
             let outer = prefix.len();
             for (i, item) in items.iter().enumerate() {
-                let mut elem = Node::for_group(&l.group);
                 use std::fmt::Write as _;
                 let _ = write!(prefix, "{}[{i}].", l.target);
-                self.group(&l.group, item, root, &mut elem, prefix);
+                let elem = self.group(&l.group, item, root, prefix);
                 prefix.truncate(outer);
-                mapped.push(elem);
+                mapped.push(elem.into_tree(&l.group));
             }
-            if let Node::Object(fields) = out {
-                fields.push((l.target.as_str(), Node::Array(mapped)));
-            }
+            out.lists.push((l.target.as_str(), Node::Array(mapped)));
         }
-        self.check_parts(g, out, prefix);
+        self.check_parts(g, &mut out.fields, prefix);
+        out
     }
 
     /// Drops optional parts that hold only constants (a guest order gets no
     /// customer ref just because the spec names the system) and reports parts
     /// that are only half mapped.
-    fn check_parts<'s>(&mut self, g: &'s Group, out: &mut Node<'s>, prefix: &str) {
-        for (part, members) in &g.parts {
-            let Some(node) = out.get_mut(part) else {
+    fn check_parts(&mut self, g: &Group, fields: &mut [Option<Node<'_>>], prefix: &str) {
+        for ((part, members), under) in g.parts.iter().zip(&g.part_fields) {
+            let mut written = false;
+            let mut only_fixed = true;
+            // Members found, as bits (a part has a few; see `index_parts`).
+            let mut found = 0u64;
+            for &(i, member) in under {
+                if let Some(node) = &fields[i] {
+                    written = true;
+                    only_fixed &= node.only_fixed();
+                    if let Some(m) = member {
+                        found |= 1 << m;
+                    }
+                }
+            }
+            if !written {
                 continue;
-            };
-            if node.only_fixed() {
-                out.remove(part);
+            }
+            if only_fixed {
+                for &(i, _) in under {
+                    fields[i] = None;
+                }
                 continue;
             }
             let missing: Vec<&str> = members
                 .iter()
-                .filter(|m| node.get_mut(m).is_none())
-                .copied()
+                .enumerate()
+                .filter(|(m, _)| found & (1 << m) == 0)
+                .map(|(_, name)| *name)
                 .collect();
             if !missing.is_empty() {
                 self.failures.push(FieldFailure {
@@ -597,7 +730,7 @@ fn read_columns<'v>(
         let kp = key_prefix(key);
         while at < columns.len() {
             let order = match prefixes[at].cmp(&kp) {
-                Ordering::Equal => columns[at].as_str().cmp(key.as_str()),
+                Ordering::Equal => order_after_prefix(&columns[at], key),
                 order => order,
             };
             match order {
@@ -617,6 +750,20 @@ fn read_columns<'v>(
     true
 }
 
+/// How `a` and `b` are ordered as text when their [`key_prefix`]es are
+/// equal: their first eight bytes agree (a shorter key's missing bytes read
+/// as zero bytes of the longer), so only what follows is compared.
+#[inline]
+fn order_after_prefix(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() <= 8 || b.len() <= 8 {
+        // One ends within the prefix: the rest of the other is zero bytes.
+        a.len().cmp(&b.len())
+    } else {
+        a[8..].cmp(&b[8..])
+    }
+}
+
 /// A canonical JSON value read with the type of its target field.
 fn typed(v: &Value, ty: FieldType) -> Val<'_> {
     match (ty, v) {
@@ -633,6 +780,45 @@ fn typed(v: &Value, ty: FieldType) -> Val<'_> {
 /// Whether `v` can fill a target of type `ty` (used to check constants when a spec loads).
 pub(crate) fn check_value(v: Val, ty: FieldType) -> Result<(), String> {
     finish(v, ty).map(|_| ())
+}
+
+/// Puts the usual values into the canonical form of their target type
+/// where they are, and tells whether that was done; `false` leaves the
+/// value as it was for [`finish`] (every other value, and every error).
+#[inline]
+fn finished(v: &mut Val<'_>, ty: FieldType) -> bool {
+    match (ty, &mut *v) {
+        (FieldType::Text | FieldType::TextMap, Val::Text(_))
+        | (FieldType::Decimal, Val::Dec(_))
+        | (FieldType::DateTime, Val::Time(_))
+        | (FieldType::Bool, Val::Bool(_))
+        | (FieldType::Integer, Val::Int(_)) => true,
+        (FieldType::Enum(values), Val::Text(s)) => values.contains(&s.as_ref()),
+        (FieldType::Sku, Val::Text(s)) => {
+            matches!(crate::model::Sku::check(s), Ok(checked) if checked.len() == s.len())
+        }
+        // Lists stay lists of text (see `Filled::into_tree`), barcodes in canonical form.
+        (FieldType::TextList, Val::List(items)) => items.iter().all(|i| matches!(i, Val::Text(_))),
+        (FieldType::GtinList, Val::List(items)) => items.iter_mut().all(|item| match item {
+            Val::Text(s) => match crate::model::Gtin::digits(s) {
+                Ok(Cow::Borrowed(_)) => true,
+                Ok(Cow::Owned(digits)) => {
+                    *s = Cow::Owned(digits);
+                    true
+                }
+                Err(_) => false,
+            },
+            _ => false,
+        }),
+        (FieldType::Currency, Val::Text(s)) => match Currency::from_code(s) {
+            Ok(c) => {
+                *s = Cow::Borrowed(c.code());
+                true
+            }
+            Err(_) => false,
+        },
+        _ => false,
+    }
 }
 
 /// Converts a mapped value into the canonical form of its target type.
@@ -657,10 +843,10 @@ fn finish<'s>(v: Val<'s>, ty: FieldType) -> Result<Node<'s>, String> {
         },
         FieldType::Sku => match v {
             // A valid SKU is its text trimmed: keep borrowing it.
-            Val::Text(s) => match crate::model::Sku::new(&s) {
+            Val::Text(s) => match crate::model::Sku::check(&s) {
+                Ok(checked) if checked.len() == s.len() => leaf(Val::Text(s)),
                 Ok(_) => leaf(Val::Text(match s {
                     Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
-                    Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
                     Cow::Owned(o) => Cow::Owned(o.trim().to_string()),
                 })),
                 Err(e) => Err(e.message().to_string()),
@@ -678,10 +864,10 @@ fn finish<'s>(v: Val<'s>, ty: FieldType) -> Result<Node<'s>, String> {
             items
                 .into_iter()
                 .map(|n| match n {
-                    Node::Leaf(Val::Text(s)) => match crate::model::Gtin::parse(&s) {
+                    Node::Leaf(Val::Text(s)) => match crate::model::Gtin::digits(&s) {
                         // Already in canonical form (the usual case): keep borrowing it.
-                        Ok(g) if g.as_str() == s.as_ref() => Ok(Node::Leaf(Val::Text(s))),
-                        Ok(g) => Ok(Node::Leaf(Val::Text(g.as_str().to_string().into()))),
+                        Ok(Cow::Borrowed(_)) => Ok(Node::Leaf(Val::Text(s))),
+                        Ok(Cow::Owned(digits)) => Ok(Node::Leaf(Val::Text(digits.into()))),
                         Err(e) => Err(e.message().to_string()),
                     },
                     other => Ok(other),
@@ -788,6 +974,16 @@ mod tests {
         assert!(!read_columns(&columns, &prefixes, &wide, &mut unused));
         assert!(!read_columns(&columns, &prefixes, &list, &mut unused));
         assert!(!read_columns(&[], &[], &record, &mut unused));
+    }
+
+    proptest::proptest! {
+        /// Keys with equal prefixes order as their text.
+        #[test]
+        fn order_after_prefix_is_text_order(a in "[A\\x00_]{0,11}", b in "[A\\x00_]{0,11}") {
+            if key_prefix(&a) == key_prefix(&b) {
+                proptest::prop_assert_eq!(order_after_prefix(&a, &b), a.cmp(&b));
+            }
+        }
     }
 
     #[test]

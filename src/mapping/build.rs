@@ -1,12 +1,18 @@
-//! Typed builders: a mapped record straight into its entity, without serde.
+//! Typed builders: a mapped record straight into its entity, without serde
+//! and without a tree.
 //!
-//! The generic way from a mapped [`Node`] tree to an entity is serde, which
-//! makes every decimal and time into text and parses it back, and matches
-//! every field name through a visitor. For the entities mapped in bulk a
-//! builder here reads the typed leaves directly. It only ever takes the
-//! shapes a spec produces; on anything else it answers `None` and the caller
-//! takes the serde way, so the result and every error stay exactly those of
-//! serde (the tests below check that the two agree).
+//! The generic way from mapped fields to an entity is a [`Node`] tree read by
+//! serde, which makes every decimal and time into text and parses it back,
+//! and matches every field name through a visitor. For the entities mapped in
+//! bulk a [`Plan`] made when the spec loads gives each field of the spec its
+//! place in the entity, and a builder reads the typed values from the
+//! record's field slots directly. A plan is made only for specs whose every
+//! target the builder knows; a builder answers `None` for any record it
+//! cannot build, and the caller then takes the serde way, so the result and
+//! every error stay exactly those of serde (the tests below check that the
+//! two agree).
+//!
+//! [`Node`]: super::out::Node
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,21 +22,140 @@ use rust_decimal::Decimal;
 
 use super::out::Node;
 use super::schema::Mappable;
+use super::spec::Group;
 use super::value::Val;
 use crate::model::{
     Currency, Gtin, InventoryLevel, LocationId, Money, ProductStatus, Sku, Variant, Weight,
     WeightUnit,
 };
 
-/// The entity built from `node` by a typed builder, or `None` when `E` has
-/// none or `node` is not a shape the builder takes (then use serde).
-pub(crate) fn build<E: Mappable>(node: &Node<'_>) -> Option<E> {
+/// Where each field of a spec goes in its entity, by field number.
+#[derive(Debug, Clone)]
+pub(crate) enum Plan {
+    Variant(Vec<VariantSlot>),
+    InventoryLevel(Vec<LevelSlot>),
+}
+
+/// A place in a [`Variant`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum VariantSlot {
+    Sku,
+    ProductHandle,
+    Title,
+    Option(String),
+    Barcodes,
+    Price(MoneyPart),
+    CompareAtPrice(MoneyPart),
+    WeightValue,
+    WeightUnit,
+    Status,
+    Tags,
+    Taxable,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// Half of a money amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MoneyPart {
+    Amount,
+    Currency,
+}
+
+/// A place in an [`InventoryLevel`]: counts by their position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LevelSlot {
+    Sku,
+    Location,
+    Count(usize),
+    OversellAllowed,
+    UpdatedAt,
+}
+
+/// The plan for `E` and the spec's top `group`, when `E` has a builder and
+/// it knows every target of the group (lists take the serde way).
+pub(crate) fn plan<E: Mappable>(group: &Group) -> Option<Plan> {
+    if !group.lists.is_empty() {
+        return None;
+    }
+    let targets = group.fields.iter().map(|f| f.target.as_str());
+    let probe: Option<E> = None;
+    let any: &dyn Any = &probe;
+    if any.is::<Option<Variant>>() {
+        targets
+            .map(variant_slot)
+            .collect::<Option<_>>()
+            .map(Plan::Variant)
+    } else if any.is::<Option<InventoryLevel>>() {
+        targets
+            .map(level_slot)
+            .collect::<Option<_>>()
+            .map(Plan::InventoryLevel)
+    } else {
+        None
+    }
+}
+
+fn variant_slot(target: &str) -> Option<VariantSlot> {
+    let money = |part: &str| match part {
+        "amount" => Some(MoneyPart::Amount),
+        "currency" => Some(MoneyPart::Currency),
+        _ => None,
+    };
+    Some(match target.split_once('.') {
+        None => match target {
+            "sku" => VariantSlot::Sku,
+            "product_handle" => VariantSlot::ProductHandle,
+            "title" => VariantSlot::Title,
+            "barcodes" => VariantSlot::Barcodes,
+            "status" => VariantSlot::Status,
+            "tags" => VariantSlot::Tags,
+            "taxable" => VariantSlot::Taxable,
+            "created_at" => VariantSlot::CreatedAt,
+            "updated_at" => VariantSlot::UpdatedAt,
+            _ => return None,
+        },
+        Some(("options", name)) if !name.contains('.') => VariantSlot::Option(name.to_string()),
+        Some(("price", part)) => VariantSlot::Price(money(part)?),
+        Some(("compare_at_price", part)) => VariantSlot::CompareAtPrice(money(part)?),
+        Some(("weight", "value")) => VariantSlot::WeightValue,
+        Some(("weight", "unit")) => VariantSlot::WeightUnit,
+        _ => return None,
+    })
+}
+
+fn level_slot(target: &str) -> Option<LevelSlot> {
+    Some(match target {
+        "sku" => LevelSlot::Sku,
+        "location" => LevelSlot::Location,
+        "on_hand" => LevelSlot::Count(0),
+        "available" => LevelSlot::Count(1),
+        "committed" => LevelSlot::Count(2),
+        "reserved" => LevelSlot::Count(3),
+        "incoming" => LevelSlot::Count(4),
+        "safety_stock" => LevelSlot::Count(5),
+        "damaged" => LevelSlot::Count(6),
+        "quality_control" => LevelSlot::Count(7),
+        "oversell_allowed" => LevelSlot::OversellAllowed,
+        "updated_at" => LevelSlot::UpdatedAt,
+        _ => return None,
+    })
+}
+
+/// The entity built by `plan` from the mapped fields (`None` where a field
+/// was left out), or `None` when the record is not one the builder takes
+/// (then use serde, with the fields as they were). The fields hold what
+/// mapping made of them: SKUs and barcodes already checked, every value of
+/// its target's type. Text a transform made (an upper-cased SKU) is moved
+/// into the entity, not copied.
+pub(crate) fn build<E: Mappable>(plan: &Plan, fields: &mut [Option<Node<'_>>]) -> Option<E> {
     let mut slot: Option<E> = None;
     let any: &mut dyn Any = &mut slot;
-    if let Some(v) = any.downcast_mut::<Option<Variant>>() {
-        *v = variant(node);
-    } else if let Some(l) = any.downcast_mut::<Option<InventoryLevel>>() {
-        *l = inventory_level(node);
+    match plan {
+        Plan::Variant(places) => *any.downcast_mut::<Option<Variant>>()? = variant(places, fields),
+        Plan::InventoryLevel(places) => {
+            *any.downcast_mut::<Option<InventoryLevel>>()? = inventory_level(places, fields);
+        }
     }
     slot
 }
@@ -79,49 +204,89 @@ fn integer(node: &Node<'_>) -> Option<i64> {
     }
 }
 
-fn fields<'n, 's>(node: &'n Node<'s>) -> Option<&'n [(&'s str, Node<'s>)]> {
-    match node {
-        Node::Object(fields) => Some(fields),
-        _ => None,
+/// The text of field `i`, moved out of its slot (copied when it borrows
+/// from the record). Only for a slot the builder has seen holds text.
+fn take_text(fields: &mut [Option<Node<'_>>], i: usize) -> String {
+    match fields[i].take() {
+        Some(Node::Leaf(Val::Text(s)) | Node::Fixed(Val::Text(s))) => s.into_owned(),
+        other => unreachable!("field {i} was seen to hold text, not {other:?}"),
     }
 }
 
-fn texts<'n>(node: &'n Node<'_>) -> Option<impl Iterator<Item = Option<&'n str>>> {
+/// Calls `each` with every text of a list field (a list of text left in
+/// its slot, or an array); `None` when it is neither or holds other values.
+fn each_text<'n>(node: &'n Node<'_>, mut each: impl FnMut(&'n str)) -> Option<()> {
     match node {
-        Node::Array(items) => Some(items.iter().map(text)),
-        _ => None,
-    }
-}
-
-/// Marks field number `bit` as seen; false when it was already (serde refuses duplicates).
-fn first(seen: &mut u32, bit: u32) -> bool {
-    let fresh = *seen & (1 << bit) == 0;
-    *seen |= 1 << bit;
-    fresh
-}
-
-/// `{amount, currency}`, each exactly once.
-fn money(node: &Node<'_>) -> Option<Money> {
-    let (mut amount, mut currency) = (None, None);
-    for (name, value) in fields(node)? {
-        match *name {
-            "amount" if amount.is_none() => amount = Some(decimal(value)?),
-            "currency" if currency.is_none() => {
-                currency = Some(Currency::from_code(text(value)?).ok()?);
+        Node::Leaf(Val::List(items)) | Node::Fixed(Val::List(items)) => {
+            for item in items {
+                match item {
+                    Val::Text(s) => each(s),
+                    _ => return None,
+                }
             }
-            _ => return None,
         }
+        Node::Array(items) => {
+            for item in items {
+                each(text(item)?);
+            }
+        }
+        _ => return None,
     }
-    Some(Money::new(amount?, currency?))
+    Some(())
 }
 
-fn weight(node: &Node<'_>) -> Option<Weight> {
-    let (mut value, mut unit) = (None, None);
-    for (name, v) in fields(node)? {
-        match *name {
-            "value" if value.is_none() => value = Some(decimal(v)?),
-            "unit" if unit.is_none() => {
-                unit = Some(match text(v)? {
+/// Both halves of a money amount, or neither (`Some(None)`); one alone is
+/// not a shape the builder takes.
+fn money(amount: Option<Decimal>, currency: Option<Currency>) -> Option<Option<Money>> {
+    match (amount, currency) {
+        (Some(a), Some(c)) => Some(Some(Money::new(a, c))),
+        (None, None) => Some(None),
+        _ => None,
+    }
+}
+
+fn currency(node: &Node<'_>) -> Option<Currency> {
+    Currency::from_code(text(node)?).ok()
+}
+
+fn variant(places: &[VariantSlot], fields: &mut [Option<Node<'_>>]) -> Option<Variant> {
+    // Text fields are noted by slot and moved out once the variant is sure to build.
+    let mut sku = None;
+    let mut product_handle = None;
+    let mut title = None;
+    let mut options = BTreeMap::new();
+    let mut barcodes = Vec::new();
+    let (mut price, mut price_currency) = (None, None);
+    let (mut compare_at, mut compare_at_currency) = (None, None);
+    let (mut weight_value, mut weight_unit) = (None, None);
+    let mut status = None;
+    let mut tags = BTreeSet::new();
+    let mut taxable = None;
+    let mut created_at = None;
+    let mut updated_at = None;
+    for (i, (place, value)) in places.iter().zip(fields.iter()).enumerate() {
+        let Some(value) = value else {
+            continue;
+        };
+        match place {
+            VariantSlot::Sku => sku = text(value).map(|_| i),
+            VariantSlot::ProductHandle => product_handle = text(value).map(|_| i),
+            VariantSlot::Title => title = Some(text(value).map(|_| i)?),
+            VariantSlot::Option(name) => {
+                options.insert(name.clone(), text(value)?.to_string());
+            }
+            VariantSlot::Barcodes => {
+                each_text(value, |b| barcodes.push(Gtin::from_checked(b.to_string())))?;
+            }
+            VariantSlot::Price(MoneyPart::Amount) => price = Some(decimal(value)?),
+            VariantSlot::Price(MoneyPart::Currency) => price_currency = Some(currency(value)?),
+            VariantSlot::CompareAtPrice(MoneyPart::Amount) => compare_at = Some(decimal(value)?),
+            VariantSlot::CompareAtPrice(MoneyPart::Currency) => {
+                compare_at_currency = Some(currency(value)?);
+            }
+            VariantSlot::WeightValue => weight_value = Some(decimal(value)?),
+            VariantSlot::WeightUnit => {
+                weight_unit = Some(match text(value)? {
                     "g" => WeightUnit::G,
                     "kg" => WeightUnit::Kg,
                     "oz" => WeightUnit::Oz,
@@ -129,68 +294,7 @@ fn weight(node: &Node<'_>) -> Option<Weight> {
                     _ => return None,
                 });
             }
-            _ => return None,
-        }
-    }
-    Some(Weight {
-        value: value?,
-        unit: unit?,
-    })
-}
-
-fn variant(node: &Node<'_>) -> Option<Variant> {
-    let mut seen = 0;
-    let mut sku = None;
-    let mut product_handle = None;
-    let mut title = String::new();
-    let mut options = BTreeMap::new();
-    let mut barcodes = Vec::new();
-    let mut price = None;
-    let mut compare_at_price = None;
-    let mut weight_ = None;
-    let mut status = None;
-    let mut tags = BTreeSet::new();
-    let mut taxable = None;
-    let mut created_at = None;
-    let mut updated_at = None;
-    for (name, value) in fields(node)? {
-        let bit = match *name {
-            "sku" => 0,
-            "product_handle" => 1,
-            "title" => 2,
-            "options" => 3,
-            "barcodes" => 4,
-            "price" => 5,
-            "compare_at_price" => 6,
-            "weight" => 7,
-            "status" => 8,
-            "tags" => 9,
-            "taxable" => 10,
-            "created_at" => 11,
-            "updated_at" => 12,
-            _ => return None,
-        };
-        if !first(&mut seen, bit) {
-            return None;
-        }
-        match bit {
-            0 => sku = Some(Sku::new(text(value)?).ok()?),
-            1 => product_handle = Some(text(value)?.to_string()),
-            2 => title = text(value)?.to_string(),
-            3 => {
-                for (k, v) in fields(value)? {
-                    options.insert((*k).to_string(), text(v)?.to_string());
-                }
-            }
-            4 => {
-                for b in texts(value)? {
-                    barcodes.push(Gtin::parse(b?).ok()?);
-                }
-            }
-            5 => price = Some(money(value)?),
-            6 => compare_at_price = Some(money(value)?),
-            7 => weight_ = Some(weight(value)?),
-            8 => {
+            VariantSlot::Status => {
                 status = Some(match text(value)? {
                     "active" => ProductStatus::Active,
                     "draft" => ProductStatus::Draft,
@@ -198,65 +302,62 @@ fn variant(node: &Node<'_>) -> Option<Variant> {
                     _ => return None,
                 });
             }
-            9 => {
-                for t in texts(value)? {
-                    tags.insert(t?.to_string());
-                }
+            VariantSlot::Tags => {
+                each_text(value, |t| {
+                    tags.insert(t.to_string());
+                })?;
             }
-            10 => taxable = Some(boolean(value)?),
-            11 => created_at = Some(time(value)?),
-            _ => updated_at = Some(time(value)?),
+            VariantSlot::Taxable => taxable = Some(boolean(value)?),
+            VariantSlot::CreatedAt => created_at = Some(time(value)?),
+            VariantSlot::UpdatedAt => updated_at = Some(time(value)?),
         }
     }
+    let weight = match (weight_value, weight_unit) {
+        (Some(value), Some(unit)) => Some(Weight { value, unit }),
+        (None, None) => None,
+        _ => return None,
+    };
+    let (sku, product_handle) = (sku?, product_handle?);
+    let price = money(price, price_currency)??;
+    let compare_at_price = money(compare_at, compare_at_currency)?;
+    let (status, taxable) = (status?, taxable?);
+    let (created_at, updated_at) = (created_at?, updated_at?);
     Some(Variant {
-        sku: sku?,
-        product_handle: product_handle?,
-        title,
+        sku: Sku::from_checked(take_text(fields, sku)),
+        product_handle: take_text(fields, product_handle),
+        title: title.map_or_else(String::new, |i| take_text(fields, i)),
         options,
         barcodes,
-        price: price?,
+        price,
         compare_at_price,
-        weight: weight_,
-        status: status?,
+        weight,
+        status,
         tags,
-        taxable: taxable?,
-        created_at: created_at?,
-        updated_at: updated_at?,
+        taxable,
+        created_at,
+        updated_at,
     })
 }
 
-fn inventory_level(node: &Node<'_>) -> Option<InventoryLevel> {
-    let mut seen = 0;
+fn inventory_level(
+    places: &[LevelSlot],
+    fields: &mut [Option<Node<'_>>],
+) -> Option<InventoryLevel> {
     let mut sku = None;
     let mut location = None;
     let mut counts = [0i64; 8];
     let mut oversell_allowed = false;
     let mut updated_at = None;
-    for (name, value) in fields(node)? {
-        let bit = match *name {
-            "sku" => 0,
-            "location" => 1,
-            "on_hand" => 2,
-            "available" => 3,
-            "committed" => 4,
-            "reserved" => 5,
-            "incoming" => 6,
-            "safety_stock" => 7,
-            "damaged" => 8,
-            "quality_control" => 9,
-            "oversell_allowed" => 10,
-            "updated_at" => 11,
-            _ => return None,
+    for (i, (place, value)) in places.iter().zip(fields.iter()).enumerate() {
+        let Some(value) = value else {
+            continue;
         };
-        if !first(&mut seen, bit) {
-            return None;
-        }
-        match bit {
-            0 => sku = Some(Sku::new(text(value)?).ok()?),
-            1 => location = Some(LocationId::new(text(value)?).ok()?),
-            2..=9 => counts[bit as usize - 2] = integer(value)?,
-            10 => oversell_allowed = boolean(value)?,
-            _ => updated_at = Some(time(value)?),
+        match place {
+            LevelSlot::Sku => sku = text(value).map(|_| i),
+            LevelSlot::Location => location = Some(LocationId::new(text(value)?).ok()?),
+            LevelSlot::Count(i) => counts[*i] = integer(value)?,
+            LevelSlot::OversellAllowed => oversell_allowed = boolean(value)?,
+            LevelSlot::UpdatedAt => updated_at = Some(time(value)?),
         }
     }
     let [
@@ -269,9 +370,10 @@ fn inventory_level(node: &Node<'_>) -> Option<InventoryLevel> {
         damaged,
         quality_control,
     ] = counts;
+    let (sku, location, updated_at) = (sku?, location?, updated_at?);
     Some(InventoryLevel {
-        sku: sku?,
-        location: location?,
+        sku: Sku::from_checked(take_text(fields, sku)),
+        location,
         on_hand,
         available,
         committed,
@@ -281,177 +383,199 @@ fn inventory_level(node: &Node<'_>) -> Option<InventoryLevel> {
         damaged,
         quality_control,
         oversell_allowed,
-        updated_at: updated_at?,
+        updated_at,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
-
-    use chrono::TimeZone;
+    use proptest::prelude::*;
     use serde::Deserialize;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::mapping::MappingSpec;
     use crate::mapping::out::NodeDe;
 
-    /// The builder agrees with serde: same entity when it builds one, and it
-    /// declines (so serde answers) when serde would refuse.
-    fn agrees<E: Mappable>(node: &Node<'_>) -> Option<E> {
-        let serde = E::deserialize(NodeDe(node));
-        let built = build::<E>(node);
-        if let Some(b) = &built {
-            assert_eq!(Some(b), serde.as_ref().ok(), "builder and serde differ");
-        }
-        built
-    }
-
-    fn t(s: &'static str) -> Node<'static> {
-        Node::Leaf(Val::Text(Cow::Borrowed(s)))
-    }
-
-    fn obj(fields: Vec<(&'static str, Node<'static>)>) -> Node<'static> {
-        Node::Object(fields)
-    }
-
-    fn at(h: u32) -> Node<'static> {
-        Node::Leaf(Val::Time(
-            Utc.with_ymd_and_hms(2026, 3, 1, h, 0, 0).unwrap(),
-        ))
-    }
-
-    fn dec(m: i64, s: u32) -> Node<'static> {
-        Node::Leaf(Val::Dec(Decimal::new(m, s)))
-    }
-
-    fn variant_node(extra: Vec<(&'static str, Node<'static>)>) -> Node<'static> {
-        let mut fields = vec![
-            ("sku", t("TEE-M")),
-            ("product_handle", t("tee")),
-            (
-                "price",
-                obj(vec![
-                    ("amount", dec(19990, 3)),
-                    ("currency", Node::Fixed(Val::Text("EUR".into()))),
-                ]),
-            ),
-            ("status", t("active")),
-            ("taxable", Node::Leaf(Val::Bool(true))),
-            ("created_at", at(9)),
-            ("updated_at", at(10)),
-        ];
-        fields.extend(extra);
-        obj(fields)
-    }
-
-    #[test]
-    fn variants_are_built_as_serde_builds_them() {
-        let full = variant_node(vec![
-            ("title", t("Classic Tee")),
-            (
-                "options",
-                obj(vec![("Size", t("M")), ("Colour", t("Black"))]),
-            ),
-            ("barcodes", Node::Array(vec![t("4006381333931")])),
-            (
-                "compare_at_price",
-                obj(vec![
-                    ("currency", t("EUR")),
-                    ("amount", Node::Leaf(Val::Int(25))),
-                ]),
-            ),
-            (
-                "weight",
-                obj(vec![("value", dec(1843, 1)), ("unit", t("g"))]),
-            ),
-            ("tags", Node::Array(vec![t("b"), t("a"), t("b")])),
-        ]);
-        let v = agrees::<Variant>(&full).expect("built");
-        assert_eq!(v.price.amount().scale(), 3, "the scale is kept");
-        assert_eq!(v.tags.len(), 2);
-        assert!(agrees::<Variant>(&variant_node(vec![])).is_some());
-        // Shapes the builder leaves to serde (which then reports or decides).
-        for odd in [
-            vec![("sku", t("AGAIN"))],
-            vec![("status", t("retired"))],
-            vec![("surprise", t("x"))],
-            vec![("barcodes", Node::Array(vec![t("123")]))],
-            vec![("title", Node::Leaf(Val::Int(5)))],
-            vec![("weight", obj(vec![("value", dec(1, 0))]))],
-            vec![("options", t("M"))],
-        ] {
-            assert!(agrees::<Variant>(&variant_node(odd)).is_none());
-        }
-        let missing = obj(vec![("sku", t("TEE-M"))]);
-        assert!(agrees::<Variant>(&missing).is_none());
-        assert!(Variant::deserialize(NodeDe(&missing)).is_err());
-    }
-
-    #[test]
-    fn inventory_levels_are_built_as_serde_builds_them() {
-        let level = obj(vec![
-            ("sku", t(" A-1 ")),
-            ("location", Node::Fixed(Val::Text("DC-EAST".into()))),
-            ("on_hand", Node::Leaf(Val::Int(12))),
-            ("available", Node::Leaf(Val::Int(-2))),
-            ("oversell_allowed", Node::Leaf(Val::Bool(true))),
-            ("updated_at", at(8)),
-        ]);
-        let l = agrees::<InventoryLevel>(&level).expect("built");
-        assert_eq!((l.sku.as_str(), l.on_hand, l.committed), ("A-1", 12, 0));
-        let dup = obj(vec![
-            ("sku", t("A")),
-            ("location", t("L")),
-            ("updated_at", at(8)),
-            ("on_hand", Node::Leaf(Val::Int(1))),
-            ("on_hand", Node::Leaf(Val::Int(2))),
-        ]);
-        assert!(agrees::<InventoryLevel>(&dup).is_none());
-    }
-
-    #[test]
-    fn other_entities_take_the_serde_way() {
-        let node = obj(vec![("handle", t("tee"))]);
-        assert!(build::<crate::model::Product>(&node).is_none());
-    }
-
-    #[test]
-    fn a_spec_maps_the_same_either_way() {
-        let spec = MappingSpec::<Variant>::from_toml(
-            r#"
+    const VARIANT: &str = r#"
 system = "erp"
 entity = "variant"
 version = 1
 [fields]
 sku = { from = "ITEM", transforms = ["trim", { case = "upper" }] }
 product_handle = { from = "GROUP", transforms = ["trim", { case = "lower" }] }
-"options.Size" = "SIZE"
-barcodes = { from = "EAN", transforms = [{ split = { sep = "|" } }] }
+title = { from = "TITLE", required = false }
+"options.Size" = { from = "SIZE", required = false }
+"options.Colour" = { from = "COLOUR", required = false }
+barcodes = { from = "EAN", transforms = [{ split = { sep = "|" } }], required = false }
+tags = { from = "TAGS", transforms = [{ split = { sep = "," } }], required = false }
 "price.amount" = { from = "PRICE", transforms = [{ decimal = { separator = "," } }] }
-"price.currency" = { value = "EUR" }
-"weight.value" = { from = "OZ", transforms = [{ decimal = { separator = "," } }, { unit = { from = "oz", to = "g" } }] }
-"weight.unit" = { value = "g" }
-status = { from = "ST", transforms = [{ map = { A = "active", D = "draft" } }] }
+"price.currency" = { from = "CUR" }
+"compare_at_price.amount" = { from = "LIST", transforms = [{ decimal = { separator = "," } }], required = false }
+"compare_at_price.currency" = { value = "EUR" }
+"weight.value" = { from = "OZ", transforms = [{ decimal = { separator = "," } }, { unit = { from = "oz", to = "g" } }], required = false }
+"weight.unit" = { from = "UNIT", required = false }
+status = { from = "ST", transforms = [{ map = { A = "active", D = "draft", X = "archived" } }] }
 taxable = { from = "TAX", transforms = ["bool"] }
 created_at = { from = "AT", transforms = [{ datetime = { formats = ["%d.%m.%Y %H:%M"], tz = "Europe/Berlin" } }] }
-updated_at = { from = "AT", transforms = [{ datetime = { formats = ["%d.%m.%Y %H:%M"], tz = "Europe/Berlin" } }] }
-"#,
-            "t.toml",
-        )
-        .unwrap();
-        let row = json!({"ITEM": " tee-m ", "GROUP": " TEE ", "SIZE": "M", "EAN": "4006381333931|036000291452",
-            "PRICE": "19,990", "OZ": "6,5", "ST": "A", "TAX": "Y", "AT": "31.03.2026 02:30"});
-        let tree = spec.mapped_tree(&row);
-        let built = agrees::<Variant>(&tree).expect("built");
+updated_at = { from = "AT2", transforms = [{ datetime = { formats = ["%d.%m.%Y %H:%M"], tz = "Europe/Berlin" } }] }
+"#;
+
+    fn spec() -> MappingSpec<Variant> {
+        MappingSpec::from_toml(VARIANT, "t.toml").unwrap()
+    }
+
+    fn row() -> Value {
+        json!({"ITEM": " tee-m ", "GROUP": " TEE ", "TITLE": "Classic", "SIZE": "M", "COLOUR": "Black",
+            "EAN": "4006381333931|036000291452", "TAGS": "b, a,b", "PRICE": "19,990", "CUR": "EUR",
+            "LIST": "25", "OZ": "6,5", "UNIT": "g", "ST": "A", "TAX": "Y",
+            "AT": "31.03.2026 02:30", "AT2": "01.04.2026 10:00"})
+    }
+
+    /// What serde makes of the mapped tree.
+    fn by_serde<E: Mappable>(spec: &MappingSpec<E>, row: &Value) -> Result<E, String> {
+        E::deserialize(NodeDe(&spec.mapped_tree(row))).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn variants_are_built_as_serde_builds_them() {
+        let spec = spec();
+        let row = row();
+        let built = spec.built(&row).expect("built");
+        assert_eq!(Ok(&built), by_serde(&spec, &row).as_ref());
+        assert_eq!(built.price.amount().scale(), 3, "the scale is kept");
+        assert_eq!(built.tags.len(), 2);
+        assert_eq!(built.options.len(), 2);
         assert_eq!(spec.apply(&row).unwrap().entity, built);
         // A barcode written with spaces and dashes is mapped in its canonical form.
         let mut spaced = row.clone();
         spaced["EAN"] = json!("400-6381 333931|036000291452");
-        let tree = spec.mapped_tree(&spaced);
-        let built = agrees::<Variant>(&tree).expect("built");
+        let built = spec.built(&spaced).expect("built");
         assert_eq!(built.barcodes[0].as_str(), "4006381333931");
-        assert_eq!(spec.apply(&spaced).unwrap().entity, built);
+        assert_eq!(Ok(built), by_serde(&spec, &spaced));
+    }
+
+    #[test]
+    fn parts_are_all_or_nothing() {
+        let spec = spec();
+        // Only the constant currency of the compare-at price: no compare-at price.
+        let mut no_list = row();
+        no_list["LIST"] = json!("");
+        let built = spec.built(&no_list).expect("built");
+        assert_eq!(built.compare_at_price, None);
+        assert_eq!(Ok(&built), by_serde(&spec, &no_list).as_ref());
+        assert_eq!(spec.apply(&no_list).unwrap().entity, built);
+        // A weight without its unit is reported, naming what is missing.
+        let mut no_unit = row();
+        no_unit["UNIT"] = json!(" ");
+        let err = spec.apply(&no_unit).unwrap_err();
+        assert_eq!(err.failures.len(), 1, "{err}");
+        assert_eq!(err.failures[0].target, "weight");
+        assert!(err.failures[0].message.contains("unit missing"), "{err}");
+        // A unit the weight does not know.
+        let mut odd_unit = row();
+        odd_unit["UNIT"] = json!("stone");
+        assert!(spec.apply(&odd_unit).is_err());
+    }
+
+    #[test]
+    fn constant_lists_are_kept() {
+        let spec = MappingSpec::<Variant>::from_toml(
+            &VARIANT.replace(
+                r#"tags = { from = "TAGS", transforms = [{ split = { sep = "," } }], required = false }"#,
+                r#"tags = { value = ["erp", "import"] }"#,
+            ),
+            "t.toml",
+        )
+        .unwrap();
+        let row = row();
+        let built = spec.built(&row).expect("built");
+        assert_eq!(built.tags.len(), 2, "{:?}", built.tags);
+        assert_eq!(Ok(&built), by_serde(&spec, &row).as_ref());
+        assert_eq!(spec.apply(&row).unwrap().entity, built);
+    }
+
+    #[test]
+    fn inventory_levels_are_built_as_serde_builds_them() {
+        let spec = MappingSpec::<InventoryLevel>::from_toml(
+            r#"
+system = "wms"
+entity = "inventory_level"
+version = 1
+[fields]
+sku = { from = "item", transforms = ["trim"] }
+location = { value = "DC-EAST" }
+on_hand = { from = "qty", transforms = ["integer"] }
+available = { from = "avail", transforms = ["integer"] }
+oversell_allowed = { from = "over", transforms = ["bool"] }
+updated_at = { from = "at", transforms = [{ datetime = { formats = ["rfc3339"] } }] }
+"#,
+            "wms.toml",
+        )
+        .unwrap();
+        let row = json!({"item": " A-1 ", "qty": "12", "avail": "-2", "over": "yes",
+            "at": "2026-03-01T08:00:00Z"});
+        let l = spec.built(&row).expect("built");
+        assert_eq!(Ok(&l), by_serde(&spec, &row).as_ref());
+        assert_eq!((l.sku.as_str(), l.on_hand, l.committed), ("A-1", 12, 0));
+    }
+
+    #[test]
+    fn other_entities_and_lists_take_the_serde_way() {
+        let spec = MappingSpec::<crate::model::Product>::from_toml(
+            r#"
+system = "erp"
+entity = "product"
+version = 1
+[fields]
+handle = "h"
+title = "t"
+status = { value = "active" }
+created_at = { now = true }
+updated_at = { now = true }
+"#,
+            "p.toml",
+        )
+        .unwrap();
+        assert!(spec.plan.is_none());
+    }
+
+    proptest! {
+        /// For any record that maps, the builder (when it takes the record)
+        /// gives what serde gives, and so does `apply`.
+        #[test]
+        fn builder_equals_serde(
+            item in prop::sample::select(vec![" tee-m ", "TEE-L", "a b"]),
+            title in prop::sample::select(vec!["", "Classic", " x "]),
+            size in prop::sample::select(vec!["", "M"]),
+            ean in prop::sample::select(vec!["", "4006381333931", "4006381333931|036000291452", "400-6381 333931"]),
+            tags in prop::sample::select(vec!["", "a", "b, a,b"]),
+            cur in prop::sample::select(vec!["EUR", "usd", "JPY"]),
+            list in prop::sample::select(vec!["", "25", "0,5"]),
+            oz in prop::sample::select(vec!["", "6,5"]),
+            unit in prop::sample::select(vec!["", "g", "kg"]),
+            st in prop::sample::select(vec!["A", "D", "X"]),
+        ) {
+            let spec = spec();
+            let mut row = row();
+            for (k, v) in [("ITEM", item), ("TITLE", title), ("SIZE", size), ("EAN", ean),
+                ("TAGS", tags), ("CUR", cur), ("LIST", list), ("OZ", oz), ("UNIT", unit), ("ST", st)] {
+                row[k] = json!(v);
+            }
+            let Ok(tree) = std::panic::catch_unwind(|| spec.mapped_tree(&row)) else {
+                // Some fields failed to map: no entity either way.
+                prop_assert!(spec.apply(&row).is_err());
+                return Ok(());
+            };
+            let serde = Variant::deserialize(NodeDe(&tree)).map_err(|e| e.to_string());
+            if let Some(built) = spec.built(&row) {
+                prop_assert_eq!(Ok(&built), serde.as_ref());
+            }
+            match (spec.apply(&row), serde) {
+                (Ok(m), Ok(s)) => prop_assert_eq!(m.entity, s),
+                (Err(_), _) => {}
+                (Ok(m), Err(e)) => prop_assert!(false, "mapped {:?} where serde says {}", m.entity, e),
+            }
+        }
     }
 }

@@ -54,6 +54,7 @@ pub mod registry;
 pub mod schema;
 mod spec;
 pub mod testing;
+mod timefmt;
 pub mod transform;
 pub mod value;
 pub mod xref;

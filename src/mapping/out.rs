@@ -35,29 +35,6 @@ impl<'s> Node<'s> {
         Node::Object(Vec::with_capacity(g.fields.len() + g.lists.len()))
     }
 
-    /// The node at a dotted path (`shipping_address`, `price.amount`).
-    pub fn get_mut(&mut self, dotted: &str) -> Option<&mut Node<'s>> {
-        let mut at = self;
-        for k in dotted.split('.') {
-            let Node::Object(fields) = at else {
-                return None;
-            };
-            at = &mut fields.iter_mut().find(|(name, _)| *name == k)?.1;
-        }
-        Some(at)
-    }
-
-    /// Removes the node at a dotted path.
-    pub fn remove(&mut self, dotted: &str) {
-        let (parent, last) = match dotted.rsplit_once('.') {
-            Some((p, l)) => (self.get_mut(p), l),
-            None => (Some(self), dotted),
-        };
-        if let Some(Node::Object(fields)) = parent {
-            fields.retain(|(name, _)| *name != last);
-        }
-    }
-
     /// True when every leaf below came from a constant.
     pub fn only_fixed(&self) -> bool {
         match self {

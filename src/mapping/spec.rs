@@ -158,6 +158,9 @@ pub(crate) struct Group {
     pub lists: Vec<ListMap>,
     /// All-or-nothing parts of the target (from the schema).
     pub parts: Vec<(&'static str, Vec<&'static str>)>,
+    /// For each part, the fields written under it: field number and the
+    /// number of the member it writes (found once, not per record).
+    pub part_fields: Vec<Vec<(usize, Option<usize>)>>,
     /// The top-level record keys its fields read, sorted and unique: read in
     /// one ordered pass over the record instead of a lookup per field.
     pub columns: Vec<String>,
@@ -179,6 +182,8 @@ pub struct MappingSpec<E> {
     pub(crate) version: u32,
     pub(crate) description: Option<String>,
     pub(crate) root: Group,
+    /// Where each top-level field goes in `E`, when a typed builder takes this spec.
+    pub(crate) plan: Option<super::build::Plan>,
     _entity: PhantomData<fn() -> E>,
 }
 
@@ -407,6 +412,7 @@ impl Checker<'_> {
             system: system?,
             version: version?,
             description,
+            plan: super::build::plan::<E>(&root),
             root,
             _entity: PhantomData,
         })
@@ -498,6 +504,7 @@ impl Checker<'_> {
             }
         }
         index_columns(&mut group);
+        index_parts(&mut group);
         group
     }
 
@@ -702,6 +709,31 @@ impl Checker<'_> {
             },
         }
     }
+}
+
+/// Finds, for each all-or-nothing part, the fields written under it and the member each writes.
+fn index_parts(group: &mut Group) {
+    group.part_fields = group
+        .parts
+        .iter()
+        .map(|(part, members)| {
+            // Found members are kept as the bits of a u64 per record.
+            assert!(members.len() <= 64, "part {part} has too many members");
+            group
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.target_keys.first().is_some_and(|k| k == part))
+                .map(|(i, f)| {
+                    let member = f
+                        .target_keys
+                        .get(1)
+                        .and_then(|m| members.iter().position(|x| x == m));
+                    (i, member)
+                })
+                .collect()
+        })
+        .collect();
 }
 
 /// Collects the top-level keys the group's fields read and points each field at its own.

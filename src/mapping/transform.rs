@@ -11,13 +11,14 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::format::{Item, Parsed, StrftimeItems};
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 use regex::Regex;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::timefmt::{FastFormat, Zone};
 use super::value::{Path, Val};
 use super::xref::CrossReferences;
 use crate::model::WeightUnit;
@@ -185,7 +186,8 @@ pub(crate) enum Transform {
     Bool,
     Datetime {
         formats: Vec<TimeFormat>,
-        tz: Option<Tz>,
+        /// Boxed: the offset cache is large, and the other transforms are small.
+        tz: Option<Box<Zone>>,
     },
     Concat {
         with: Vec<Path>,
@@ -203,6 +205,8 @@ pub(crate) enum TimeFormat {
     Items {
         text: String,
         items: Vec<Item<'static>>,
+        /// The same format read without chrono, when it is a plain numeric one.
+        fast: Option<FastFormat>,
     },
 }
 
@@ -216,6 +220,7 @@ impl TimeFormat {
             .map_err(|_| format!("datetime: {text:?} is not a valid chrono format"))?;
         Ok(TimeFormat::Items {
             text: text.to_string(),
+            fast: FastFormat::compile(&items),
             items,
         })
     }
@@ -264,10 +269,11 @@ impl Transform {
                 }
                 let tz = match tz {
                     None => None,
-                    Some(name) => Some(
-                        Tz::from_str(name)
-                            .map_err(|_| format!("datetime: unknown time zone {name:?}"))?,
-                    ),
+                    Some(name) => {
+                        Some(Box::new(Zone::new(Tz::from_str(name).map_err(|_| {
+                            format!("datetime: unknown time zone {name:?}")
+                        })?)))
+                    }
                 };
                 Transform::Datetime {
                     formats: formats
@@ -348,119 +354,92 @@ impl Transform {
 
     /// Applies the transform. A missing value passes through untouched except
     /// for `default`; the caller decides whether missing is an error.
-    pub fn apply<'a>(&'a self, v: Val<'a>, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
+    #[cfg(test)]
+    pub fn apply<'a>(&'a self, mut v: Val<'a>, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
+        self.apply_mut(&mut v, ctx)?;
+        Ok(v)
+    }
+
+    /// Applies the transform to `v` where it is (see [`Transform::apply`]):
+    /// a trimmed slice or a parsed number replaces the value in place, so a
+    /// field's chain of transforms never moves it through a `Result`.
+    pub fn apply_mut<'a>(&'a self, v: &mut Val<'a>, ctx: &Ctx<'_>) -> Result<(), String> {
         if let Transform::Default(d) = self {
-            return Ok(if v.is_blank() { d.borrowed() } else { v });
+            if v.is_blank() {
+                v.set(d.borrowed());
+            }
+            return Ok(());
         }
         // Blank text is a missing value (an empty CSV cell, an empty SQL
         // string): it passes through every transform untouched, and the
         // caller decides whether missing is an error. `concat` still runs,
         // so the other parts are not lost.
         if v.is_blank() && !matches!(self, Transform::Concat { .. }) {
-            return Ok(Val::Null);
+            v.set(Val::Null);
+            return Ok(());
         }
-        match self {
+        let new = match self {
             Transform::Default(_) => unreachable!("handled above"),
-            Transform::Trim => Ok(match v {
+            Transform::Trim => match &mut *v {
                 // Trimming borrowed text is a slice; owned text is kept when already trimmed.
-                Val::Text(Cow::Borrowed(s)) => Val::Text(Cow::Borrowed(s.trim())),
-                Val::Text(Cow::Owned(s)) if s.trim().len() == s.len() => Val::Text(Cow::Owned(s)),
-                other => Val::Text(Cow::Owned(text(&other, "trim")?.trim().to_string())),
-            }),
+                Val::Text(Cow::Borrowed(s)) => {
+                    *s = trim(s);
+                    return Ok(());
+                }
+                Val::Text(Cow::Owned(s)) if trim(s).len() == s.len() => return Ok(()),
+                other => Val::Text(Cow::Owned(trim(&text(other, "trim")?).to_string())),
+            },
             Transform::Case(c) => {
-                let t = text(&v, "case")?;
+                let t = text(v, "case")?;
                 let unchanged = match c {
                     Case::Upper => !t.chars().any(char::is_lowercase),
                     Case::Lower => !t.chars().any(char::is_uppercase),
                     Case::Title => false,
                 };
                 if unchanged && matches!(v, Val::Text(_)) {
-                    return Ok(v);
+                    return Ok(());
                 }
                 // ASCII text (most codes and SKUs) changes case byte by byte.
-                Ok(Val::Text(Cow::Owned(match c {
+                Val::Text(Cow::Owned(match c {
                     Case::Upper if t.is_ascii() => t.to_ascii_uppercase(),
                     Case::Lower if t.is_ascii() => t.to_ascii_lowercase(),
                     Case::Upper => t.to_uppercase(),
                     Case::Lower => t.to_lowercase(),
                     Case::Title => title_case(&t),
-                })))
-            }
-            Transform::Map { table, fallback } => {
-                let key = text(&v, "map")?;
-                match table.get(key.as_ref()).or(fallback.as_ref()) {
-                    Some(out) => Ok(Val::Text(Cow::Borrowed(out.as_str()))),
-                    None => Err(format!(
-                        "value {key:?} is not in the map (known: {})",
-                        table.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )),
-                }
-            }
-            Transform::Unit(from, to) => convert_weight(&v, *from, *to),
-            Transform::Decimal(f) => decimal(&v, f).map(Val::Dec),
-            Transform::Integer => integer(&v).map(Val::Int),
-            Transform::Bool => boolean(&v).map(Val::Bool),
-            Transform::Datetime { formats, tz } => datetime(&v, formats, *tz).map(Val::Time),
-            Transform::Concat { with, sep } => {
-                let mut parts = Vec::with_capacity(with.len() + 1);
-                if !v.is_blank() {
-                    parts.push(text(&v, "concat")?.into_owned());
-                }
-                for p in with {
-                    match p.get(ctx.record, ctx.root).map(Val::from_json) {
-                        None | Some(Val::Null) => {}
-                        Some(other) => parts.push(text(&other, "concat")?.into_owned()),
-                    }
-                }
-                parts.retain(|p| !p.trim().is_empty());
-                Ok(if parts.is_empty() {
-                    Val::Null
-                } else {
-                    Val::Text(parts.join(sep).into())
-                })
-            }
-            Transform::Split(sep) => {
-                let items = |t: &str| -> Vec<Val<'a>> {
-                    t.split(sep.as_str())
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| Val::Text(s.to_string().into()))
-                        .collect()
-                };
-                Ok(Val::List(match v {
-                    // Items of borrowed text borrow from it too.
-                    Val::Text(Cow::Borrowed(t)) => t
-                        .split(sep.as_str())
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| Val::Text(Cow::Borrowed(s)))
-                        .collect(),
-                    other => items(&text(&other, "split")?),
                 }))
             }
-            Transform::Regex(re, group) => {
-                let t = text(&v, "regex")?;
-                re.captures(&t)
-                    .and_then(|c| c.get(*group))
-                    .map(|m| Val::Text(m.as_str().to_string().into()))
-                    .ok_or_else(|| format!("{t:?} does not match /{}/", re.as_str()))
+            Transform::Map { table, fallback } => {
+                let key = text(v, "map")?;
+                match table.get(key.as_ref()).or(fallback.as_ref()) {
+                    Some(out) => Val::Text(Cow::Borrowed(out.as_str())),
+                    None => return Err(not_in_map(&key, table)),
+                }
             }
-            Transform::Lookup(table) => {
-                let key = text(&v, "lookup")?;
-                let xrefs = ctx.xrefs.ok_or_else(|| {
-                    format!("lookup in {table:?} needs cross-references, and none were given")
-                })?;
-                xrefs
-                    .to_canonical(table, ctx.system, &key)
-                    .map(|s| Val::Text(s.into()))
-                    .ok_or_else(|| {
-                        format!(
-                            "no {table} cross-reference for {key:?} in system {}",
-                            ctx.system
-                        )
-                    })
+            Transform::Unit(from, to) => convert_weight(v, *from, *to)?,
+            Transform::Decimal(f) => Val::Dec(decimal(v, f)?),
+            Transform::Integer => Val::Int(integer(v)?),
+            Transform::Bool => Val::Bool(boolean(v)?),
+            Transform::Datetime { formats, tz } => Val::Time(datetime(v, formats, tz.as_deref())?),
+            Transform::Concat { with, sep } => concat(v, with, sep, ctx)?,
+            Transform::Split(sep) => {
+                let mut items = Vec::new();
+                match &*v {
+                    // Items of borrowed text borrow from it too.
+                    Val::Text(Cow::Borrowed(t)) => {
+                        let t: &'a str = t;
+                        split_trimmed(t, sep, |s| items.push(Val::Text(Cow::Borrowed(s))));
+                    }
+                    other => split_trimmed(&text(other, "split")?, sep, |s| {
+                        items.push(Val::Text(Cow::Owned(s.to_string())));
+                    }),
+                }
+                Val::List(items)
             }
-        }
+            Transform::Regex(re, group) => regex(v, re, *group)?,
+            Transform::Lookup(table) => lookup(v, table, ctx)?,
+        };
+        v.set(new);
+        Ok(())
     }
 
     /// Undoes the transform on the way back (canonical → payload).
@@ -484,7 +463,7 @@ impl Transform {
                 let d = decimal(&v, &DecimalFormat::default())?;
                 let s = d.to_string();
                 let out = match f.separator {
-                    Some(sep) if sep != '.' => s.replace('.', &sep.to_string()),
+                    Some(sep) if sep != '.' => s.replace('.', sep.encode_utf8(&mut [0; 4])),
                     _ => s,
                 };
                 Ok(Val::Text(out.into()))
@@ -497,8 +476,8 @@ impl Transform {
                 let out = match &formats[0] {
                     TimeFormat::Rfc3339 => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
                     TimeFormat::Items { items, .. } => match tz {
-                        Some(tz) => t
-                            .with_timezone(tz)
+                        Some(zone) => t
+                            .with_timezone(&zone.tz())
                             .format_with_items(items.iter())
                             .to_string(),
                         None => t.format_with_items(items.iter()).to_string(),
@@ -537,6 +516,67 @@ impl Transform {
             }
         }
     }
+}
+
+// The transforms below are kept out of `apply_mut`: it runs for every
+// step of every field, and stays small for the common ones.
+
+#[cold]
+#[inline(never)]
+fn not_in_map(key: &str, table: &BTreeMap<String, String>) -> String {
+    format!(
+        "value {key:?} is not in the map (known: {})",
+        table.keys().cloned().collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// `concat`: this value and the values at `with`, blank ones left out.
+#[inline(never)]
+fn concat<'a>(v: &Val<'a>, with: &[Path], sep: &str, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
+    let mut parts = Vec::with_capacity(with.len() + 1);
+    if !v.is_blank() {
+        parts.push(text(v, "concat")?.into_owned());
+    }
+    for p in with {
+        match p.get(ctx.record, ctx.root).map(Val::from_json) {
+            None | Some(Val::Null) => {}
+            Some(other) => parts.push(text(&other, "concat")?.into_owned()),
+        }
+    }
+    parts.retain(|p| !trim(p).is_empty());
+    Ok(if parts.is_empty() {
+        Val::Null
+    } else {
+        Val::Text(parts.join(sep).into())
+    })
+}
+
+/// `regex`: capture `group` of `re` in the value.
+#[inline(never)]
+fn regex<'a>(v: &Val<'_>, re: &Regex, group: usize) -> Result<Val<'a>, String> {
+    let t = text(v, "regex")?;
+    re.captures(&t)
+        .and_then(|c| c.get(group))
+        .map(|m| Val::Text(m.as_str().to_string().into()))
+        .ok_or_else(|| format!("{t:?} does not match /{}/", re.as_str()))
+}
+
+/// `lookup`: the canonical key the cross-references give the value.
+#[inline(never)]
+fn lookup<'a>(v: &Val<'_>, table: &str, ctx: &Ctx<'_>) -> Result<Val<'a>, String> {
+    let key = text(v, "lookup")?;
+    let xrefs = ctx.xrefs.ok_or_else(|| {
+        format!("lookup in {table:?} needs cross-references, and none were given")
+    })?;
+    xrefs
+        .to_canonical(table, ctx.system, &key)
+        .map(|s| Val::Text(s.into()))
+        .ok_or_else(|| {
+            format!(
+                "no {table} cross-reference for {key:?} in system {}",
+                ctx.system
+            )
+        })
 }
 
 /// Converts a weight value between units (exact, or an error naming the value).
@@ -580,6 +620,37 @@ fn text<'a>(v: &'a Val<'_>, what: &str) -> Result<Cow<'a, str>, String> {
     }
 }
 
+/// `s` without surrounding white space, as `str::trim`, byte by byte
+/// where the text around the white space is ASCII (Unicode white space is
+/// left to `str::trim`).
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    // `char::is_whitespace` for ASCII.
+    let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let start = b.iter().position(|c| !space(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !space(c)).map_or(start, |i| i + 1);
+    if start < end && (b[start] >= 0x80 || b[end - 1] >= 0x80) {
+        return s.trim();
+    }
+    &s[start..end]
+}
+
+/// The items of `t` between the separators, trimmed, empty ones dropped.
+fn split_trimmed<'t>(t: &'t str, sep: &str, mut each: impl FnMut(&'t str)) {
+    let mut item = |s: &'t str| {
+        let s = trim(s);
+        if !s.is_empty() {
+            each(s);
+        }
+    };
+    match sep.as_bytes() {
+        // One ASCII byte: a `char` separator is searched with memchr.
+        [b] if b.is_ascii() => t.split(char::from(*b)).for_each(&mut item),
+        _ => t.split(sep).for_each(&mut item),
+    }
+}
+
 fn title_case(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut start = true;
@@ -614,7 +685,7 @@ pub(crate) fn decimal(v: &Val<'_>, f: &DecimalFormat) -> Result<Decimal, String>
         Val::Dec(d) => Ok(*d),
         Val::Int(i) => Ok(Decimal::from(*i)),
         Val::Inexact(n) => Err(inexact(n)),
-        Val::Text(s) => parse_decimal(s.trim(), f),
+        Val::Text(s) => parse_decimal(trim(s), f),
         other => Err(format!(
             "expected a decimal number, got {} {other}",
             other.kind()
@@ -623,6 +694,15 @@ pub(crate) fn decimal(v: &Val<'_>, f: &DecimalFormat) -> Result<Decimal, String>
 }
 
 fn parse_decimal(raw: &str, f: &DecimalFormat) -> Result<Decimal, String> {
+    match plain_decimal(raw, f.separator.unwrap_or('.')) {
+        Some(d) => Ok(d),
+        None => general_decimal(raw, f),
+    }
+}
+
+/// [`parse_decimal`] for any text: thousands separators, long numbers, and
+/// the message for what is no number.
+fn general_decimal(raw: &str, f: &DecimalFormat) -> Result<Decimal, String> {
     let sep = f.separator.unwrap_or('.');
     let bad = |why: &str| {
         let thousands = f
@@ -712,6 +792,46 @@ fn parse_decimal(raw: &str, f: &DecimalFormat) -> Result<Decimal, String> {
     parsed.or_else(|()| bad("too many digits"))
 }
 
+/// The usual amount — an optional sign, at most 18 digits, at most one
+/// (ASCII) decimal separator with digits after it — read straight into a
+/// decimal, as [`parse_decimal`] reads it; `None` for anything else, which
+/// that then reads (or refuses) the general way.
+fn plain_decimal(raw: &str, sep: char) -> Option<Decimal> {
+    let sep = u8::try_from(sep).ok().filter(u8::is_ascii)?;
+    let b = raw.as_bytes();
+    let (negative, body) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, b),
+    };
+    let mut mantissa: i64 = 0;
+    let mut digits = 0;
+    let mut scale: Option<u32> = None;
+    for &c in body {
+        if c.is_ascii_digit() {
+            if digits == 18 {
+                return None;
+            }
+            mantissa = mantissa * 10 + i64::from(c - b'0');
+            digits += 1;
+            if let Some(s) = scale.as_mut() {
+                *s += 1;
+            }
+        } else if c == sep && scale.is_none() {
+            scale = Some(0);
+        } else {
+            return None;
+        }
+    }
+    // No digits, nothing after the separator, or a negative zero (whose
+    // sign the general way keeps): not the usual amount.
+    if digits == 0 || scale == Some(0) || (negative && mantissa == 0) {
+        return None;
+    }
+    let mantissa = if negative { -mantissa } else { mantissa };
+    Some(Decimal::new(mantissa, scale.unwrap_or(0)))
+}
+
 fn integer(v: &Val<'_>) -> Result<i64, String> {
     match v {
         Val::Int(i) => Ok(*i),
@@ -743,7 +863,7 @@ fn boolean(v: &Val<'_>) -> Result<bool, String> {
         Val::Int(1) => Ok(true),
         Val::Text(s) => {
             // Compared ignoring ASCII case, without lower-casing a copy.
-            let t = s.trim();
+            let t = trim(s);
             let any = |words: [&str; 5]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
             if any(["true", "yes", "y", "1", "t"]) {
                 Ok(true)
@@ -764,12 +884,12 @@ fn boolean(v: &Val<'_>) -> Result<bool, String> {
 pub(crate) fn datetime(
     v: &Val<'_>,
     formats: &[TimeFormat],
-    tz: Option<Tz>,
+    tz: Option<&Zone>,
 ) -> Result<DateTime<Utc>, String> {
     let owned;
     let s = match v {
         Val::Time(t) => return Ok(*t),
-        Val::Text(s) => s.trim(),
+        Val::Text(s) => trim(s),
         // Epoch seconds arrive as numbers; a `%s` format reads them.
         Val::Int(i) => {
             owned = i.to_string();
@@ -790,7 +910,12 @@ pub(crate) fn datetime(
                 }
                 continue;
             }
-            TimeFormat::Items { items, .. } => items,
+            TimeFormat::Items { items, fast, .. } => {
+                if let Some(n) = fast.as_ref().and_then(|f| f.parse(s)) {
+                    return local_to_utc(s, &n, tz);
+                }
+                items
+            }
         };
         let mut parsed = Parsed::new();
         if chrono::format::parse(&mut parsed, s, items.iter()).is_err() {
@@ -805,18 +930,24 @@ pub(crate) fn datetime(
                 .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists"))
         });
         if let Ok(n) = naive {
-            return match tz {
-                None => Ok(Utc.from_utc_datetime(&n)),
-                Some(tz) => tz
-                    .from_local_datetime(&n)
-                    .earliest()
-                    .map(|t| t.with_timezone(&Utc))
-                    .ok_or_else(|| format!("{s:?} does not exist in time zone {tz} (a DST gap)")),
-            };
+            return local_to_utc(s, &n, tz);
         }
     }
     let names: Vec<&str> = formats.iter().map(TimeFormat::text).collect();
     Err(format!("{s:?} matches none of the formats {names:?}"))
+}
+
+/// A local date-time read from `s` as UTC: in `tz`, or as UTC when there is none.
+fn local_to_utc(s: &str, n: &NaiveDateTime, tz: Option<&Zone>) -> Result<DateTime<Utc>, String> {
+    match tz {
+        None => Ok(Utc.from_utc_datetime(n)),
+        Some(zone) => zone.to_utc(n).ok_or_else(|| {
+            format!(
+                "{s:?} does not exist in time zone {} (a DST gap)",
+                zone.tz()
+            )
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -1057,5 +1188,73 @@ mod tests {
             u.undo(Val::Dec(Decimal::from(1500)), &c),
             Ok(Val::Dec(Decimal::from_str("1.5").unwrap()))
         );
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Text that is often an amount and often almost one.
+        fn amount() -> impl Strategy<Value = String> {
+            let piece = prop::sample::select(vec![
+                "0",
+                "1",
+                "9",
+                "00",
+                "19",
+                "999",
+                "1234567",
+                "123456789012345678",
+                ",",
+                ".",
+                "-",
+                "+",
+                " ",
+                "'",
+                "e",
+            ]);
+            prop::collection::vec(piece, 1..8).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            /// The byte-wise trim is `str::trim`.
+            #[test]
+            fn trim_is_str_trim(s in "[ \t\n\r\u{b}\u{c}\u{a0}\u{85}\u{2003}a-cé1,|]{0,12}") {
+                prop_assert_eq!(trim(&s), s.trim());
+            }
+
+            /// Splitting on one byte or on text gives the same items.
+            #[test]
+            fn split_items_as_str_split(s in "[ a-c,|;]{0,16}", sep in prop::sample::select(vec![",", "|", ";", ", ", "||"])) {
+                let mut got = Vec::new();
+                split_trimmed(&s, sep, |i| got.push(i));
+                let want: Vec<&str> = s.split(sep).map(str::trim).filter(|i| !i.is_empty()).collect();
+                prop_assert_eq!(got, want);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+
+            /// The short way reads exactly what the general way reads: the
+            /// same value, scale and sign.
+            #[test]
+            fn plain_decimals_read_as_the_general_way(
+                raw in amount(),
+                sep in prop::sample::select(vec![',', '.', '\'']),
+                thousands in prop::sample::select(vec![None, Some('.'), Some(','), Some(' '), Some('\'')]),
+            ) {
+                let f = DecimalFormat { separator: Some(sep), thousands: thousands.filter(|t| *t != sep) };
+                if let Some(d) = plain_decimal(&raw, sep) {
+                    let general = general_decimal(&raw, &f);
+                    prop_assert_eq!(Ok(d.serialize()), general.map(|g| g.serialize()), "{:?}", raw);
+                }
+                prop_assert_eq!(
+                    parse_decimal(&raw, &f).map(|d| d.serialize()),
+                    general_decimal(&raw, &f).map(|d| d.serialize())
+                );
+            }
+        }
     }
 }

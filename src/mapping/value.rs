@@ -107,13 +107,44 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// True when the value holds nothing to free: a number, a time, or
+    /// borrowed text or JSON (the usual value while a record is mapped).
+    #[inline(always)]
+    pub(crate) fn owns_nothing(&self) -> bool {
+        matches!(
+            self,
+            Val::Null
+                | Val::Bool(_)
+                | Val::Int(_)
+                | Val::Dec(_)
+                | Val::Time(_)
+                | Val::Text(Cow::Borrowed(_))
+                | Val::Json(Cow::Borrowed(_))
+        )
+    }
+
+    /// Replaces the value with `new`. An old value that owns nothing is
+    /// simply overwritten: dropping a `Val` is otherwise a call per step.
+    #[inline(always)]
+    pub(crate) fn set(&mut self, new: Val<'a>) {
+        if self.owns_nothing() {
+            std::mem::forget(std::mem::replace(self, new));
+        } else {
+            *self = new;
+        }
+    }
+
     /// True for null and for text that is empty after trimming: both mean "no value".
-    #[inline]
+    #[inline(always)]
     pub fn is_blank(&self) -> bool {
         match self {
             Val::Null => true,
-            // What `trim` strips, without scanning a non-blank value to its end.
-            Val::Text(s) => s.chars().all(char::is_whitespace),
+            // What `trim` strips, without scanning a non-blank value to its end
+            // (nor decoding one that starts with a visible ASCII character).
+            Val::Text(s) => match s.as_bytes().first() {
+                Some(c) if c.is_ascii_graphic() => false,
+                _ => s.chars().all(char::is_whitespace),
+            },
             _ => false,
         }
     }

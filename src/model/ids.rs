@@ -11,6 +11,7 @@
 //! assert_eq!(r.to_string(), "shopify:gid://shopify/ProductVariant/42");
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -32,11 +33,26 @@ pub struct Sku(String);
 impl Sku {
     /// Trims and checks the SKU: not empty, at most [`MAX_SKU_LEN`] characters, no control characters.
     pub fn new(value: impl AsRef<str>) -> Result<Self, Error> {
-        let v = value.as_ref().trim();
+        Sku::check(value.as_ref()).map(|v| Sku(v.to_string()))
+    }
+
+    /// The text [`Sku::new`] would keep of `value` (trimmed), or why it is
+    /// no SKU: checking without making one.
+    pub(crate) fn check(value: &str) -> Result<&str, Error> {
+        // Printable ASCII (the usual SKU): no control character, one byte a
+        // character, and only spaces to trim.
+        if value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            let v = value.trim_matches(' ');
+            if !v.is_empty() && v.len() <= MAX_SKU_LEN {
+                return Ok(v);
+            }
+        }
+        let v = value.trim();
         if v.is_empty() {
             return Err(Error::invalid_data("SKU is empty").with_field("sku"));
         }
-        if v.chars().count() > MAX_SKU_LEN {
+        // No more characters than bytes: only a long SKU needs counting.
+        if v.len() > MAX_SKU_LEN && v.chars().count() > MAX_SKU_LEN {
             return Err(Error::invalid_data(format!(
                 "SKU is longer than {MAX_SKU_LEN} characters: {:?}...",
                 v.chars().take(20).collect::<String>()
@@ -49,12 +65,19 @@ impl Sku {
                     .with_field("sku"),
             );
         }
-        Ok(Sku(v.to_string()))
+        Ok(v)
     }
 
     /// The SKU text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A SKU from text [`Sku::new`] already accepted as it is (trimmed):
+    /// a mapping checks the SKU where it maps the field, and only once.
+    pub(crate) fn from_checked(value: String) -> Sku {
+        debug_assert!(Sku::new(&value).is_ok_and(|s| s.0 == value), "{value:?}");
+        Sku(value)
     }
 }
 
@@ -124,11 +147,32 @@ impl Ord for Gtin {
 impl Gtin {
     /// Parses digits (spaces and hyphens between digit groups are ignored) and checks length and check digit.
     pub fn parse(value: &str) -> Result<Self, Error> {
-        let digits: String = value
-            .trim()
-            .chars()
-            .filter(|c| *c != ' ' && *c != '-')
-            .collect();
+        Gtin::digits(value).map(|d| Gtin(d.into_owned()))
+    }
+
+    /// The digits of a valid GTIN written as `value`, borrowed when `value`
+    /// is its digits alone (the usual case): checking a barcode allocates
+    /// nothing then.
+    pub(crate) fn digits(value: &str) -> Result<Cow<'_, str>, Error> {
+        // The usual barcode: a valid GTIN's digits alone, checked in one pass.
+        let b = value.as_bytes();
+        if matches!(b.len(), 8 | 12 | 13 | 14) && b.iter().all(u8::is_ascii_digit) {
+            let (body, check) = b.split_at(b.len() - 1);
+            if b.iter().any(|&d| d != b'0') && gtin_check_digit(body) == check[0] - b'0' {
+                return Ok(Cow::Borrowed(value));
+            }
+        }
+        let digits: Cow<'_, str> = if value.bytes().all(|b| b.is_ascii_digit()) {
+            Cow::Borrowed(value)
+        } else {
+            Cow::Owned(
+                value
+                    .trim()
+                    .chars()
+                    .filter(|c| *c != ' ' && *c != '-')
+                    .collect(),
+            )
+        };
         let bad = |why: String| Err(Error::invalid_data(why).with_field("barcode"));
         if let Some(c) = digits.chars().find(|c| !c.is_ascii_digit()) {
             return bad(format!(
@@ -145,14 +189,14 @@ impl Gtin {
             return bad(format!("GTIN {value:?} is all zeros, which is no item"));
         }
         let (body, check) = digits.split_at(digits.len() - 1);
-        let expected = gtin_check_digit(body);
+        let expected = gtin_check_digit(body.as_bytes());
         let actual = check.as_bytes()[0] - b'0';
         if expected != actual {
             return bad(format!(
                 "GTIN {value:?} has check digit {actual}, expected {expected}"
             ));
         }
-        Ok(Gtin(digits))
+        Ok(digits)
     }
 
     /// The GTIN whose digits are `body` followed by its computed check digit
@@ -164,12 +208,22 @@ impl Gtin {
                     .with_field("barcode"),
             );
         }
-        Gtin::parse(&format!("{body}{}", gtin_check_digit(body)))
+        Gtin::parse(&format!("{body}{}", gtin_check_digit(body.as_bytes())))
     }
 
     /// The digits.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A GTIN from the digits [`Gtin::digits`] already accepted as they are:
+    /// a mapping checks each barcode where it maps the field, and only once.
+    pub(crate) fn from_checked(digits: String) -> Gtin {
+        debug_assert!(
+            Gtin::digits(&digits).is_ok_and(|d| d == digits.as_str()),
+            "{digits:?}"
+        );
+        Gtin(digits)
     }
 
     /// The same number as a 14-digit GTIN (left-padded with zeros), for comparing barcodes of different lengths.
@@ -179,16 +233,13 @@ impl Gtin {
 }
 
 /// The GS1 mod-10 check digit of the digits before it.
-fn gtin_check_digit(body: &str) -> u8 {
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 { d * 3 } else { d }
-        })
-        .sum();
+fn gtin_check_digit(body: &[u8]) -> u8 {
+    let mut sum = 0u32;
+    let mut weight = 3;
+    for &b in body.iter().rev() {
+        sum += u32::from(b - b'0') * weight;
+        weight = 4 - weight;
+    }
     ((10 - sum % 10) % 10) as u8
 }
 
@@ -399,5 +450,56 @@ mod tests {
         assert!(ExternalRef::try_new("", "1").is_err());
         assert!(ExternalRef::try_new("erp", "").is_err());
         assert!(serde_json::from_str::<ExternalRef>(r#"{"system":"erp","id":""}"#).is_err());
+    }
+
+    /// The GTIN reading as it was before digits alone took a shorter way.
+    fn parse_the_long_way(value: &str) -> Result<String, String> {
+        let digits: String = value
+            .trim()
+            .chars()
+            .filter(|c| *c != ' ' && *c != '-')
+            .collect();
+        if digits.chars().any(|c| !c.is_ascii_digit()) || ![8, 12, 13, 14].contains(&digits.len()) {
+            return Err("shape".into());
+        }
+        if digits.bytes().all(|b| b == b'0') {
+            return Err("zeros".into());
+        }
+        let (body, check) = digits.split_at(digits.len() - 1);
+        if gtin_check_digit(body.as_bytes()) != check.as_bytes()[0] - b'0' {
+            return Err("check digit".into());
+        }
+        Ok(digits)
+    }
+
+    proptest::proptest! {
+        /// Digits alone, and the same digits padded, read as the long way reads them.
+        #[test]
+        fn gtin_digits_read_as_the_long_way(
+            digits in "[0-9]{0,16}",
+            pad in proptest::sample::select(vec!["", " ", "-", " - "]),
+        ) {
+            let written = format!("{pad}{digits}{pad}");
+            let got = Gtin::parse(&written).map(|g| g.as_str().to_string());
+            let want = parse_the_long_way(&written);
+            proptest::prop_assert_eq!(got.is_ok(), want.is_ok(), "{:?}", written);
+            if let (Ok(g), Ok(w)) = (got, want) {
+                proptest::prop_assert_eq!(g, w);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The printable-ASCII way accepts and keeps what the general way does.
+        #[test]
+        fn sku_check_as_the_general_way(s in "[ a-zA-Z0-9\\-\\t\\u{7f}\\u{a0}é]{0,8}", long in 0usize..2) {
+            let s = if long == 1 { s.repeat(40) } else { s };
+            let general = {
+                let v = s.trim();
+                (!v.is_empty() && v.chars().count() <= MAX_SKU_LEN && !v.chars().any(char::is_control))
+                    .then_some(v)
+            };
+            proptest::prop_assert_eq!(Sku::check(&s).ok(), general);
+        }
     }
 }

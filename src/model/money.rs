@@ -113,25 +113,25 @@ impl Currency {
     /// Bahraini dinar (3 decimals).
     pub const BHD: Currency = Currency(iso_currency::Currency::BHD);
 
-    const COMMON: [Currency; 10] = [
-        Self::USD,
-        Self::EUR,
-        Self::GBP,
-        Self::CAD,
-        Self::AUD,
-        Self::JPY,
-        Self::CHF,
-        Self::SEK,
-        Self::KWD,
-        Self::BHD,
-    ];
-
     /// Looks up a code as systems send it (`"usd"`, `" EUR "`), refusing codes without a minor unit.
     pub fn from_code(code: &str) -> Result<Currency, MoneyError> {
         // Fast path for the codes nearly every payload carries (the generic
         // lookup is a long string match).
-        if let Some(c) = Self::COMMON.iter().find(|c| c.code() == code) {
-            return Ok(*c);
+        let common = match code.as_bytes() {
+            b"USD" => Some(Self::USD),
+            b"EUR" => Some(Self::EUR),
+            b"GBP" => Some(Self::GBP),
+            b"CAD" => Some(Self::CAD),
+            b"AUD" => Some(Self::AUD),
+            b"JPY" => Some(Self::JPY),
+            b"CHF" => Some(Self::CHF),
+            b"SEK" => Some(Self::SEK),
+            b"KWD" => Some(Self::KWD),
+            b"BHD" => Some(Self::BHD),
+            _ => None,
+        };
+        if let Some(c) = common {
+            return Ok(c);
         }
         let trimmed = code.trim();
         let upper = trimmed.to_ascii_uppercase();
@@ -734,6 +734,26 @@ mod tests {
         sorted.sort();
         let codes: Vec<&str> = sorted.iter().map(Currency::code).collect();
         assert_eq!(codes, ["AUD", "JPY", "SEK", "USD"]);
+    }
+
+    #[test]
+    fn common_codes_read_as_the_general_lookup() {
+        for c in [
+            Currency::USD,
+            Currency::EUR,
+            Currency::GBP,
+            Currency::CAD,
+            Currency::AUD,
+            Currency::JPY,
+            Currency::CHF,
+            Currency::SEK,
+            Currency::KWD,
+            Currency::BHD,
+        ] {
+            let general = iso_currency::Currency::from_code(c.code()).map(Currency);
+            assert_eq!(Currency::from_code(c.code()).ok(), general, "{}", c.code());
+            assert_eq!(Currency::from_code(&c.code().to_lowercase()).ok(), general);
+        }
     }
 
     #[test]

@@ -241,6 +241,106 @@ impl Validator {
     }
 }
 
+/// The checks a validation makes, so one set of rules can run either to
+/// collect every violation ([`Validator`]) or only to learn whether any rule
+/// is broken ([`Verdict`], which never formats or allocates): the usual
+/// record breaks none, and then the messages are never needed.
+pub(crate) trait Rules {
+    /// A violation of `rule` on `field` unless `ok`.
+    fn check(&mut self, ok: bool, field: impl fmt::Display, rule: &str);
+    /// A violation of `rule` on `field`, with the value found, unless `ok`.
+    fn check_value(
+        &mut self,
+        ok: bool,
+        field: impl fmt::Display,
+        rule: &str,
+        actual: impl fmt::Display,
+    );
+    /// A violation, unconditionally.
+    fn push(
+        &mut self,
+        field: impl fmt::Display,
+        rule: &str,
+        expected: Option<String>,
+        actual: Option<String>,
+    );
+    /// `updated_at` must not be before `created_at`.
+    fn check_timestamps(
+        &mut self,
+        created_at: chrono::DateTime<chrono::Utc>,
+        updated_at: chrono::DateTime<chrono::Utc>,
+    );
+}
+
+impl Rules for Validator {
+    fn check(&mut self, ok: bool, field: impl fmt::Display, rule: &str) {
+        Validator::check(self, ok, field, rule);
+    }
+
+    fn check_value(
+        &mut self,
+        ok: bool,
+        field: impl fmt::Display,
+        rule: &str,
+        actual: impl fmt::Display,
+    ) {
+        Validator::check_value(self, ok, field, rule, actual);
+    }
+
+    fn push(
+        &mut self,
+        field: impl fmt::Display,
+        rule: &str,
+        expected: Option<String>,
+        actual: Option<String>,
+    ) {
+        Validator::push(self, field, rule, expected, actual);
+    }
+
+    fn check_timestamps(
+        &mut self,
+        created_at: chrono::DateTime<chrono::Utc>,
+        updated_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        Validator::check_timestamps(self, created_at, updated_at);
+    }
+}
+
+/// Whether any rule is broken, learned without building a message.
+#[derive(Debug, Default)]
+pub(crate) struct Verdict {
+    broken: bool,
+}
+
+impl Verdict {
+    /// True when no rule was broken.
+    pub fn is_clean(&self) -> bool {
+        !self.broken
+    }
+}
+
+impl Rules for Verdict {
+    fn check(&mut self, ok: bool, _: impl fmt::Display, _: &str) {
+        self.broken |= !ok;
+    }
+
+    fn check_value(&mut self, ok: bool, _: impl fmt::Display, _: &str, _: impl fmt::Display) {
+        self.broken |= !ok;
+    }
+
+    fn push(&mut self, _: impl fmt::Display, _: &str, _: Option<String>, _: Option<String>) {
+        self.broken = true;
+    }
+
+    fn check_timestamps(
+        &mut self,
+        created_at: chrono::DateTime<chrono::Utc>,
+        updated_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        self.broken |= updated_at < created_at;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
