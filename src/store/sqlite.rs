@@ -101,10 +101,10 @@ CREATE TABLE seamwork_drift_runs (
 /// Rows per version upsert statement, largest first: a commit is written in
 /// as few statements as these sizes allow, and at most this many distinct
 /// statements are ever prepared.
-const VERSION_ROWS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
+const VERSION_ROWS: [usize; 11] = [1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1];
 
-/// The upsert of `rows` versions: flow, key, change time and fingerprint
-/// per row. A version never replaces a newer one.
+/// The upsert of `rows` versions: the flow once, then key, change time and
+/// fingerprint per row. A version never replaces a newer one.
 fn version_upsert(rows: usize) -> &'static str {
     static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let statements = STATEMENTS.get_or_init(|| {
@@ -113,10 +113,12 @@ fn version_upsert(rows: usize) -> &'static str {
             .map(|&n| {
                 // Bare `?` only: sqlx looks a numbered parameter up by name,
                 // which SQLite answers by scanning every name (quadratic).
-                let values = vec!["(?, ?, ?, ?)"; n].join(", ");
+                let values = vec!["(?, ?, ?)"; n].join(", ");
                 format!(
-                    "INSERT INTO seamwork_versions (flow, entity_key, changed_at, fingerprint) \
-                     VALUES {values} \
+                    "WITH f (flow) AS (VALUES (?)) \
+                     INSERT INTO seamwork_versions (flow, entity_key, changed_at, fingerprint) \
+                     SELECT f.flow, v.column1, v.column2, v.column3 FROM f, (VALUES {values}) AS v \
+                     WHERE true \
                      ON CONFLICT (flow, entity_key) DO UPDATE SET \
                      changed_at = excluded.changed_at, fingerprint = excluded.fingerprint \
                      WHERE excluded.changed_at >= seamwork_versions.changed_at"
@@ -297,7 +299,6 @@ impl StateStore for SqliteStore {
         let mut versions = commit.versions;
         versions.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut versions = versions.into_iter();
-        let flow_text: std::sync::Arc<str> = flow.into();
         while versions.len() > 0 {
             let rows = VERSION_ROWS
                 .iter()
@@ -305,11 +306,11 @@ impl StateStore for SqliteStore {
                 .find(|&n| n <= versions.len())
                 .unwrap_or(1);
             let mut args = SqliteArguments::default();
-            args.reserve(4 * rows, 0);
-            // Owned and shared text: bound without copying.
+            args.reserve(1 + 3 * rows, 0);
+            args.add(flow).map_err(bind_error)?;
+            // Owned text: bound without copying.
             for (key, version) in versions.by_ref().take(rows) {
                 // The fingerprint's bits are stored as a signed integer.
-                args.add(flow_text.clone()).map_err(bind_error)?;
                 args.add(String::from(key)).map_err(bind_error)?;
                 args.add(micros(version.changed_at)).map_err(bind_error)?;
                 args.add(version.fingerprint as i64).map_err(bind_error)?;
