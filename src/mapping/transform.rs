@@ -259,6 +259,16 @@ impl Transform {
                 if f.separator.is_some() && f.separator == f.thousands {
                     return Err("decimal: separator and thousands must differ".into());
                 }
+                // A digit or sign as a mark cannot be told from the number.
+                if let Some(mark) = [f.separator, f.thousands]
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c.is_ascii_digit() || matches!(c, '+' | '-'))
+                {
+                    return Err(format!(
+                        "decimal: {mark:?} cannot mark decimals or thousands (it is part of numbers)"
+                    ));
+                }
                 Transform::Decimal(f)
             }
             TransformSpec::Integer => Transform::Integer,
@@ -1256,5 +1266,27 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod decimal_marks {
+    use super::{DecimalFormat, Transform, TransformSpec};
+
+    #[test]
+    fn digits_and_signs_are_refused_as_marks() {
+        for (separator, thousands) in [(Some('0'), None), (None, Some('0')), (Some('-'), None)] {
+            let spec = TransformSpec::Decimal(Some(DecimalFormat {
+                separator,
+                thousands,
+            }));
+            let error = Transform::compile(&spec).unwrap_err();
+            assert!(error.contains("part of numbers"), "{error}");
+        }
+        let comma = TransformSpec::Decimal(Some(DecimalFormat {
+            separator: Some(','),
+            thousands: Some('.'),
+        }));
+        assert!(Transform::compile(&comma).is_ok());
     }
 }
