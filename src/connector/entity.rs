@@ -118,6 +118,14 @@ pub trait Entity:
 
     /// Checks every rule of the type (see each type's `validate`).
     fn validate(&self) -> Result<(), ValidationErrors>;
+
+    /// A stable 64-bit hash of the content: the engine's version
+    /// fingerprint, so it must not change across releases. The default
+    /// hashes a compact serde form; a type synced in volume may hash its
+    /// fields itself (all of them).
+    fn fingerprint(&self) -> u64 {
+        crate::store::fingerprint::fingerprint(self)
+    }
 }
 
 impl Entity for Product {
@@ -147,6 +155,9 @@ impl Entity for InventoryLevel {
     }
     fn validate(&self) -> Result<(), ValidationErrors> {
         InventoryLevel::validate(self)
+    }
+    fn fingerprint(&self) -> u64 {
+        InventoryLevel::fingerprint(self)
     }
 }
 

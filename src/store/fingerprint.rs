@@ -19,12 +19,20 @@ use serde::ser::{self, Serialize};
 /// (a map with an erroring key, a custom error) still gets the hash of what
 /// was written up to the error, which separates it from other values.
 pub fn fingerprint<T: Serialize + ?Sized>(value: &T) -> u64 {
+    hash_written(|buffer| {
+        let _ = value.serialize(&mut Writer { out: buffer });
+    })
+}
+
+/// XXH3-64 of what `write` puts in a reused buffer (for types that write
+/// their fields themselves).
+pub fn hash_written(write: impl FnOnce(&mut Vec<u8>)) -> u64 {
     thread_local! {
         static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
     BUFFER.with_borrow_mut(|buffer| {
         buffer.clear();
-        let _ = value.serialize(&mut Writer { out: &mut *buffer });
+        write(buffer);
         let hash = xxhash_rust::xxh3::xxh3_64(buffer);
         buffer.truncate(64 * 1024); // do not pin one huge order's buffer
         buffer.shrink_to(64 * 1024);

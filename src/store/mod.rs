@@ -34,7 +34,7 @@
 //! # });
 //! ```
 
-mod fingerprint;
+pub(crate) mod fingerprint;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -154,10 +154,10 @@ impl Version {
     }
 
     /// The version of `entity` changed at `changed_at`: the fingerprint is
-    /// XXH3 of its serde form (see [`fingerprint`](fingerprint::fingerprint)),
-    /// stable across processes and releases.
-    pub fn of<T: Serialize>(entity: &T, changed_at: DateTime<Utc>) -> Self {
-        let fingerprint = fingerprint::fingerprint(entity);
+    /// [`Entity::fingerprint`](crate::connector::Entity::fingerprint), a
+    /// hash of its content stable across processes and releases.
+    pub fn of<E: crate::connector::Entity>(entity: &E, changed_at: DateTime<Utc>) -> Self {
+        let fingerprint = entity.fingerprint();
         Version {
             changed_at,
             fingerprint,
@@ -483,8 +483,45 @@ mod tests {
         level.available = 7;
         assert_eq!(
             Version::of(&level, at).fingerprint,
-            4_118_400_867_672_869_883
+            8_162_870_956_888_234_186
         );
+    }
+
+    /// Every field of an inventory level is part of its fingerprint.
+    #[test]
+    fn every_inventory_field_changes_the_fingerprint() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let base = crate::model::InventoryLevel::new(
+            crate::model::Sku::new("TEE-M").unwrap(),
+            crate::model::LocationId::new("DC-1").unwrap(),
+            at,
+        );
+        let changes: Vec<fn(&mut crate::model::InventoryLevel)> = vec![
+            |l| l.sku = crate::model::Sku::new("TEE-L").unwrap(),
+            |l| l.location = crate::model::LocationId::new("DC-2").unwrap(),
+            |l| l.on_hand += 1,
+            |l| l.available += 1,
+            |l| l.committed += 1,
+            |l| l.reserved += 1,
+            |l| l.incoming += 1,
+            |l| l.safety_stock += 1,
+            |l| l.damaged += 1,
+            |l| l.quality_control += 1,
+            |l| l.oversell_allowed = true,
+            |l| l.updated_at += chrono::Duration::nanoseconds(1),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        seen.insert(Version::of(&base, at).fingerprint);
+        for change in changes {
+            let mut level = base.clone();
+            change(&mut level);
+            assert!(seen.insert(Version::of(&level, at).fingerprint), "{level:?}");
+        }
+        // Text boundaries count: "TEE-M"+"DC-1" is not "TEE-MD"+"C-1".
+        let mut moved = base.clone();
+        moved.sku = crate::model::Sku::new("TEE-MD").unwrap();
+        moved.location = crate::model::LocationId::new("C-1").unwrap();
+        assert!(seen.insert(Version::of(&moved, at).fingerprint));
     }
 
     /// Every field is part of the fingerprint.
