@@ -292,7 +292,7 @@ impl Queued {
 
 /// Most engine batches merged into one waiting commit: bounds what a crash
 /// makes the next run read again.
-const MAX_QUEUED_BATCHES: u64 = 8;
+const MAX_QUEUED_BATCHES: u64 = 32;
 
 /// A commit on its way to the store, with what follows it.
 struct InFlight {
