@@ -515,7 +515,10 @@ mod tests {
         for change in changes {
             let mut level = base.clone();
             change(&mut level);
-            assert!(seen.insert(Version::of(&level, at).fingerprint), "{level:?}");
+            assert!(
+                seen.insert(Version::of(&level, at).fingerprint),
+                "{level:?}"
+            );
         }
         // Text boundaries count: "TEE-M"+"DC-1" is not "TEE-MD"+"C-1".
         let mut moved = base.clone();
