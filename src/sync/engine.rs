@@ -301,6 +301,100 @@ struct InFlight {
     overlay: Overlay,
 }
 
+/// A run's commits that are not in the store yet: the one in flight and the
+/// batches queued behind it. Also keeps, by landing number, the versions of
+/// commits that landed after a read-ahead lookup read the store (each chunk
+/// carries the landing count its lookup started at).
+#[derive(Default)]
+struct Commits {
+    in_flight: Option<InFlight>,
+    queued: Option<Queued>,
+    landings: Arc<AtomicU64>,
+    landed: VecDeque<(u64, Overlay)>,
+}
+
+impl Commits {
+    /// Versions a chunk whose lookup started at landing `seen` may have
+    /// missed, oldest first; forgets those every later lookup has seen.
+    fn pending(&mut self, seen: u64) -> Vec<&Overlay> {
+        self.landed.retain(|(landing, _)| *landing > seen);
+        self.landed
+            .iter()
+            .map(|(_, overlay)| overlay)
+            .chain(self.in_flight.as_ref().map(|f| &f.overlay))
+            .chain(self.queued.as_ref().map(|q| &q.overlay))
+            .collect()
+    }
+
+    fn queue(&mut self, handled: Handled) {
+        match &mut self.queued {
+            Some(q) => q.push(handled),
+            None => self.queued = Some(Queued::new(handled)),
+        }
+    }
+
+    fn in_flight_finished(&self) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_some_and(|f| f.commit.is_finished())
+    }
+
+    /// A queued batch halts the flow once committed.
+    fn halts(&self) -> bool {
+        self.queued.as_ref().is_some_and(|q| q.after.halt.is_some())
+    }
+
+    fn queue_full(&self) -> bool {
+        self.queued
+            .as_ref()
+            .is_some_and(|q| q.after.batches >= MAX_QUEUED_BATCHES)
+    }
+
+    /// Starts committing the queued batches when no commit is in flight.
+    fn start_queued(&mut self, engine: &Engine, flow: &str) {
+        if self.in_flight.is_none()
+            && let Some(q) = self.queued.take()
+        {
+            self.in_flight = Some(InFlight {
+                commit: CommitTask::start(engine, flow, q.batch),
+                after: q.after,
+                overlay: q.overlay,
+            });
+        }
+    }
+
+    /// Waits for the commit in flight, then acts on what its batches
+    /// decided.
+    async fn land<E: Entity>(
+        &mut self,
+        engine: &Engine,
+        flow: &Flow<E>,
+        report: &mut RunReport,
+        resume: &mut Option<Cursor>,
+    ) -> Result<()> {
+        if let Some(f) = self.in_flight.take() {
+            f.commit.await?;
+            let landing = self.landings.fetch_add(1, Ordering::SeqCst) + 1;
+            self.landed.push_back((landing, f.overlay));
+            engine.after_commit(flow, report, f.after, resume).await;
+        }
+        Ok(())
+    }
+
+    /// Commits everything, in order, before the run stops or re-reads.
+    async fn land_all<E: Entity>(
+        &mut self,
+        engine: &Engine,
+        flow: &Flow<E>,
+        report: &mut RunReport,
+        resume: &mut Option<Cursor>,
+    ) -> Result<()> {
+        self.land(engine, flow, report, resume).await?;
+        self.start_queued(engine, &flow.name);
+        self.land(engine, flow, report, resume).await
+    }
+}
+
 /// A commit running as its own task, so that on a multi-threaded runtime it
 /// makes progress while the engine works on the next batch. Dropping it
 /// (the run was cancelled) aborts the commit, as dropping an awaited commit
@@ -525,15 +619,12 @@ impl Engine {
         // Where a failed read resumes: the looked-back start until a commit.
         let mut resume = since.clone();
         let mut read_delays = flow.policy.retry.delays();
-        // A full batch's commit runs as its own task while the next batch is
-        // read, checked and written (on a multi-threaded runtime, in
-        // parallel); a short batch, a read error or a halt commits at once.
-        let mut in_flight: Option<InFlight> = None;
-        let mut queued: Option<Queued> = None;
-        // Commits landed in this run, and the versions of those that landed
-        // after some chunk's lookup read the store (by landing number).
-        let landings = Arc::new(AtomicU64::new(0));
-        let mut landed: VecDeque<(u64, Overlay)> = VecDeque::new();
+        // Commits run as tasks of their own while the next batches are read,
+        // checked and written (on a multi-threaded runtime, in parallel);
+        // batches handled meanwhile queue behind them and are committed
+        // together. A read error, the end or a halt commits everything.
+        let mut commits = Commits::default();
+        let landings = commits.landings.clone();
         let read_from = |since: Option<Cursor>| {
             let lookups = Lookups {
                 store: self.store.clone(),
@@ -560,84 +651,36 @@ impl Engine {
                 };
                 handled = match stored {
                     Ok(stored) => {
-                        let pending: Vec<&Overlay> = landed
-                            .iter()
-                            .filter(|(landing, _)| *landing > seen)
-                            .map(|(_, overlay)| overlay)
-                            .chain(in_flight.as_ref().map(|f| &f.overlay))
-                            .chain(queued.as_ref().map(|q| &q.overlay))
-                            .collect();
+                        let pending = commits.pending(seen);
                         self.handle_batch(flow, batch, stored, advance, &mut report, &pending)
                             .await
                     }
                     Err(e) => Err(e),
                 };
-                // Later lookups started after these landed: they saw them.
-                landed.retain(|(landing, _)| *landing > seen);
             }
             // Land a finished commit (its failure ends the run, whatever
             // this step did), and any commit before a failed step returns.
-            if handled.is_err() || in_flight.as_ref().is_some_and(|f| f.commit.is_finished()) {
-                self.land(
-                    flow,
-                    &mut report,
-                    in_flight.take(),
-                    &mut resume,
-                    &landings,
-                    &mut landed,
-                )
-                .await?;
+            if handled.is_err() || commits.in_flight_finished() {
+                commits.land(self, flow, &mut report, &mut resume).await?;
             }
-            let handled = handled?;
             if read > 0 {
                 // Progress: a later read failure gets a fresh set of retries.
                 read_delays = flow.policy.retry.delays();
             }
-            if let Some(handled) = handled {
-                match &mut queued {
-                    Some(q) => q.push(handled),
-                    None => queued = Some(Queued::new(handled)),
-                }
+            if let Some(handled) = handled? {
+                commits.queue(handled);
             }
-            let last = report.halted.is_some()
-                || queued.as_ref().is_some_and(|q| q.after.halt.is_some())
-                || read_error.is_some()
-                || finished;
-            let full = queued
-                .as_ref()
-                .is_some_and(|q| q.after.batches >= MAX_QUEUED_BATCHES);
-            if last || full {
-                self.land(
-                    flow,
-                    &mut report,
-                    in_flight.take(),
-                    &mut resume,
-                    &landings,
-                    &mut landed,
-                )
-                .await?;
-            }
-            if in_flight.is_none()
-                && let Some(q) = queued.take()
-            {
-                let f = InFlight {
-                    commit: CommitTask::start(self, &flow.name, q.batch),
-                    after: q.after,
-                    overlay: q.overlay,
-                };
-                if last {
-                    self.land(
-                        flow,
-                        &mut report,
-                        Some(f),
-                        &mut resume,
-                        &landings,
-                        &mut landed,
-                    )
+            let last =
+                report.halted.is_some() || commits.halts() || read_error.is_some() || finished;
+            if last {
+                commits
+                    .land_all(self, flow, &mut report, &mut resume)
                     .await?;
-                } else {
-                    in_flight = Some(f);
+            } else {
+                if commits.queue_full() {
+                    commits.land(self, flow, &mut report, &mut resume).await?;
                 }
+                commits.start_queued(self, &flow.name);
             }
             if report.halted.is_some() {
                 break;
@@ -853,25 +896,6 @@ impl Engine {
             alerts: skipped_alerts,
             halt,
         }))
-    }
-
-    /// Waits for a commit in flight, then acts on what its batches decided.
-    async fn land<E: Entity>(
-        &self,
-        flow: &Flow<E>,
-        report: &mut RunReport,
-        in_flight: Option<InFlight>,
-        resume: &mut Option<Cursor>,
-        landings: &AtomicU64,
-        landed: &mut VecDeque<(u64, Overlay)>,
-    ) -> Result<()> {
-        if let Some(f) = in_flight {
-            f.commit.await?;
-            let landing = landings.fetch_add(1, Ordering::SeqCst) + 1;
-            landed.push_back((landing, f.overlay));
-            self.after_commit(flow, report, f.after, resume).await;
-        }
-        Ok(())
     }
 
     /// Moves the report's checkpoint, sends the batch's alerts and halts
