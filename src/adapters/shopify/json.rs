@@ -78,6 +78,15 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// An optional array's items (absent or null → none; anything but an
+    /// array is an error naming the path, not an empty list).
+    pub(crate) fn opt_list(&self, key: &str) -> Result<Vec<Node<'a>>> {
+        match self.get(key) {
+            None => Ok(Vec::new()),
+            Some(_) => self.list(key),
+        }
+    }
+
     /// `key.nodes` of a connection (absent or null connection → empty).
     /// A nested connection is read as one page: when its `pageInfo` says
     /// there is more, that is an error rather than a silent cut.
@@ -209,5 +218,24 @@ pub(crate) fn sortable_id(gid: &str) -> String {
     match tail.parse::<u64>() {
         Ok(n) => format!("{n:020}"),
         Err(_) => gid.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Node;
+
+    #[test]
+    fn an_optional_list_of_the_wrong_type_is_an_error_not_empty() {
+        let value = json!({"taxLines": "none", "refunds": null});
+        let node = Node::root(&value, "order");
+        let Err(error) = node.opt_list("taxLines") else {
+            panic!("a string is not a list");
+        };
+        assert!(error.to_string().contains("order.taxLines"), "{error}");
+        assert!(node.opt_list("refunds").unwrap().is_empty());
+        assert!(node.opt_list("discountAllocations").unwrap().is_empty());
     }
 }

@@ -68,7 +68,7 @@ fn product_inner(node: &Node<'_>, currency: Currency) -> Result<Product> {
     p.product_type = node.opt_str("productType")?.map(str::to_string);
     p.status = status(node, "status")?;
     p.tags = node.strings("tags")?.into_iter().collect();
-    for o in node.list("options").unwrap_or_default() {
+    for o in node.opt_list("options")? {
         let values = o
             .list("optionValues")?
             .iter()
@@ -113,7 +113,7 @@ fn variant_inner(v: &Node<'_>, p: &Product, currency: Currency) -> Result<Varian
         out.barcodes.push(gtin);
     }
     let mut options = BTreeMap::new();
-    for o in v.list("selectedOptions").unwrap_or_default() {
+    for o in v.opt_list("selectedOptions")? {
         let (name, value) = (o.str("name")?, o.str("value")?);
         if !(name == "Title" && value == "Default Title") {
             options.insert(name.to_string(), value.to_string());
@@ -242,8 +242,7 @@ fn opt_money_set(node: &Node<'_>, key: &str, currency: Currency) -> Result<Money
 }
 
 fn tax_lines(node: &Node<'_>) -> Result<Vec<TaxLine>> {
-    node.list("taxLines")
-        .unwrap_or_default()
+    node.opt_list("taxLines")?
         .iter()
         .map(|t| {
             Ok(TaxLine {
@@ -256,8 +255,7 @@ fn tax_lines(node: &Node<'_>) -> Result<Vec<TaxLine>> {
 }
 
 fn allocations(node: &Node<'_>) -> Result<Vec<DiscountAllocation>> {
-    node.list("discountAllocations")
-        .unwrap_or_default()
+    node.opt_list("discountAllocations")?
         .iter()
         .map(|a| {
             let index = a.obj("discountApplication")?.i64("index")?;
@@ -407,7 +405,7 @@ fn order_inner(node: &Node<'_>, system: &str) -> Result<Order> {
             amount,
         });
     }
-    for r in node.list("refunds").unwrap_or_default() {
+    for r in node.opt_list("refunds")? {
         let mut refund = Refund::new(
             numeric_id(r.str("id")?),
             r.time("createdAt")?,

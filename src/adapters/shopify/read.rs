@@ -186,8 +186,13 @@ pub(crate) struct TimeSorted<E> {
 
 /// The `updated_at:>=` filter for a resume point, widened by the lookback.
 fn since_filter(since: &TimeIdCursor, lookback: std::time::Duration) -> String {
-    let back = chrono::Duration::from_std(lookback).unwrap_or_else(|_| chrono::Duration::zero());
-    let from = since.at - back;
+    // A lookback past the calendar's start reads from its start (as the
+    // WooCommerce and HTTP JSON sources do) instead of panicking.
+    let back = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::MAX);
+    let from = since
+        .at
+        .checked_sub_signed(back)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     format!(
         "updated_at:>='{}'",
         from.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -669,5 +674,7 @@ mod tests {
             std::time::Duration::from_secs(5),
         );
         assert_eq!(f, "updated_at:>='2026-01-02T03:04:00Z'");
+        let huge = since_filter(&TimeIdCursor::new(at, "1"), std::time::Duration::MAX);
+        assert!(huge.starts_with("updated_at:>='"), "{huge}");
     }
 }

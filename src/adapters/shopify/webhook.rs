@@ -516,21 +516,20 @@ impl<E: ShopifyEntity> ShopifyWebhooks<E> {
         remember_for: Duration,
         parser: Arc<ShopifyParser>,
     ) -> Self {
-        let for_intake = parser.clone();
-        // The intake parses only bodies this receiver has already parsed
-        // (same bytes, same parser), so its topic is a stand-in that every
-        // topic of the kind shares the payload shape with.
-        let topic = Topic::ALL
-            .into_iter()
-            .find(|t| t.kind() == E::KIND)
-            .unwrap_or(Topic::OrdersUpdated);
+        // This receiver verifies and parses (it needs the topic header) and
+        // hands records to the intake's `enqueue`; the intake never parses.
         let intake = WebhookIntake::new(
             flow,
             secret.clone(),
             SignatureEncoding::Base64,
             store,
             remember_for,
-            move |body| for_intake.parse_topic_as::<E>(topic, "(queued)", body),
+            |_| {
+                Err(Error::new(
+                    ErrorKind::Unexpected,
+                    "Shopify deliveries are parsed by ShopifyWebhooks and queued with enqueue",
+                ))
+            },
         );
         ShopifyWebhooks {
             parser,

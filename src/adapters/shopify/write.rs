@@ -78,7 +78,7 @@ struct Existing {
     on_hand: HashMap<String, i64>,
 }
 
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
@@ -181,7 +181,10 @@ fn retryable_code(code: Option<&str>) -> bool {
 }
 
 /// `userErrors` of a mutation payload: (input index when the field names one, message).
-fn user_errors(payload: &Node<'_>, list_field: &str) -> Result<Vec<(Option<usize>, String)>> {
+pub(super) fn user_errors(
+    payload: &Node<'_>,
+    list_field: &str,
+) -> Result<Vec<(Option<usize>, String)>> {
     payload
         .list("userErrors")?
         .iter()
@@ -201,7 +204,7 @@ fn user_errors(payload: &Node<'_>, list_field: &str) -> Result<Vec<(Option<usize
         .collect()
 }
 
-fn rejected(kind: ErrorKind, message: String, key: &str) -> WriteResult {
+pub(super) fn rejected(kind: ErrorKind, message: String, key: &str) -> WriteResult {
     WriteResult::rejected(
         Error::new(kind, message)
             .with_system("shopify")

@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 
 use super::Inner;
 use super::json::Node;
+use super::write::{quote, rejected, user_errors};
 use crate::connector::{Entity, WriteOutcome, WriteResult};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{ErrorKind, Result};
 use crate::model::Customer;
 
 const FIELDS: &str = "id firstName lastName tags defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber }";
@@ -67,14 +68,6 @@ impl Owned {
     }
 }
 
-fn rejected(kind: ErrorKind, message: String, key: &str) -> WriteResult {
-    WriteResult::rejected(
-        Error::new(kind, message)
-            .with_system("shopify")
-            .with_key(key),
-    )
-}
-
 /// Finds the customer in the shop: by id when given, else by email.
 async fn find(
     inner: &Inner,
@@ -93,10 +86,7 @@ async fn find(
             let q = format!(
                 "query CustomerByEmail($query: String!) {{ customers(first: 1, query: $query) {{ nodes {{ {FIELDS} }} }} }}"
             );
-            let query = format!(
-                "email:\"{}\"",
-                email.replace('\\', "\\\\").replace('"', "\\\"")
-            );
+            let query = format!("email:{}", quote(email));
             inner
                 .client
                 .execute("CustomerByEmail", &q, json!({"query": query}))
@@ -116,23 +106,11 @@ async fn find(
 }
 
 fn user_error_text(payload: &Node<'_>) -> Result<Option<String>> {
-    let errors = payload.list("userErrors")?;
-    if errors.is_empty() {
-        return Ok(None);
-    }
-    let texts = errors
-        .iter()
-        .map(|e| {
-            let field = e.strings("field")?;
-            let message = e.str("message")?;
-            Ok(if field.is_empty() {
-                message.to_string()
-            } else {
-                format!("{message} (field {})", field.join("."))
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Some(texts.join("; ")))
+    let errors = user_errors(payload, "")?;
+    Ok((!errors.is_empty()).then(|| {
+        let texts: Vec<String> = errors.into_iter().map(|(_, message)| message).collect();
+        texts.join("; ")
+    }))
 }
 
 /// Upserts customers one by one (Shopify has no bulk customer mutation).

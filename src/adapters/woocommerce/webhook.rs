@@ -270,14 +270,15 @@ impl WooWebhooks {
                         "{topic}: neither a variant (variable, grouped or unpriced) nor tracked stock"
                     )));
                 }
+                // Parsed once here; the intakes only dedupe and queue.
                 let mut outcome = WooIntake::Duplicate;
-                if variant.is_some()
-                    && self.variants.receive_verified(delivery).await? == Intake::Queued
+                if let Some(v) = variant
+                    && self.variants.enqueue(d.delivery_id, d.body, v).await? == Intake::Queued
                 {
                     outcome = WooIntake::Queued;
                 }
-                if level.is_some()
-                    && self.levels.receive_verified(delivery).await? == Intake::Queued
+                if let Some(l) = level
+                    && self.levels.enqueue(d.delivery_id, d.body, l).await? == Intake::Queued
                 {
                     outcome = WooIntake::Queued;
                 }
