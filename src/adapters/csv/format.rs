@@ -175,7 +175,12 @@ pub(crate) fn parse_rows(
     let mut records = reader.byte_records();
     let names: Option<Vec<String>> = match &format.columns {
         Columns::Positions => None,
-        Columns::Named(names) => Some(names.clone()),
+        Columns::Named(names) => {
+            // Checked once per file, not found again on every row.
+            record_from_columns(names.iter().map(|n| (n.clone(), String::new())))
+                .map_err(|e| format!("the configured column names: {e}"))?;
+            Some(names.clone())
+        }
         Columns::Header => match records.next() {
             None => return Ok(Vec::new()),
             Some(Err(e)) => return Err(format!("the header row cannot be read: {e}")),
@@ -334,6 +339,9 @@ mod tests {
     fn file_problems() {
         let e = parse_rows(&CsvFormat::csv(), b"A,B,A\n1,2,3\n").unwrap_err();
         assert!(e.contains("\"A\" appears twice"), "{e}");
+        let twice = CsvFormat::csv().with_columns(Columns::Named(vec!["a".into(), "a".into()]));
+        let e = parse_rows(&twice, b"1,2\n3,4\n").unwrap_err();
+        assert!(e.contains("configured column names"), "{e}");
         let e = parse_rows(&CsvFormat::csv(), b"\xFF\xFEA\x00").unwrap_err();
         assert!(e.contains("UTF-16"), "{e}");
         let got = rows(&CsvFormat::csv(), b"A\n\xC3\x28\n");
