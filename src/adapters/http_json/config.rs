@@ -1,6 +1,7 @@
 //! What to call and how: the connection ([`HttpJsonConfig`]) and the
 //! listing to read ([`ReadOptions`], [`Incremental`]).
 
+use crate::connector::TimeIdCursor;
 use std::cmp::Ordering;
 use std::time::Duration;
 
@@ -250,6 +251,14 @@ impl IdOrder {
         match self {
             IdOrder::Text => Some(a.cmp(b)),
             IdOrder::Numeric => Some(a.parse::<u128>().ok()?.cmp(&b.parse::<u128>().ok()?)),
+        }
+    }
+
+    /// Orders two places in a listing: change time, then id.
+    pub(crate) fn compare_places(self, a: &TimeIdCursor, b: &TimeIdCursor) -> Option<Ordering> {
+        match a.at.cmp(&b.at) {
+            Ordering::Equal => self.compare(&a.id, &b.id),
+            o => Some(o),
         }
     }
 }

@@ -10,7 +10,7 @@ use reqwest::Url;
 use reqwest::header::{ACCEPT, LINK};
 use serde_json::Value;
 
-use super::config::{HttpJsonConfig, IdOrder, Incremental, ReadOptions};
+use super::config::{HttpJsonConfig, Incremental, ReadOptions};
 use super::paging::{ParsedPage, parse_page};
 use crate::adapters::web::{client, status_error, transport_error};
 use crate::connector::{
@@ -108,30 +108,12 @@ impl<E: Mappable> Source<E> for HttpJsonSource<E> {
             pending: VecDeque::new(),
             after: start,
             last: None,
-            page: 0,
-            done: false,
         };
         futures::stream::unfold(reader, |mut r| async move {
             let item = r.next_item().await?;
             Some((item, r))
         })
         .boxed()
-    }
-}
-
-/// A record's place in an incremental listing: change time, then id.
-#[derive(Debug, Clone)]
-struct Position {
-    at: DateTime<Utc>,
-    id: String,
-}
-
-impl Position {
-    fn compare(&self, other: &Position, order: IdOrder) -> Option<Ordering> {
-        match self.at.cmp(&other.at) {
-            Ordering::Equal => order.compare(&self.id, &other.id),
-            o => Some(o),
-        }
     }
 }
 
@@ -142,17 +124,16 @@ impl<E: Mappable> Shared<E> {
     }
 
     /// Where an incremental read starts; `since` is ignored by full reads.
-    fn start(&self, since: Option<&Cursor>) -> Result<Option<Position>> {
+    fn start(&self, since: Option<&Cursor>) -> Result<Option<TimeIdCursor>> {
         match (&self.options.incremental, since) {
-            (Some(_), Some(c)) => {
-                let c = TimeIdCursor::decode(c).map_err(|e| self.context(e))?;
-                Ok(Some(Position { at: c.at, id: c.id }))
-            }
+            (Some(_), Some(c)) => TimeIdCursor::decode(c)
+                .map(Some)
+                .map_err(|e| self.context(e)),
             _ => Ok(None),
         }
     }
 
-    fn first_page(&self, start: Option<&Position>) -> Url {
+    fn first_page(&self, start: Option<&TimeIdCursor>) -> Url {
         let mut url = self.listing.clone();
         if let (Some(inc), Some(start)) = (&self.options.incremental, start) {
             let back = chrono::Duration::from_std(inc.lookback).unwrap_or(chrono::Duration::MAX);
@@ -214,11 +195,9 @@ struct Reader<E> {
     fetched: HashSet<Url>,
     pending: VecDeque<Result<Record<E>>>,
     /// Records at or before this were delivered before (the resume point).
-    after: Option<Position>,
+    after: Option<TimeIdCursor>,
     /// The last record yielded, to check the listing's order.
-    last: Option<Position>,
-    page: u64,
-    done: bool,
+    last: Option<TimeIdCursor>,
 }
 
 impl<E: Mappable> Reader<E> {
@@ -230,11 +209,8 @@ impl<E: Mappable> Reader<E> {
                 }
                 return Some(item);
             }
-            if self.done {
-                return None;
-            }
+            // No next page: the listing ended or the read stopped.
             let url = self.next.take()?;
-            self.page += 1;
             self.fetched.insert(url.clone());
             match self.shared.fetch(&url).await {
                 Err(e) => {
@@ -245,7 +221,6 @@ impl<E: Mappable> Reader<E> {
                     if let Some(next) = &page.next
                         && self.fetched.contains(next)
                     {
-                        self.done = true;
                         self.records(&url, page.records);
                         let e = Error::new(
                             ErrorKind::Unexpected,
@@ -257,7 +232,6 @@ impl<E: Mappable> Reader<E> {
                         continue;
                     }
                     self.next = page.next;
-                    self.done = self.next.is_none();
                     self.records(&url, page.records);
                 }
             }
@@ -265,7 +239,6 @@ impl<E: Mappable> Reader<E> {
     }
 
     fn finish(&mut self) {
-        self.done = true;
         self.next = None;
         self.pending.clear();
     }
@@ -279,7 +252,6 @@ impl<E: Mappable> Reader<E> {
                 Ok(None) => {}
                 Err(e) => {
                     self.pending.push_back(Err(self.shared.context(e)));
-                    self.done = true;
                     self.next = None;
                     return;
                 }
@@ -296,7 +268,8 @@ impl<E: Mappable> Reader<E> {
         now: DateTime<Utc>,
     ) -> Result<Option<Record<E>>> {
         let shared = &*self.shared;
-        let place = format!("GET {url} (page {}), record #{index}", self.page);
+        let page = self.fetched.len();
+        let place = format!("GET {url} (page {page}), record #{index}");
         let id = id_at(&value, &shared.options.id_pointer).ok_or_else(|| {
             Error::invalid_data(format!(
                 "{place}: no id (a non-empty string or a number) at {:?}",
@@ -310,22 +283,22 @@ impl<E: Mappable> Reader<E> {
                 let at = time_at(&value, inc)
                     .map_err(|why| Error::invalid_data(format!("{place}: {why}")))
                     .map_err(|e| e.with_external_id(id.clone()))?;
-                let here = Position { at, id: id.clone() };
-                let unordered = |other: &Position| {
+                let here = TimeIdCursor::new(at, id.clone());
+                let unordered = |other: &TimeIdCursor| {
                     Error::invalid_data(format!(
                         "{place}: id {id:?} and id {:?} cannot be ordered as {:?} ids",
                         other.id, inc.id_order
                     ))
                 };
                 if let Some(after) = &self.after {
-                    match here.compare(after, inc.id_order) {
+                    match inc.id_order.compare_places(&here, after) {
                         None => return Err(unordered(after)),
                         Some(Ordering::Less | Ordering::Equal) => return Ok(None),
                         Some(Ordering::Greater) => {}
                     }
                 }
                 if let Some(last) = &self.last {
-                    match here.compare(last, inc.id_order) {
+                    match inc.id_order.compare_places(&here, last) {
                         None => return Err(unordered(last)),
                         Some(Ordering::Less) => {
                             return Err(Error::new(
@@ -339,7 +312,7 @@ impl<E: Mappable> Reader<E> {
                         Some(_) => {}
                     }
                 }
-                let cursor = TimeIdCursor::new(at, id.clone()).encode();
+                let cursor = here.encode();
                 self.last = Some(here);
                 (at, cursor)
             }
