@@ -273,20 +273,15 @@ pub(crate) fn compare_records(
     (levels, swapped)
 }
 
-/// The value two records agree on exactly in a field (for term frequencies).
 /// The values both sides share (for a multi-valued field, every one),
 /// without allocating: this runs for every agreeing pair.
 fn common_values<'a>(va: &Values<'a>, vb: &Values<'a>) -> impl Iterator<Item = &'a str> {
-    let (texts, attr): (&[String], Option<&str>) = match (*va, *vb) {
-        (Values::Texts(x), Values::Texts(_)) => (x, None),
+    let (texts, other, attr): (&[String], &[String], Option<&str>) = match (*va, *vb) {
+        (Values::Texts(x), Values::Texts(y)) => (x, y, None),
         (Values::Attr(Some(Value::Text(x))), Values::Attr(Some(Value::Text(y)))) if x == y => {
-            (&[], Some(x.as_str()))
+            (&[], &[], Some(x.as_str()))
         }
-        _ => (&[], None),
-    };
-    let other: &[String] = match *vb {
-        Values::Texts(y) => y,
-        Values::Attr(_) => &[],
+        _ => (&[], &[], None),
     };
     texts
         .iter()

@@ -154,14 +154,6 @@ impl Gtin {
     /// is its digits alone (the usual case): checking a barcode allocates
     /// nothing then.
     pub(crate) fn digits(value: &str) -> Result<Cow<'_, str>, Error> {
-        // The usual barcode: a valid GTIN's digits alone, checked in one pass.
-        let b = value.as_bytes();
-        if matches!(b.len(), 8 | 12 | 13 | 14) && b.iter().all(u8::is_ascii_digit) {
-            let (body, check) = b.split_at(b.len() - 1);
-            if b.iter().any(|&d| d != b'0') && gtin_check_digit(body) == check[0] - b'0' {
-                return Ok(Cow::Borrowed(value));
-            }
-        }
         let digits: Cow<'_, str> = if value.bytes().all(|b| b.is_ascii_digit()) {
             Cow::Borrowed(value)
         } else {
