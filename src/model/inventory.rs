@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{LocationId, Sku};
-use super::validation::{ValidationErrors, Validator};
+use super::validation::{Rules, ValidationErrors, Validator, Verdict};
 
 /// Stock of one SKU at one location.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -157,7 +157,20 @@ impl InventoryLevel {
 
     /// Checks non-negative states and the consistency rule, reporting every break.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
-        let quantities = [
+        // Every level is checked at least twice per sync (engine and sink):
+        // learn that it is valid without building a report.
+        let mut verdict = Verdict::default();
+        self.validate_into(&mut verdict);
+        if verdict.is_clean() {
+            return Ok(());
+        }
+        let mut v = Validator::new("inventory_level", self.key_text());
+        self.validate_into(&mut v);
+        v.finish()
+    }
+
+    fn validate_into(&self, v: &mut impl Rules) {
+        for (field, q) in [
             ("on_hand", self.on_hand),
             ("committed", self.committed),
             ("reserved", self.reserved),
@@ -165,17 +178,7 @@ impl InventoryLevel {
             ("safety_stock", self.safety_stock),
             ("damaged", self.damaged),
             ("quality_control", self.quality_control),
-        ];
-        // Every level is checked at least twice per sync (engine and sink):
-        // the common, valid case builds no report.
-        if quantities.iter().all(|&(_, q)| q >= 0)
-            && self.available == self.expected_available()
-            && (self.available >= 0 || self.oversell_allowed)
-        {
-            return Ok(());
-        }
-        let mut v = Validator::new("inventory_level", self.key_text());
-        for (field, q) in quantities {
+        ] {
             v.check_value(q >= 0, field, "must not be negative", q);
         }
         v.expect_eq(
@@ -190,7 +193,6 @@ impl InventoryLevel {
             "must not be negative unless overselling is allowed",
             self.available,
         );
-        v.finish()
     }
 }
 

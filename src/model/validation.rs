@@ -183,14 +183,7 @@ impl Validator {
         expected: &T,
         actual: &T,
     ) {
-        if expected != actual {
-            self.push(
-                field,
-                rule,
-                Some(expected.to_string()),
-                Some(actual.to_string()),
-            );
-        }
+        Rules::expect_eq(self, field, rule, expected, actual);
     }
 
     /// Records a violation unconditionally.
@@ -270,6 +263,23 @@ pub(crate) trait Rules {
         created_at: chrono::DateTime<chrono::Utc>,
         updated_at: chrono::DateTime<chrono::Utc>,
     );
+    /// A violation of `rule` on `field` unless `actual` is `expected`.
+    fn expect_eq<T: PartialEq + fmt::Display + ?Sized>(
+        &mut self,
+        field: impl fmt::Display,
+        rule: &str,
+        expected: &T,
+        actual: &T,
+    ) {
+        if expected != actual {
+            self.push(
+                field,
+                rule,
+                Some(expected.to_string()),
+                Some(actual.to_string()),
+            );
+        }
+    }
 }
 
 impl Rules for Validator {
