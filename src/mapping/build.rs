@@ -128,19 +128,24 @@ fn level_slot(target: &str) -> Option<LevelSlot> {
     Some(match target {
         "sku" => LevelSlot::Sku,
         "location" => LevelSlot::Location,
-        "on_hand" => LevelSlot::Count(0),
-        "available" => LevelSlot::Count(1),
-        "committed" => LevelSlot::Count(2),
-        "reserved" => LevelSlot::Count(3),
-        "incoming" => LevelSlot::Count(4),
-        "safety_stock" => LevelSlot::Count(5),
-        "damaged" => LevelSlot::Count(6),
-        "quality_control" => LevelSlot::Count(7),
         "oversell_allowed" => LevelSlot::OversellAllowed,
         "updated_at" => LevelSlot::UpdatedAt,
-        _ => return None,
+        count => LevelSlot::Count(LEVEL_COUNTS.iter().position(|c| *c == count)?),
     })
 }
+
+/// An inventory level's counts, in the order `inventory_level` takes them
+/// apart (one list, so a slot number and its field cannot drift apart).
+const LEVEL_COUNTS: [&str; 8] = [
+    "on_hand",
+    "available",
+    "committed",
+    "reserved",
+    "incoming",
+    "safety_stock",
+    "damaged",
+    "quality_control",
+];
 
 /// The entity built by `plan` from the mapped fields (`None` where a field
 /// was left out), or `None` when the record is not one the builder takes
@@ -286,21 +291,10 @@ fn variant(places: &[VariantSlot], fields: &mut [Option<Node<'_>>]) -> Option<Va
             }
             VariantSlot::WeightValue => weight_value = Some(decimal(value)?),
             VariantSlot::WeightUnit => {
-                weight_unit = Some(match text(value)? {
-                    "g" => WeightUnit::G,
-                    "kg" => WeightUnit::Kg,
-                    "oz" => WeightUnit::Oz,
-                    "lb" => WeightUnit::Lb,
-                    _ => return None,
-                });
+                weight_unit = Some(by_serde_name::<WeightUnit>(text(value)?)?);
             }
             VariantSlot::Status => {
-                status = Some(match text(value)? {
-                    "active" => ProductStatus::Active,
-                    "draft" => ProductStatus::Draft,
-                    "archived" => ProductStatus::Archived,
-                    _ => return None,
-                });
+                status = Some(by_serde_name::<ProductStatus>(text(value)?)?);
             }
             VariantSlot::Tags => {
                 each_text(value, |t| {
@@ -339,13 +333,22 @@ fn variant(places: &[VariantSlot], fields: &mut [Option<Node<'_>>]) -> Option<Va
     })
 }
 
+/// The unit variant serde names `name` (serde stays the one authority on
+/// the names; `None` hands the record to serde).
+fn by_serde_name<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    use serde::de::IntoDeserializer;
+    let name: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        name.into_deserializer();
+    T::deserialize(name).ok()
+}
+
 fn inventory_level(
     places: &[LevelSlot],
     fields: &mut [Option<Node<'_>>],
 ) -> Option<InventoryLevel> {
     let mut sku = None;
     let mut location = None;
-    let mut counts = [0i64; 8];
+    let mut counts = [0i64; LEVEL_COUNTS.len()];
     let mut oversell_allowed = false;
     let mut updated_at = None;
     for (i, (place, value)) in places.iter().zip(fields.iter()).enumerate() {
@@ -360,6 +363,7 @@ fn inventory_level(
             LevelSlot::UpdatedAt => updated_at = Some(time(value)?),
         }
     }
+    // The order of LEVEL_COUNTS.
     let [
         on_hand,
         available,
