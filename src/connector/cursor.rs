@@ -48,10 +48,9 @@ impl fmt::Display for Cursor {
     }
 }
 
-/// Appends `value` with leading zeros to `width` digits (more when it
-/// needs them).
-pub(crate) fn push_padded(text: &mut String, value: u64, width: usize) {
-    let mut buf = [b'0'; 20];
+/// `value` with leading zeros to `width` digits (more when it needs them),
+/// written into `buf`, which must hold only `b'0'`s.
+pub(crate) fn padded(buf: &mut [u8; 20], value: u64, width: usize) -> &str {
     let mut v = value;
     let mut i = buf.len();
     while v > 0 {
@@ -60,7 +59,38 @@ pub(crate) fn push_padded(text: &mut String, value: u64, width: usize) {
         v /= 10;
     }
     let start = buf.len() - width.max(buf.len() - i).min(buf.len());
-    text.push_str(std::str::from_utf8(&buf[start..]).expect("ASCII digits"));
+    std::str::from_utf8(&buf[start..]).expect("ASCII digits")
+}
+
+/// `<RFC 3339 with nanoseconds>|<id>`, as [`TimeIdCursor::encode`] writes it.
+pub(crate) fn encode_time_id(at: DateTime<Utc>, id: &str) -> Cursor {
+    // Sources encode one cursor per record: years 0–9999 are written digit
+    // by digit (chrono's formatter costs several times more).
+    let naive = at.naive_utc();
+    let (date, time) = (naive.date(), naive.time());
+    let year = date.year();
+    // Leap seconds (nanoseconds past 10⁹) take chrono's way too.
+    if !(0..=9999).contains(&year) || time.nanosecond() >= 1_000_000_000 {
+        let at = at.to_rfc3339_opts(SecondsFormat::Nanos, true);
+        return Cursor(format!("{at}|{id}"));
+    }
+    let mut digits = *b"0000-00-00T00:00:00.000000000Z";
+    for (range, value) in [
+        (0..4, year as u32),
+        (5..7, date.month()),
+        (8..10, date.day()),
+        (11..13, time.hour()),
+        (14..16, time.minute()),
+        (17..19, time.second()),
+        (20..29, time.nanosecond()),
+    ] {
+        fill_digits(&mut digits[range], value);
+    }
+    let mut text = String::with_capacity(digits.len() + 1 + id.len());
+    text.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+    text.push('|');
+    text.push_str(id);
+    Cursor(text)
 }
 
 /// Writes `value`'s last `slot.len()` decimal digits into `slot`.
@@ -89,32 +119,7 @@ impl TimeIdCursor {
 
     /// Encodes as `<RFC 3339 with nanoseconds>|<id>`.
     pub fn encode(&self) -> Cursor {
-        // Sources encode one cursor per record: years 0–9999 are written
-        // digit by digit (chrono's formatter costs several times more).
-        let year = self.at.year();
-        // Leap seconds (nanoseconds past 10⁹) take chrono's way too.
-        if !(0..=9999).contains(&year) || self.at.nanosecond() >= 1_000_000_000 {
-            let at = self.at.to_rfc3339_opts(SecondsFormat::Nanos, true);
-            return Cursor(format!("{at}|{}", self.id));
-        }
-        let (date, time) = (self.at.date_naive(), self.at.time());
-        let mut digits = *b"0000-00-00T00:00:00.000000000Z";
-        for (range, value) in [
-            (0..4, year as u32),
-            (5..7, date.month()),
-            (8..10, date.day()),
-            (11..13, time.hour()),
-            (14..16, time.minute()),
-            (17..19, time.second()),
-            (20..29, time.nanosecond()),
-        ] {
-            fill_digits(&mut digits[range], value);
-        }
-        let mut text = String::with_capacity(digits.len() + 1 + self.id.len());
-        text.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
-        text.push('|');
-        text.push_str(&self.id);
-        Cursor(text)
+        encode_time_id(self.at, &self.id)
     }
 
     /// Decodes what [`encode`](Self::encode) wrote; anything else is an `InvalidData` error naming the cursor.

@@ -1,6 +1,7 @@
 //! What makes a model type syncable: its kind and its key.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -53,19 +54,37 @@ const KEY_SEPARATOR: char = '\u{1f}';
 /// The canonical key of an entity: SKU, order number, (SKU, location), ...
 ///
 /// Keys order as their text, which is what collision-safe cursors compare.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EntityKey(String);
+///
+/// The text is shared: a key is cloned into the run's pending versions, the
+/// sink's outcome and the commit, and each clone is a reference count.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityKey(Arc<str>);
 
 impl EntityKey {
     /// A single-part key.
-    pub fn new(key: impl Into<String>) -> Self {
-        EntityKey(key.into())
+    pub fn new(key: impl AsRef<str>) -> Self {
+        EntityKey(key.as_ref().into())
     }
 
     /// A key of several parts, e.g. (SKU, location).
     pub fn composite<S: AsRef<str>>(parts: &[S]) -> Self {
+        // Joined on the stack when short (a key is made per record read),
+        // so the shared text is the only allocation.
+        let mut short = [0u8; 128];
         let len = parts.iter().map(|p| p.as_ref().len() + 1).sum::<usize>();
+        if len <= short.len() {
+            let mut end = 0;
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    end += KEY_SEPARATOR.encode_utf8(&mut short[end..]).len();
+                }
+                let p = p.as_ref().as_bytes();
+                short[end..end + p.len()].copy_from_slice(p);
+                end += p.len();
+            }
+            let text = std::str::from_utf8(&short[..end]).expect("joined UTF-8 text");
+            return EntityKey(text.into());
+        }
         let mut s = String::with_capacity(len);
         for (i, p) in parts.iter().enumerate() {
             if i > 0 {
@@ -73,7 +92,12 @@ impl EntityKey {
             }
             s.push_str(p.as_ref());
         }
-        EntityKey(s)
+        EntityKey(s.into())
+    }
+
+    /// The shared text itself, for binding without a copy.
+    pub(crate) fn shared(&self) -> Arc<str> {
+        self.0.clone()
     }
 
     /// The parts of the key.
@@ -89,7 +113,20 @@ impl EntityKey {
 
 impl From<EntityKey> for String {
     fn from(key: EntityKey) -> String {
-        key.0
+        key.0.as_ref().to_owned()
+    }
+}
+
+impl Serialize for EntityKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for EntityKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(EntityKey::new(text))
     }
 }
 
@@ -131,7 +168,7 @@ pub trait Entity:
 impl Entity for Product {
     const KIND: EntityKind = EntityKind::Product;
     fn key(&self) -> EntityKey {
-        EntityKey::new(self.handle.clone())
+        EntityKey::new(&self.handle)
     }
     fn validate(&self) -> Result<(), ValidationErrors> {
         Product::validate(self)
@@ -174,7 +211,7 @@ impl Entity for Location {
 impl Entity for Order {
     const KIND: EntityKind = EntityKind::Order;
     fn key(&self) -> EntityKey {
-        EntityKey::new(self.number.clone())
+        EntityKey::new(&self.number)
     }
     fn validate(&self) -> Result<(), ValidationErrors> {
         Order::validate(self)
@@ -184,7 +221,7 @@ impl Entity for Order {
 impl Entity for Customer {
     const KIND: EntityKind = EntityKind::Customer;
     fn key(&self) -> EntityKey {
-        EntityKey::new(self.id.clone())
+        EntityKey::new(&self.id)
     }
     fn validate(&self) -> Result<(), ValidationErrors> {
         Customer::validate(self)

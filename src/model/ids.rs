@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,14 +27,16 @@ pub const MAX_SKU_LEN: usize = 255;
 ///
 /// Surrounding whitespace is trimmed (the classic cause of "same SKU, no
 /// match"); case is kept because some ERPs treat `abc` and `ABC` as different.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct Sku(String);
+///
+/// The text is shared: copies of a record (read, written, kept for a
+/// check) share one SKU instead of allocating each.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sku(Arc<str>);
 
 impl Sku {
     /// Trims and checks the SKU: not empty, at most [`MAX_SKU_LEN`] characters, no control characters.
     pub fn new(value: impl AsRef<str>) -> Result<Self, Error> {
-        Sku::check(value.as_ref()).map(|v| Sku(v.to_string()))
+        Sku::check(value.as_ref()).map(|v| Sku(v.into()))
     }
 
     /// The text [`Sku::new`] would keep of `value` (trimmed), or why it is
@@ -76,8 +79,14 @@ impl Sku {
     /// A SKU from text [`Sku::new`] already accepted as it is (trimmed):
     /// a mapping checks the SKU where it maps the field, and only once.
     pub(crate) fn from_checked(value: String) -> Sku {
-        debug_assert!(Sku::new(&value).is_ok_and(|s| s.0 == value), "{value:?}");
-        Sku(value)
+        debug_assert!(Sku::new(&value).is_ok_and(|s| *s.0 == value), "{value:?}");
+        Sku(value.into())
+    }
+}
+
+impl Serialize for Sku {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
     }
 }
 
@@ -258,9 +267,11 @@ impl<'de> Deserialize<'de> for Gtin {
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        ///
+        /// A few distinct values repeat across every record, so the text is
+        /// shared: a clone is a reference count, not an allocation.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Arc<str>);
 
         impl $name {
             #[doc = concat!("Trims and checks the ", $what, ": not empty, no control characters.")]
@@ -272,7 +283,7 @@ macro_rules! text_id {
                         value.as_ref()
                     )));
                 }
-                Ok($name(v.to_string()))
+                Ok($name(v.into()))
             }
 
             #[doc = concat!("The ", $what, " text.")]
@@ -291,6 +302,12 @@ macro_rules! text_id {
             type Err = Error;
             fn from_str(s: &str) -> Result<Self, Error> {
                 $name::new(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
             }
         }
 

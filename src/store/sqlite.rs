@@ -114,10 +114,13 @@ fn version_upsert(rows: usize) -> &'static str {
                 // Bare `?` only: sqlx looks a numbered parameter up by name,
                 // which SQLite answers by scanning every name (quadratic).
                 let values = vec!["(?, ?, ?)"; n].join(", ");
+                // The flow is the select list's one parameter and VALUES
+                // the only FROM term, so SQLite streams the rows through a
+                // co-routine; joined to anything (a CTE for the flow) it
+                // would first copy them into a temporary B-tree.
                 format!(
-                    "WITH f (flow) AS (VALUES (?)) \
-                     INSERT INTO seamwork_versions (flow, entity_key, changed_at, fingerprint) \
-                     SELECT f.flow, v.column1, v.column2, v.column3 FROM f, (VALUES {values}) AS v \
+                    "INSERT INTO seamwork_versions (flow, entity_key, changed_at, fingerprint) \
+                     SELECT ?, column1, column2, column3 FROM (VALUES {values}) \
                      WHERE true \
                      ON CONFLICT (flow, entity_key) DO UPDATE SET \
                      changed_at = excluded.changed_at, fingerprint = excluded.fingerprint \
@@ -298,20 +301,22 @@ impl StateStore for SqliteStore {
         // primary-key B-tree instead of somewhere random.
         let mut versions = commit.versions;
         versions.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut versions = versions.into_iter();
-        while versions.len() > 0 {
+        let mut versions = versions.as_slice();
+        while !versions.is_empty() {
             let rows = VERSION_ROWS
                 .iter()
                 .copied()
                 .find(|&n| n <= versions.len())
                 .unwrap_or(1);
+            let (these, rest) = versions.split_at(rows);
+            versions = rest;
             let mut args = SqliteArguments::default();
             args.reserve(1 + 3 * rows, 0);
             args.add(flow).map_err(bind_error)?;
-            // Owned text: bound without copying.
-            for (key, version) in versions.by_ref().take(rows) {
+            for (key, version) in these {
                 // The fingerprint's bits are stored as a signed integer.
-                args.add(String::from(key)).map_err(bind_error)?;
+                // Shared text: bound without another copy on this side.
+                args.add(key.shared()).map_err(bind_error)?;
                 args.add(micros(version.changed_at)).map_err(bind_error)?;
                 args.add(version.fingerprint as i64).map_err(bind_error)?;
             }

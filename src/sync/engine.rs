@@ -273,9 +273,14 @@ impl Queued {
     fn push(&mut self, handled: Handled) {
         let later = Overlay::of(&handled.batch);
         let (batch, after) = handled.split();
-        self.batch
-            .versions
-            .retain(|(key, _)| !later.0.contains_key(key));
+        // Only keys already queued need their older version dropped: checked
+        // from the later batch's side, so a push costs its own size, not
+        // the size of everything queued so far.
+        if later.0.keys().any(|key| self.overlay.0.contains_key(key)) {
+            self.batch
+                .versions
+                .retain(|(key, _)| !later.0.contains_key(key));
+        }
         self.batch.versions.extend(batch.versions);
         self.batch.keys.extend(batch.keys);
         self.batch.dead_letters.extend(batch.dead_letters);
@@ -847,12 +852,10 @@ impl Engine {
                 .map(|f| f.position)
                 .filter(|&p| acknowledged(p)),
         );
-        let mut keys = keys;
         commit.versions.reserve(written.len() + failures.len());
         for position in handled {
             if let Some(version) = record_versions[position] {
-                let key = std::mem::replace(&mut keys[position], EntityKey::new(String::new()));
-                commit = commit.with_version(key, version);
+                commit = commit.with_version(keys[position].clone(), version);
             }
         }
         let mut skipped_alerts = Vec::new();

@@ -47,7 +47,7 @@ use faults::{CallFault, Counters, FaultInjector, fault_result};
 pub use faults::{FaultOptions, MemoryStats};
 pub use seed::{Dataset, SeedOptions};
 
-use super::cursor::{Cursor, TimeIdCursor};
+use super::cursor::{Cursor, TimeIdCursor, encode_time_id, padded};
 use super::entity::{Entity, EntityKey, EntityKind};
 use super::paging::{Page, paginate};
 use super::record::{Record, WriteOutcome, WriteResult};
@@ -166,10 +166,8 @@ impl<E> Default for Table<E> {
 
 /// The cursor right after `change`: its id is the sequence, zero-padded to
 /// 20 digits so ids order as numbers.
-fn change_cursor(change: Change) -> TimeIdCursor {
-    let mut seq = String::with_capacity(20);
-    crate::connector::cursor::push_padded(&mut seq, change.1, 20);
-    TimeIdCursor::new(change.0, seq)
+fn change_cursor(change: Change) -> Cursor {
+    encode_time_id(change.0, padded(&mut [b'0'; 20], change.1, 20))
 }
 
 struct State {
@@ -227,7 +225,7 @@ impl State {
                 let mut fresh_id = String::with_capacity(system.as_str().len() + 9);
                 fresh_id.push_str(system.as_str());
                 fresh_id.push('-');
-                crate::connector::cursor::push_padded(&mut fresh_id, *next_id, 8);
+                fresh_id.push_str(padded(&mut [b'0'; 20], *next_id, 8));
                 changes.insert(at, slot.key().clone());
                 slot.insert(Row {
                     entity: entity.into_owned(),
@@ -290,7 +288,7 @@ impl Inner {
                             system: self.system.clone(),
                             id: row.external_id.clone(),
                         },
-                        cursor: change_cursor(change).encode(),
+                        cursor: change_cursor(change),
                         changed_at: change.0,
                         observed_at: read_at,
                     }
@@ -303,7 +301,7 @@ impl Inner {
         let page_end = records.last().map(|r| r.cursor.clone());
         if let Some((at, seq)) = first {
             // Just before the page's first record: resuming there repeats the page, never skips.
-            let page_start = change_cursor((at, seq - 1)).encode();
+            let page_start = change_cursor((at, seq - 1));
             self.disorder(&mut records, page_start);
         }
         Counters::add(&self.faults.counters.records_read, records.len() as u64);
