@@ -101,7 +101,9 @@ CREATE TABLE seamwork_drift_runs (
 /// Rows per version upsert statement, largest first: a commit is written in
 /// as few statements as these sizes allow, and at most this many distinct
 /// statements are ever prepared.
-const VERSION_ROWS: [usize; 11] = [1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1];
+const VERSION_ROWS: [usize; 14] = [
+    8192, 4096, 2048, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1,
+];
 
 /// The upsert of `rows` versions: the flow once, then key, change time and
 /// fingerprint per row. A version never replaces a newer one.
@@ -134,6 +136,40 @@ fn version_upsert(rows: usize) -> &'static str {
         .position(|&n| n == rows)
         .expect("a size from VERSION_ROWS");
     &statements[index]
+}
+
+/// The version upserts for `versions` (in that order): each statement's
+/// row count and its bound values, largest statements first.
+fn version_statements<'a>(
+    flow: &'a str,
+    mut versions: &'a [(EntityKey, Version)],
+) -> impl Iterator<Item = Result<(usize, SqliteArguments)>> + 'a {
+    std::iter::from_fn(move || {
+        if versions.is_empty() {
+            return None;
+        }
+        let rows = VERSION_ROWS
+            .iter()
+            .copied()
+            .find(|&n| n <= versions.len())
+            .unwrap_or(1);
+        let (these, rest) = versions.split_at(rows);
+        versions = rest;
+        let bind = || {
+            let mut args = SqliteArguments::default();
+            args.reserve(1 + 3 * rows, 0);
+            args.add(flow)?;
+            for (key, version) in these {
+                // Shared text: bound without another copy on this side.
+                args.add(key.shared())?;
+                args.add(micros(version.changed_at))?;
+                // The fingerprint's bits are stored as a signed integer.
+                args.add(version.fingerprint as i64)?;
+            }
+            Ok((rows, args))
+        };
+        Some(bind().map_err(bind_error))
+    })
 }
 
 /// A [`StateStore`] in a SQLite file.
@@ -301,25 +337,8 @@ impl StateStore for SqliteStore {
         // primary-key B-tree instead of somewhere random.
         let mut versions = commit.versions;
         versions.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut versions = versions.as_slice();
-        while !versions.is_empty() {
-            let rows = VERSION_ROWS
-                .iter()
-                .copied()
-                .find(|&n| n <= versions.len())
-                .unwrap_or(1);
-            let (these, rest) = versions.split_at(rows);
-            versions = rest;
-            let mut args = SqliteArguments::default();
-            args.reserve(1 + 3 * rows, 0);
-            args.add(flow).map_err(bind_error)?;
-            for (key, version) in these {
-                // The fingerprint's bits are stored as a signed integer.
-                // Shared text: bound without another copy on this side.
-                args.add(key.shared()).map_err(bind_error)?;
-                args.add(micros(version.changed_at)).map_err(bind_error)?;
-                args.add(version.fingerprint as i64).map_err(bind_error)?;
-            }
+        for statement in version_statements(flow, &versions) {
+            let (rows, args) = statement?;
             sqlx::query_with(version_upsert(rows), args)
                 .execute(&mut *tx)
                 .await

@@ -26,7 +26,9 @@ use super::alert::{Alert, AlertKind, AlertSink, LogAlertSink};
 use super::flow::{Flow, OnPermanentFailure, RetryPolicy};
 use super::health::{FlowHealth, RunHistory, StoreFacts};
 use super::read_ahead::{Batch, Chunk, Lookups, ReadAhead};
-use crate::connector::{Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteResult};
+use crate::connector::{
+    Cursor, Entity, EntityKey, Record, TimeIdCursor, WriteOutcome, WriteResult,
+};
 use crate::error::{Error, ErrorKind, Result, Retryability};
 use crate::layers::retry::honour_retry_after;
 use crate::store::Version;
@@ -169,6 +171,18 @@ impl<E> Candidate<E> {
         };
         (sent, shell)
     }
+}
+
+/// What a sink call did with one candidate.
+enum Outcome<E> {
+    /// Acknowledged: only where it was and when it changed are kept.
+    Written {
+        position: usize,
+        changed_at: DateTime<Utc>,
+        written: WriteResult,
+    },
+    /// Rejected or refused, with the candidate for a retry or a failure.
+    Failed(Candidate<E>, Error),
 }
 
 /// A candidate whose sink-bound entity is out on a sink call.
@@ -947,24 +961,32 @@ impl Engine {
             let mut retry_later = Vec::new();
             let mut pause: Option<Duration> = None;
             while !pending.is_empty() {
-                let chunk: Vec<_> = pending.drain(..pending.len().min(max_batch)).collect();
+                let chunk: Vec<_> = if pending.len() <= max_batch {
+                    std::mem::take(&mut pending)
+                } else {
+                    pending.drain(..max_batch).collect()
+                };
                 let outcomes = self.upsert_chunk(flow, chunk, report).await?;
                 let written_at = Utc::now();
-                for (candidate, result) in outcomes {
-                    match result {
-                        Ok(written) => {
-                            delivered.push(candidate.position);
+                for outcome in outcomes {
+                    match outcome {
+                        Outcome::Written {
+                            position,
+                            changed_at,
+                            written,
+                        } => {
+                            delivered.push(position);
                             count(report, &written);
-                            let lag = (written_at - candidate.record.changed_at)
-                                .to_std()
-                                .unwrap_or_default();
+                            let lag = (written_at - changed_at).to_std().unwrap_or_default();
                             report.max_lag = Some(report.max_lag.map_or(lag, |m| m.max(lag)));
                         }
-                        Err(error) if error.retryability() == Retryability::Temporary => {
+                        Outcome::Failed(candidate, error)
+                            if error.retryability() == Retryability::Temporary =>
+                        {
                             pause = pause.max(error.retry_after());
                             retry_later.push((candidate, error));
                         }
-                        Err(error) => failures.push(candidate.failed(error)),
+                        Outcome::Failed(candidate, error) => failures.push(candidate.failed(error)),
                     }
                 }
             }
@@ -1003,7 +1025,7 @@ impl Engine {
         flow: &Flow<E>,
         chunk: Vec<Candidate<E>>,
         report: &mut RunReport,
-    ) -> Result<Vec<(Candidate<E>, Result<WriteResult>)>> {
+    ) -> Result<Vec<Outcome<E>>> {
         let mut done = Vec::with_capacity(chunk.len());
         let mut work = vec![chunk];
         while let Some(chunk) = work.pop() {
@@ -1011,7 +1033,7 @@ impl Engine {
                 chunk.into_iter().map(Candidate::take_entity).unzip();
             let mut delays = flow.policy.retry.delays();
             let mut calls = 0u32;
-            let outcome = loop {
+            let answer = loop {
                 calls += 1;
                 self.check_fence()?;
                 match flow.sink.upsert(&entities).await {
@@ -1028,49 +1050,75 @@ impl Engine {
                     Err(error) => break Err(error),
                 }
             };
-            let chunk: Vec<Candidate<E>> = entities
-                .into_iter()
-                .zip(shells)
-                .map(|(entity, shell)| shell.with_entity(entity))
-                .collect();
-            match outcome {
-                Ok(outcomes) if outcomes.len() == chunk.len() => {
-                    for (mut candidate, outcome) in chunk.into_iter().zip(outcomes) {
-                        candidate.attempts += calls;
-                        let result = match outcome.result {
-                            WriteResult::Rejected { error } => Err(error),
-                            other => Ok(other),
-                        };
-                        done.push((candidate, result));
+            let outcomes = match answer {
+                Ok(outcomes) if outcomes.len() == entities.len() => outcomes,
+                other => {
+                    let chunk = entities
+                        .into_iter()
+                        .zip(shells)
+                        .map(|(entity, shell)| shell.with_entity(entity))
+                        .collect();
+                    self.refused(flow, chunk, other, calls, &mut work, &mut done)?;
+                    continue;
+                }
+            };
+            // Written records need only their place and change time: only
+            // the rejected ones are made candidates again.
+            for ((entity, mut shell), outcome) in entities.into_iter().zip(shells).zip(outcomes) {
+                done.push(match outcome.result {
+                    WriteResult::Rejected { error } => {
+                        shell.attempts += calls;
+                        Outcome::Failed(shell.with_entity(entity), error)
                     }
-                }
-                Ok(outcomes) => {
-                    return Err(Error::new(
-                        ErrorKind::Unexpected,
-                        format!(
-                            "sink {} answered {} outcomes for {} records; it breaks the Sink contract",
-                            flow.sink.system(),
-                            outcomes.len(),
-                            chunk.len()
-                        ),
-                    ));
-                }
-                Err(error) if error.kind() == &ErrorKind::InvalidData && chunk.len() > 1 => {
-                    let mut left = chunk;
-                    let right = left.split_off(left.len() / 2);
-                    work.push(right);
-                    work.push(left);
-                }
-                Err(error) if error.kind() == &ErrorKind::InvalidData => {
-                    for mut candidate in chunk {
-                        candidate.attempts += calls;
-                        done.push((candidate, Err(error.clone())));
-                    }
-                }
-                Err(error) => return Err(error),
+                    written => Outcome::Written {
+                        position: shell.position,
+                        changed_at: shell.record.changed_at,
+                        written,
+                    },
+                });
             }
         }
         Ok(done)
+    }
+
+    /// A chunk the sink did not answer record by record: a broken answer
+    /// ends the run; a refusal for bad data is split in halves (onto
+    /// `work`) until the bad records stand alone and fail (into `done`).
+    fn refused<E: Entity>(
+        &self,
+        flow: &Flow<E>,
+        chunk: Vec<Candidate<E>>,
+        answer: Result<Vec<WriteOutcome>>,
+        calls: u32,
+        work: &mut Vec<Vec<Candidate<E>>>,
+        done: &mut Vec<Outcome<E>>,
+    ) -> Result<()> {
+        match answer {
+            Ok(outcomes) => Err(Error::new(
+                ErrorKind::Unexpected,
+                format!(
+                    "sink {} answered {} outcomes for {} records; it breaks the Sink contract",
+                    flow.sink.system(),
+                    outcomes.len(),
+                    chunk.len()
+                ),
+            )),
+            Err(error) if error.kind() == &ErrorKind::InvalidData && chunk.len() > 1 => {
+                let mut left = chunk;
+                let right = left.split_off(left.len() / 2);
+                work.push(right);
+                work.push(left);
+                Ok(())
+            }
+            Err(error) if error.kind() == &ErrorKind::InvalidData => {
+                for mut candidate in chunk {
+                    candidate.attempts += calls;
+                    done.push(Outcome::Failed(candidate, error.clone()));
+                }
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
     }
 
     async fn halt<E: Entity>(&self, flow: &Flow<E>, report: &mut RunReport, error: Error) {

@@ -146,8 +146,28 @@ struct Row<E> {
 }
 
 /// Where a row sits in the change order: its change time, then the change
-/// sequence (unique, increasing with every write).
-type Change = (DateTime<Utc>, u64);
+/// sequence (unique, increasing with every write). The time is kept as
+/// integers so that the change index compares them cheaply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Change {
+    secs: i64,
+    nanos: u32,
+    seq: u64,
+}
+
+impl Change {
+    fn new(at: DateTime<Utc>, seq: u64) -> Self {
+        Change {
+            secs: at.timestamp(),
+            nanos: at.timestamp_subsec_nanos(),
+            seq,
+        }
+    }
+
+    fn at(self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.secs, self.nanos).expect("made from a DateTime")
+    }
+}
 
 /// One entity's rows plus the change order.
 struct Table<E> {
@@ -167,7 +187,7 @@ impl<E> Default for Table<E> {
 /// The cursor right after `change`: its id is the sequence, zero-padded to
 /// 20 digits so ids order as numbers.
 fn change_cursor(change: Change) -> Cursor {
-    encode_time_id(change.0, padded(&mut [b'0'; 20], change.1, 20))
+    encode_time_id(change.at(), padded(&mut [b'0'; 20], change.seq, 20))
 }
 
 struct State {
@@ -203,7 +223,7 @@ impl State {
             let now = *clock;
             *clock += *tick;
             *last_seq += 1;
-            (now, *last_seq)
+            Change::new(now, *last_seq)
         };
         match rows.entry(key) {
             Entry::Occupied(mut slot) => {
@@ -289,7 +309,7 @@ impl Inner {
                             id: row.external_id.clone(),
                         },
                         cursor: change_cursor(change),
-                        changed_at: change.0,
+                        changed_at: change.at(),
                         observed_at: read_at,
                     }
                 })
@@ -299,9 +319,12 @@ impl Inner {
         let more = records.len() > page_size;
         records.truncate(page_size);
         let page_end = records.last().map(|r| r.cursor.clone());
-        if let Some((at, seq)) = first {
+        if let Some(first) = first {
             // Just before the page's first record: resuming there repeats the page, never skips.
-            let page_start = change_cursor((at, seq - 1));
+            let page_start = change_cursor(Change {
+                seq: first.seq - 1,
+                ..first
+            });
             self.disorder(&mut records, page_start);
         }
         Counters::add(&self.faults.counters.records_read, records.len() as u64);
@@ -316,7 +339,7 @@ impl Inner {
         let c = TimeIdCursor::decode(cursor).map_err(context)?;
         // An empty id is "before every change at that time" (a lookback).
         if c.id.is_empty() {
-            return Ok((c.at, 0));
+            return Ok(Change::new(c.at, 0));
         }
         let seq = c.id.parse::<u64>().map_err(|_| {
             context(Error::invalid_data(format!(
@@ -324,7 +347,7 @@ impl Inner {
                 cursor.as_str()
             )))
         })?;
-        Ok((c.at, seq))
+        Ok(Change::new(c.at, seq))
     }
 
     /// Injects duplicate and out-of-order delivery while keeping the contract:
