@@ -15,6 +15,7 @@
 //! [`Node`]: super::out::Node
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -212,8 +213,18 @@ fn integer(node: &Node<'_>) -> Option<i64> {
 /// The text of field `i`, moved out of its slot (copied when it borrows
 /// from the record). Only for a slot the builder has seen holds text.
 fn take_text(fields: &mut [Option<Node<'_>>], i: usize) -> String {
+    take_text_as(fields, i, |s| s.into_owned())
+}
+
+/// The text of field `i`, made into what `make` makes of it (a SKU shares
+/// its text: made from the slot's text directly, it is copied once).
+fn take_text_as<T>(
+    fields: &mut [Option<Node<'_>>],
+    i: usize,
+    make: impl FnOnce(Cow<'_, str>) -> T,
+) -> T {
     match fields[i].take() {
-        Some(Node::Leaf(Val::Text(s)) | Node::Fixed(Val::Text(s))) => s.into_owned(),
+        Some(Node::Leaf(Val::Text(s)) | Node::Fixed(Val::Text(s))) => make(s),
         other => unreachable!("field {i} was seen to hold text, not {other:?}"),
     }
 }
@@ -317,7 +328,7 @@ fn variant(places: &[VariantSlot], fields: &mut [Option<Node<'_>>]) -> Option<Va
     let (status, taxable) = (status?, taxable?);
     let (created_at, updated_at) = (created_at?, updated_at?);
     Some(Variant {
-        sku: Sku::from_checked(take_text(fields, sku)),
+        sku: take_text_as(fields, sku, |s| Sku::from_checked(&s)),
         product_handle: take_text(fields, product_handle),
         title: title.map_or_else(String::new, |i| take_text(fields, i)),
         options,
@@ -376,7 +387,7 @@ fn inventory_level(
     ] = counts;
     let (sku, location, updated_at) = (sku?, location?, updated_at?);
     Some(InventoryLevel {
-        sku: Sku::from_checked(take_text(fields, sku)),
+        sku: take_text_as(fields, sku, |s| Sku::from_checked(&s)),
         location,
         on_hand,
         available,

@@ -78,8 +78,8 @@ impl Sku {
 
     /// A SKU from text [`Sku::new`] already accepted as it is (trimmed):
     /// a mapping checks the SKU where it maps the field, and only once.
-    pub(crate) fn from_checked(value: String) -> Sku {
-        debug_assert!(Sku::new(&value).is_ok_and(|s| *s.0 == value), "{value:?}");
+    pub(crate) fn from_checked(value: &str) -> Sku {
+        debug_assert!(Sku::new(value).is_ok_and(|s| &*s.0 == value), "{value:?}");
         Sku(value.into())
     }
 }

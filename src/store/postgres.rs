@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
-use super::sql::{self, micros, time, to_json};
+use super::sql::{self, keys_json, micros, time, to_json};
 use super::{
     BatchCommit, Checkpoint, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease,
     StateStore, Version, expiry, fenced_out, letter_not_open, reference_conflict,
@@ -293,13 +293,12 @@ impl StateStore for PostgresStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let names: Vec<&str> = keys.iter().map(EntityKey::as_str).collect();
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
             "SELECT j.idx, v.changed_at, v.fingerprint \
              FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS j(key, idx) \
              JOIN seamwork_versions v ON v.flow = $2 AND v.entity_key = j.key",
         )
-        .bind(to_json(&names)?)
+        .bind(keys_json(keys)?)
         .bind(flow)
         .fetch_all(&self.pool)
         .await

@@ -17,7 +17,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlitePool, SqliteTransaction};
 
-use super::sql::{self, micros, time, to_json};
+use super::sql::{self, keys_json, micros, time, to_json};
 use super::{
     BatchCommit, Checkpoint, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease,
     StateStore, Version, expiry, fenced_out, letter_not_open, reference_conflict,
@@ -402,14 +402,13 @@ impl StateStore for SqliteStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let names: Vec<&str> = keys.iter().map(EntityKey::as_str).collect();
         // CROSS JOIN keeps json_each as the outer loop (SQLite never reorders
         // it), so each key is one primary-key lookup.
         let rows = sqlx::query(
             "SELECT j.key, v.changed_at, v.fingerprint FROM json_each(?) j \
              CROSS JOIN seamwork_versions v ON v.flow = ? AND v.entity_key = j.value",
         )
-        .bind(to_json(&names)?)
+        .bind(keys_json(keys)?)
         .bind(flow)
         .fetch_all(&self.reader)
         .await

@@ -295,7 +295,8 @@ impl Inner {
             let mut state = self.state();
             let table = state.table::<E>();
             let mut first = None;
-            let records: Vec<Record<E>> = table
+            let mut records = Vec::with_capacity(page_size.saturating_add(1).min(table.rows.len()));
+            let changes = table
                 .changes
                 .range((from, Bound::Unbounded))
                 .take(page_size + 1)
@@ -312,8 +313,8 @@ impl Inner {
                         changed_at: change.at(),
                         observed_at: read_at,
                     }
-                })
-                .collect();
+                });
+            records.extend(changes);
             (records, first)
         };
         let more = records.len() > page_size;
