@@ -240,4 +240,20 @@ mod tests {
         assert_eq!(a.to_string(), "A@B@C"); // display is for people only
         assert_eq!(a.parts().collect::<Vec<_>>(), ["A@B", "C"]);
     }
+
+    proptest::proptest! {
+        /// Short keys are joined on the stack, long ones in a string: both
+        /// give the parts joined by the separator, and serde keeps the text.
+        #[test]
+        fn composite_keys_are_their_parts_joined(
+            parts in proptest::collection::vec("[^\u{1f}]{0,80}", 1..4)
+        ) {
+            let key = EntityKey::composite(&parts);
+            proptest::prop_assert_eq!(key.as_str(), parts.join("\u{1f}"));
+            proptest::prop_assert_eq!(key.parts().collect::<Vec<_>>(), parts.clone());
+            let json = serde_json::to_string(&key).unwrap();
+            proptest::prop_assert_eq!(&json, &serde_json::to_string(key.as_str()).unwrap());
+            proptest::prop_assert_eq!(serde_json::from_str::<EntityKey>(&json).unwrap(), key);
+        }
+    }
 }

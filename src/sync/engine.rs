@@ -285,15 +285,22 @@ impl Queued {
     /// both have one (the engine records only versions that are newer, or
     /// equal in time and later in the stream).
     fn push(&mut self, handled: Handled) {
-        let later = Overlay::of(&handled.batch);
         let (batch, after) = handled.split();
-        // Only keys already queued need their older version dropped: checked
-        // from the later batch's side, so a push costs its own size, not
-        // the size of everything queued so far.
-        if later.0.keys().any(|key| self.overlay.0.contains_key(key)) {
+        // One pass over the later batch: its versions go into the overlay,
+        // and a key that was already there (rare) has its older version
+        // dropped from the commit, so a push costs its own size, not the
+        // size of everything queued so far.
+        let mut requeued = Vec::new();
+        for (key, version) in &batch.versions {
+            if self.overlay.0.insert(key.clone(), *version).is_some() {
+                requeued.push(key);
+            }
+        }
+        if !requeued.is_empty() {
+            let requeued: foldhash::HashSet<&EntityKey> = requeued.into_iter().collect();
             self.batch
                 .versions
-                .retain(|(key, _)| !later.0.contains_key(key));
+                .retain(|(key, _)| !requeued.contains(key));
         }
         self.batch.versions.extend(batch.versions);
         self.batch.keys.extend(batch.keys);
@@ -305,7 +312,6 @@ impl Queued {
         self.after.alerts.extend(after.alerts);
         self.after.halt = after.halt;
         self.after.batches += after.batches;
-        self.overlay.0.extend(later.0);
     }
 }
 
@@ -1373,5 +1379,44 @@ fn look_back(cursor: Cursor, lookback: Duration) -> Cursor {
             None => cursor,
         },
         _ => cursor,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handled(versions: &[(&str, i64)]) -> Handled {
+        let mut batch = BatchCommit::new(Cursor::new("c"));
+        for &(key, secs) in versions {
+            let at = DateTime::from_timestamp(secs, 0).unwrap();
+            batch = batch.with_version(EntityKey::new(key), Version::new(at, secs as u64));
+        }
+        Handled {
+            batch,
+            alerts: Vec::new(),
+            halt: None,
+        }
+    }
+
+    /// A key queued again by a later batch is committed once, with the
+    /// later version (a store may refuse one statement touching a key
+    /// twice), and the overlay answers with the later version.
+    #[test]
+    fn a_key_queued_twice_is_committed_once_with_its_later_version() {
+        let mut queued = Queued::new(handled(&[("A", 1), ("B", 1)]));
+        queued.push(handled(&[("C", 2)]));
+        queued.push(handled(&[("B", 3), ("D", 3)]));
+        let mut keys: Vec<(&str, i64)> = queued
+            .batch
+            .versions
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.changed_at.timestamp()))
+            .collect();
+        keys.sort();
+        assert_eq!(keys, [("A", 1), ("B", 3), ("C", 2), ("D", 3)]);
+        let b = queued.overlay.apply(&EntityKey::new("B"), None);
+        assert_eq!(b.map(|v| v.changed_at.timestamp()), Some(3));
+        assert_eq!(queued.after.batches, 3);
     }
 }

@@ -39,6 +39,7 @@ pub async fn check_state_store(store: &dyn StateStore) -> CheckResult {
     checkpoints_round_trip(store).await?;
     idempotency_keys_expire(store).await?;
     versions_only_move_forward(store).await?;
+    large_commits_keep_every_version(store).await?;
     dead_letters_have_a_lifecycle(store).await?;
     leases_fence_stale_workers(store).await?;
     references_are_one_to_one(store).await?;
@@ -180,6 +181,46 @@ pub async fn versions_only_move_forward(store: &dyn StateStore) -> CheckResult {
     match store.versions(flow, &[]).await {
         Ok(got) if got.is_empty() => {}
         other => p.add(format!("versions of no keys: {other:?}")),
+    }
+    p.finish()
+}
+
+/// A commit far larger than any one statement a store writes (20,001
+/// versions, given in no particular order) keeps every version.
+pub async fn large_commits_keep_every_version(store: &dyn StateStore) -> CheckResult {
+    let mut p = Problems::new("large_commits_keep_every_version");
+    let flow = "conformance-large-commit";
+    let n: u64 = 20_001;
+    // Keys in a scrambled order (a stride coprime to n), each its own version.
+    let keys: Vec<EntityKey> = (0..n)
+        .map(|i| EntityKey::new(format!("K{:05}", i * 7_919 % n)))
+        .collect();
+    let version = |key: &EntityKey| {
+        let i: u64 = key.as_str()[1..].parse().unwrap_or_default();
+        Version::new(t(i64::try_from(i).unwrap_or_default()), i * 31)
+    };
+    let mut commit = BatchCommit::new(Cursor::new("large"));
+    for key in &keys {
+        commit = commit.with_version(key.clone(), version(key));
+    }
+    if let Err(e) = store.commit(flow, commit, None).await {
+        p.add(format!("a commit of {n} versions failed: {e}"));
+    }
+    match store.versions(flow, &keys).await {
+        Ok(got) => {
+            let wrong = keys
+                .iter()
+                .zip(&got)
+                .filter(|(key, got)| **got != Some(version(key)))
+                .count();
+            if got.len() != keys.len() || wrong > 0 {
+                p.add(format!(
+                    "{wrong} of {n} versions read back wrong ({} answers)",
+                    got.len()
+                ));
+            }
+        }
+        Err(e) => p.add(format!("reading {n} versions failed: {e}")),
     }
     p.finish()
 }

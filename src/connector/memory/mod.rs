@@ -141,8 +141,18 @@ pub enum PutOutcome {
 
 struct Row<E> {
     entity: E,
-    external_id: String,
+    /// The system's id is `<system>-<number>`, written out when asked for.
+    number: u64,
     change: Change,
+}
+
+/// The system's id of row `number`: `<system>-` and at least eight digits.
+fn external_id(system: &SystemId, number: u64) -> String {
+    let mut id = String::with_capacity(system.as_str().len() + 9);
+    id.push_str(system.as_str());
+    id.push('-');
+    id.push_str(padded(&mut [b'0'; 20], number, 8));
+    id
 }
 
 /// Where a row sits in the change order: its change time, then the change
@@ -229,30 +239,26 @@ impl State {
             Entry::Occupied(mut slot) => {
                 let row = slot.get_mut();
                 if row.entity == *entity {
-                    return (PutOutcome::Unchanged, row.external_id.clone());
+                    return (PutOutcome::Unchanged, external_id(system, row.number));
                 }
                 let at = next_change();
                 changes.remove(&row.change);
                 row.entity = entity.into_owned();
                 row.change = at;
-                let id = row.external_id.clone();
+                let id = external_id(system, row.number);
                 changes.insert(at, slot.key().clone());
                 (PutOutcome::Updated, id)
             }
             Entry::Vacant(slot) => {
                 let at = next_change();
                 *next_id += 1;
-                let mut fresh_id = String::with_capacity(system.as_str().len() + 9);
-                fresh_id.push_str(system.as_str());
-                fresh_id.push('-');
-                fresh_id.push_str(padded(&mut [b'0'; 20], *next_id, 8));
                 changes.insert(at, slot.key().clone());
                 slot.insert(Row {
                     entity: entity.into_owned(),
-                    external_id: fresh_id.clone(),
+                    number: *next_id,
                     change: at,
                 });
-                (PutOutcome::Created, fresh_id)
+                (PutOutcome::Created, external_id(system, *next_id))
             }
         }
     }
@@ -307,7 +313,7 @@ impl Inner {
                         entity: row.entity.clone(),
                         external_ref: ExternalRef {
                             system: self.system.clone(),
-                            id: row.external_id.clone(),
+                            id: external_id(&self.system, row.number),
                         },
                         cursor: change_cursor(change),
                         changed_at: change.at(),
@@ -525,7 +531,7 @@ impl MemorySystem {
             .table::<E>()
             .rows
             .get(key)
-            .map(|r| r.external_id.clone())
+            .map(|r| external_id(&self.inner.system, r.number))
     }
 
     /// Every record of `E`, ordered by key.
@@ -603,5 +609,28 @@ impl<E: Entity> Source<E> for MemorySystem {
 impl<E: Entity> Sink<E> for MemorySystem {
     async fn upsert(&self, batch: &[E]) -> Result<Vec<WriteOutcome>> {
         self.inner.upsert(batch).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The change index's integer times order changes as their times
+        /// (then sequences) do, and give the time back.
+        #[test]
+        fn changes_order_as_their_times(
+            a in -62_000_000_000i64..250_000_000_000,
+            b in -62_000_000_000i64..250_000_000_000,
+            (na, nb) in (0u32..1_000_000_000, 0u32..1_000_000_000),
+            (sa, sb) in (0u64..4, 0u64..4),
+        ) {
+            let ta = DateTime::from_timestamp(a, na).unwrap();
+            let tb = DateTime::from_timestamp(b, nb).unwrap();
+            let (ca, cb) = (Change::new(ta, sa), Change::new(tb, sb));
+            proptest::prop_assert_eq!(ca.cmp(&cb), (ta, sa).cmp(&(tb, sb)));
+            proptest::prop_assert_eq!(ca.at(), ta);
+        }
     }
 }
