@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
-use super::sql::{self, keys_json, micros, time, to_json};
+use super::sql::{self, micros, time, to_json};
 use super::{
     BatchCommit, Checkpoint, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, Lease,
     StateStore, Version, expiry, fenced_out, letter_not_open, reference_conflict,
@@ -593,4 +593,13 @@ impl DriftLedger for PostgresStore {
         .map_err(|e| db_error("read drift runs", e))?;
         texts.iter().map(|t| sql::from_json("run", t)).collect()
     }
+}
+
+/// Entity keys as one JSON array, for a lookup that unpacks it in SQL;
+/// sized up front (a lookup is made per batch).
+fn keys_json(keys: &[EntityKey]) -> Result<String> {
+    let text: usize = keys.iter().map(|k| k.as_str().len() + 3).sum();
+    let mut out = Vec::with_capacity(text + 2);
+    serde_json::to_writer(&mut out, keys)?;
+    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
 }

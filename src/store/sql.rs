@@ -53,15 +53,6 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String> {
     Ok(serde_json::to_string(value)?)
 }
 
-/// Entity keys as one JSON array, for a lookup that unpacks it in SQL;
-/// sized up front (a lookup is made per batch).
-pub(super) fn keys_json(keys: &[EntityKey]) -> Result<String> {
-    let text: usize = keys.iter().map(|k| k.as_str().len() + 3).sum();
-    let mut out = Vec::with_capacity(text + 2);
-    serde_json::to_writer(&mut out, keys)?;
-    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
-}
-
 pub(super) fn from_json<T: DeserializeOwned>(column: &str, text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| {
         Error::new(
