@@ -1,4 +1,4 @@
-//! Reading a source one batch ahead of the engine.
+//! Reading a source ahead of the engine.
 //!
 //! A task pulls the source's stream into batches while the engine checks and
 //! writes the previous one, so a slow page fetch (an HTTP round trip) or the
@@ -6,7 +6,8 @@
 //! nothing is acknowledged before the engine commits it, so records read
 //! ahead of a halt or a crash are simply read again. The task also works
 //! out each record's key and version (a hash of its content) and looks the
-//! keys up in the state store, which the engine needs first thing.
+//! keys up in the state store, which the engine needs first thing; the
+//! store answers one batch's lookup while the task reads the next batch.
 //!
 //! A lookup made ahead may miss commits that land after it read the store.
 //! Every chunk says how many commits had landed when its lookup started
@@ -70,7 +71,42 @@ pub(super) struct Chunk<E> {
     pub finished: bool,
 }
 
-/// A source stream read one batch ahead by its own task; dropping it stops
+/// Up to one batch of records read from a stream, and how the read stopped.
+struct Read<E> {
+    records: Vec<Record<E>>,
+    error: Option<Error>,
+    finished: bool,
+}
+
+async fn read_batch<E: Entity>(stream: &mut RecordStream<E>, batch_size: usize) -> Read<E> {
+    let mut records = Vec::with_capacity(batch_size);
+    while records.len() < batch_size {
+        match stream.next().await {
+            Some(Ok(record)) => records.push(record),
+            Some(Err(error)) => {
+                return Read {
+                    records,
+                    error: Some(error),
+                    finished: false,
+                };
+            }
+            None => {
+                return Read {
+                    records,
+                    error: None,
+                    finished: true,
+                };
+            }
+        }
+    }
+    Read {
+        records,
+        error: None,
+        finished: false,
+    }
+}
+
+/// A source stream read ahead by its own task; dropping it stops
 /// the task.
 pub(super) struct ReadAhead<E> {
     batches: mpsc::Receiver<Chunk<E>>,
@@ -81,31 +117,34 @@ impl<E: Entity> ReadAhead<E> {
     /// Starts reading `stream` in batches of `batch_size`.
     pub fn start(mut stream: RecordStream<E>, batch_size: usize, lookups: Lookups) -> Self {
         let batch_size = batch_size.max(1);
-        // One batch waiting here, one being filled: two ahead at most.
+        // One batch waiting here, one being looked up while the one after
+        // it is read: three ahead at most.
         let (tx, batches) = mpsc::channel(1);
         let task = tokio::spawn(async move {
+            let mut read = read_batch(&mut stream, batch_size).await;
             loop {
-                let mut records = Vec::with_capacity(batch_size);
-                let (mut error, mut finished) = (None, false);
-                while records.len() < batch_size {
-                    match stream.next().await {
-                        Some(Ok(record)) => records.push(record),
-                        Some(Err(e)) => {
-                            error = Some(e);
-                            break;
-                        }
-                        None => {
-                            finished = true;
-                            break;
-                        }
-                    }
-                }
+                let Read {
+                    records,
+                    error,
+                    finished,
+                } = read;
                 let batch = Batch::of(records);
                 let landings = lookups.landings.load(Ordering::SeqCst);
-                let stored = if batch.keys.is_empty() {
-                    Ok(Vec::new())
+                let lookup = async {
+                    if batch.keys.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        lookups.store.versions(&lookups.flow, &batch.keys).await
+                    }
+                };
+                let last = error.is_some() || finished;
+                // The store looks this batch up while the next one is read.
+                let (stored, next) = if last {
+                    (lookup.await, None)
                 } else {
-                    lookups.store.versions(&lookups.flow, &batch.keys).await
+                    let (stored, next) =
+                        futures::join!(lookup, read_batch(&mut stream, batch_size));
+                    (stored, Some(next))
                 };
                 let chunk = Chunk {
                     batch,
@@ -114,9 +153,12 @@ impl<E: Entity> ReadAhead<E> {
                     error,
                     finished,
                 };
-                let last = chunk.error.is_some() || chunk.finished;
-                if tx.send(chunk).await.is_err() || last {
+                if tx.send(chunk).await.is_err() {
                     return;
+                }
+                match next {
+                    Some(next) => read = next,
+                    None => return,
                 }
             }
         });
