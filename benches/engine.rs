@@ -4,7 +4,9 @@
 //! empty ERP under a fresh flow name, so every record is read, checked
 //! against the stored versions, validated, written and committed. Building
 //! and dropping the empty ERP happen outside the timing. The runtime is
-//! multi-threaded, as `#[tokio::main]`'s is.
+//! multi-threaded, as `#[tokio::main]`'s is. The SQLite file keeps every
+//! iteration's versions, so over a bench run it grows to millions of rows,
+//! as a store serving many flows does.
 //!
 //! Two more lines put the number in context: the same flow on the memory
 //! state store (the engine without SQLite), and the floor — the same records
