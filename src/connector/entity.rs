@@ -100,6 +100,11 @@ impl EntityKey {
         self.0.clone()
     }
 
+    /// A single-part key sharing `text` (a SKU's, say) instead of copying it.
+    pub(crate) fn from_shared(text: Arc<str>) -> Self {
+        EntityKey(text)
+    }
+
     /// The parts of the key.
     pub fn parts(&self) -> impl Iterator<Item = &str> {
         self.0.split(KEY_SEPARATOR)
@@ -125,8 +130,7 @@ impl Serialize for EntityKey {
 
 impl<'de> Deserialize<'de> for EntityKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(EntityKey::new(text))
+        Ok(EntityKey(String::deserialize(d)?.into()))
     }
 }
 
@@ -178,7 +182,7 @@ impl Entity for Product {
 impl Entity for Variant {
     const KIND: EntityKind = EntityKind::Variant;
     fn key(&self) -> EntityKey {
-        EntityKey::new(self.sku.as_str())
+        EntityKey::from_shared(self.sku.shared())
     }
     fn validate(&self) -> Result<(), ValidationErrors> {
         Variant::validate(self)

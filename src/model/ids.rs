@@ -76,6 +76,11 @@ impl Sku {
         &self.0
     }
 
+    /// The shared text itself (a variant's key is its SKU).
+    pub(crate) fn shared(&self) -> Arc<str> {
+        self.0.clone()
+    }
+
     /// A SKU from text [`Sku::new`] already accepted as it is (trimmed):
     /// a mapping checks the SKU where it maps the field, and only once.
     pub(crate) fn from_checked(value: &str) -> Sku {

@@ -298,7 +298,7 @@ impl StateStore for PostgresStore {
              FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS j(key, idx) \
              JOIN seamwork_versions v ON v.flow = $2 AND v.entity_key = j.key",
         )
-        .bind(keys_json(keys)?)
+        .bind(to_json(&keys)?)
         .bind(flow)
         .fetch_all(&self.pool)
         .await
@@ -593,13 +593,4 @@ impl DriftLedger for PostgresStore {
         .map_err(|e| db_error("read drift runs", e))?;
         texts.iter().map(|t| sql::from_json("run", t)).collect()
     }
-}
-
-/// Entity keys as one JSON array, for a lookup that unpacks it in SQL;
-/// sized up front (a lookup is made per batch).
-fn keys_json(keys: &[EntityKey]) -> Result<String> {
-    let text: usize = keys.iter().map(|k| k.as_str().len() + 3).sum();
-    let mut out = Vec::with_capacity(text + 2);
-    serde_json::to_writer(&mut out, keys)?;
-    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
 }
