@@ -119,6 +119,35 @@ impl ser::Error for Failed {
 
 type Done = Result<(), Failed>;
 
+/// Integers of every width write as the widest of their sign.
+macro_rules! integers {
+    ($($method:ident($ty:ty) => $write:ident),* $(,)?) => {
+        $(
+            fn $method(self, v: $ty) -> Done {
+                self.$write(v.into());
+                Ok(())
+            }
+        )*
+    };
+}
+
+/// A compound whose elements are written one after another and which ends
+/// as a sequence does.
+macro_rules! elements {
+    ($compound:ident, $method:ident) => {
+        impl ser::$compound for &mut Writer<'_> {
+            type Ok = ();
+            type Error = Failed;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
+                value.serialize(&mut **self)
+            }
+            fn end(self) -> Done {
+                ser::SerializeSeq::end(self)
+            }
+        }
+    };
+}
+
 impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     type Ok = ();
     type Error = Failed;
@@ -134,45 +163,17 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
         self.out.push(if v { tag::TRUE } else { tag::FALSE });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Done {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> Done {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> Done {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> Done {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i128(self, v: i128) -> Done {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Done {
-        self.uint(v.into());
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> Done {
-        self.uint(v.into());
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> Done {
-        self.uint(v.into());
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> Done {
-        self.uint(v.into());
-        Ok(())
-    }
-    fn serialize_u128(self, v: u128) -> Done {
-        self.uint(v);
-        Ok(())
+    integers! {
+        serialize_i8(i8) => int,
+        serialize_i16(i16) => int,
+        serialize_i32(i32) => int,
+        serialize_i64(i64) => int,
+        serialize_i128(i128) => int,
+        serialize_u8(u8) => uint,
+        serialize_u16(u16) => uint,
+        serialize_u32(u32) => uint,
+        serialize_u64(u64) => uint,
+        serialize_u128(u128) => uint,
     }
     #[allow(clippy::disallowed_types)] // the trait's; only the bits are hashed
     fn serialize_f32(self, v: f32) -> Done {
@@ -294,38 +295,10 @@ impl ser::SerializeSeq for &mut Writer<'_> {
     }
 }
 
-impl ser::SerializeTuple for &mut Writer<'_> {
-    type Ok = ();
-    type Error = Failed;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Done {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for &mut Writer<'_> {
-    type Ok = ();
-    type Error = Failed;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Done {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for &mut Writer<'_> {
-    type Ok = ();
-    type Error = Failed;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Done {
-        ser::SerializeSeq::end(self)
-    }
-}
+// Tuples are sequences; they end as one does.
+elements!(SerializeTuple, serialize_element);
+elements!(SerializeTupleStruct, serialize_field);
+elements!(SerializeTupleVariant, serialize_field);
 
 impl ser::SerializeMap for &mut Writer<'_> {
     type Ok = ();
@@ -372,6 +345,8 @@ mod tests {
 
     use super::fingerprint;
 
+    const PINNED: u64 = 13_376_944_237_296_214_194;
+
     #[derive(Serialize)]
     struct Pair {
         a: String,
@@ -416,6 +391,26 @@ mod tests {
         assert_ne!(fingerprint("1"), fingerprint(&1u8));
         let map: BTreeMap<&str, u8> = [("a", 1)].into();
         assert_ne!(fingerprint(&map), fingerprint(&("a", 1u8)));
+    }
+
+    /// Stored versions hold these hashes: the serde form must not change
+    /// between releases (every width, compound and variant written once).
+    #[test]
+    fn the_serde_form_is_stable_across_releases() {
+        let value = (
+            (1i8, -2i16, 3i32, -4i64, 5i128),
+            (6u8, 7u16, 8u32, 9u64, 10u128),
+            ("text", 'c', true, None::<u8>, Some(()), 1.5f64),
+            (Shape::Dot, Shape::Line(3), Shape::Box { w: 4 }, [1u8, 2]),
+            BTreeMap::from([(
+                "k",
+                vec![Pair {
+                    a: "a".into(),
+                    b: "b".into(),
+                }],
+            )]),
+        );
+        assert_eq!(fingerprint(&value), PINNED);
     }
 
     #[test]
