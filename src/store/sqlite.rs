@@ -105,9 +105,9 @@ const VERSION_ROWS: [usize; 14] = [
     8192, 4096, 2048, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1,
 ];
 
-/// The upsert of `rows` versions: the flow once, then key, change time and
-/// fingerprint per row. A version never replaces a newer one.
-fn version_upsert(rows: usize) -> &'static str {
+/// The upsert of `VERSION_ROWS[size]` versions: the flow once, then key,
+/// change time and fingerprint per row. A version never replaces a newer one.
+fn version_upsert(size: usize) -> &'static str {
     static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let statements = STATEMENTS.get_or_init(|| {
         VERSION_ROWS
@@ -131,33 +131,23 @@ fn version_upsert(rows: usize) -> &'static str {
             })
             .collect()
     });
-    let index = VERSION_ROWS
-        .iter()
-        .position(|&n| n == rows)
-        .expect("a size from VERSION_ROWS");
-    &statements[index]
+    &statements[size]
 }
 
-/// The version upserts for `versions` (in that order): each statement's
-/// row count and its bound values, largest statements first.
+/// The version upserts for `versions` (in that order), largest statements
+/// first: each statement's text and its bound values.
 fn version_statements<'a>(
     flow: &'a str,
     mut versions: &'a [(EntityKey, Version)],
-) -> impl Iterator<Item = Result<(usize, SqliteArguments)>> + 'a {
+) -> impl Iterator<Item = Result<(&'static str, SqliteArguments)>> + 'a {
     std::iter::from_fn(move || {
-        if versions.is_empty() {
-            return None;
-        }
-        let rows = VERSION_ROWS
-            .iter()
-            .copied()
-            .find(|&n| n <= versions.len())
-            .unwrap_or(1);
-        let (these, rest) = versions.split_at(rows);
+        // The last size is one row, so any rows left find a size.
+        let size = VERSION_ROWS.iter().position(|&n| n <= versions.len())?;
+        let (these, rest) = versions.split_at(VERSION_ROWS[size]);
         versions = rest;
         let bind = || {
             let mut args = SqliteArguments::default();
-            args.reserve(1 + 3 * rows, 0);
+            args.reserve(1 + 3 * these.len(), 0);
             args.add(flow)?;
             for (key, version) in these {
                 // Shared text: bound without another copy on this side.
@@ -166,7 +156,7 @@ fn version_statements<'a>(
                 // The fingerprint's bits are stored as a signed integer.
                 args.add(version.fingerprint as i64)?;
             }
-            Ok((rows, args))
+            Ok((version_upsert(size), args))
         };
         Some(bind().map_err(bind_error))
     })
@@ -394,8 +384,8 @@ impl StateStore for SqliteStore {
         let mut versions = commit.versions;
         versions.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for statement in version_statements(flow, &versions) {
-            let (rows, args) = statement?;
-            sqlx::query_with(version_upsert(rows), args)
+            let (upsert, args) = statement?;
+            sqlx::query_with(upsert, args)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| db_error("write seamwork_versions", e))?;

@@ -271,13 +271,17 @@ struct Queued {
 }
 
 impl Queued {
-    fn new(handled: Handled) -> Self {
-        let overlay = Overlay::of(&handled.batch);
-        let (batch, after) = handled.split();
+    /// Nothing queued yet: batches come in through [`push`](Self::push).
+    fn empty() -> Self {
         Queued {
-            batch,
-            after,
-            overlay,
+            batch: BatchCommit::without_cursor(),
+            after: AfterCommit {
+                checkpoint: None,
+                alerts: Vec::new(),
+                halt: None,
+                batches: 0,
+            },
+            overlay: Overlay::default(),
         }
     }
 
@@ -352,10 +356,7 @@ impl Commits {
     }
 
     fn queue(&mut self, handled: Handled) {
-        match &mut self.queued {
-            Some(q) => q.push(handled),
-            None => self.queued = Some(Queued::new(handled)),
-        }
+        self.queued.get_or_insert_with(Queued::empty).push(handled);
     }
 
     fn in_flight_finished(&self) -> bool {
@@ -435,9 +436,7 @@ impl CommitTask {
             store.commit(&flow, batch, fence.as_ref()).await
         }))
     }
-}
 
-impl CommitTask {
     fn is_finished(&self) -> bool {
         self.0.is_finished()
     }
@@ -483,10 +482,6 @@ struct AfterCommit {
 struct Overlay(foldhash::HashMap<EntityKey, Version>);
 
 impl Overlay {
-    fn of(commit: &BatchCommit) -> Self {
-        Overlay(commit.versions.iter().cloned().collect())
-    }
-
     fn apply(&self, key: &EntityKey, stored: Option<Version>) -> Option<Version> {
         if self.0.is_empty() {
             return stored;
@@ -1404,7 +1399,8 @@ mod tests {
     /// twice), and the overlay answers with the later version.
     #[test]
     fn a_key_queued_twice_is_committed_once_with_its_later_version() {
-        let mut queued = Queued::new(handled(&[("A", 1), ("B", 1)]));
+        let mut queued = Queued::empty();
+        queued.push(handled(&[("A", 1), ("B", 1)]));
         queued.push(handled(&[("C", 2)]));
         queued.push(handled(&[("B", 3), ("D", 3)]));
         let mut keys: Vec<(&str, i64)> = queued

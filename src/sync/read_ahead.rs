@@ -79,31 +79,25 @@ struct Read<E> {
 }
 
 async fn read_batch<E: Entity>(stream: &mut RecordStream<E>, batch_size: usize) -> Read<E> {
-    let mut records = Vec::with_capacity(batch_size);
-    while records.len() < batch_size {
+    let mut read = Read {
+        records: Vec::with_capacity(batch_size),
+        error: None,
+        finished: false,
+    };
+    while read.records.len() < batch_size {
         match stream.next().await {
-            Some(Ok(record)) => records.push(record),
+            Some(Ok(record)) => read.records.push(record),
             Some(Err(error)) => {
-                return Read {
-                    records,
-                    error: Some(error),
-                    finished: false,
-                };
+                read.error = Some(error);
+                break;
             }
             None => {
-                return Read {
-                    records,
-                    error: None,
-                    finished: true,
-                };
+                read.finished = true;
+                break;
             }
         }
     }
-    Read {
-        records,
-        error: None,
-        finished: false,
-    }
+    read
 }
 
 /// A source stream read ahead by its own task; dropping it stops
