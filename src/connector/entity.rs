@@ -57,7 +57,8 @@ const KEY_SEPARATOR: char = '\u{1f}';
 ///
 /// The text is shared: a key is cloned into the run's pending versions, the
 /// sink's outcome and the commit, and each clone is a reference count.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct EntityKey(Arc<str>);
 
 impl EntityKey {
@@ -85,14 +86,8 @@ impl EntityKey {
             let text = std::str::from_utf8(&short[..end]).expect("joined UTF-8 text");
             return EntityKey(text.into());
         }
-        let mut s = String::with_capacity(len);
-        for (i, p) in parts.iter().enumerate() {
-            if i > 0 {
-                s.push(KEY_SEPARATOR);
-            }
-            s.push_str(p.as_ref());
-        }
-        EntityKey(s.into())
+        let parts: Vec<&str> = parts.iter().map(AsRef::as_ref).collect();
+        EntityKey(parts.join(KEY_SEPARATOR.encode_utf8(&mut [0; 4])).into())
     }
 
     /// The shared text itself, for binding without a copy.
@@ -119,18 +114,6 @@ impl EntityKey {
 impl From<EntityKey> for String {
     fn from(key: EntityKey) -> String {
         key.0.as_ref().to_owned()
-    }
-}
-
-impl Serialize for EntityKey {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for EntityKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(EntityKey(String::deserialize(d)?.into()))
     }
 }
 

@@ -30,7 +30,8 @@ pub const MAX_SKU_LEN: usize = 255;
 ///
 /// The text is shared: copies of a record (read, written, kept for a
 /// check) share one SKU instead of allocating each.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
 pub struct Sku(Arc<str>);
 
 impl Sku {
@@ -86,12 +87,6 @@ impl Sku {
     pub(crate) fn from_checked(value: &str) -> Sku {
         debug_assert!(Sku::new(value).is_ok_and(|s| &*s.0 == value), "{value:?}");
         Sku(value.into())
-    }
-}
-
-impl Serialize for Sku {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
     }
 }
 
@@ -275,7 +270,8 @@ macro_rules! text_id {
         ///
         /// A few distinct values repeat across every record, so the text is
         /// shared: a clone is a reference count, not an allocation.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
         pub struct $name(Arc<str>);
 
         impl $name {
@@ -307,12 +303,6 @@ macro_rules! text_id {
             type Err = Error;
             fn from_str(s: &str) -> Result<Self, Error> {
                 $name::new(s)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
             }
         }
 
